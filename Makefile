@@ -1,0 +1,41 @@
+# The two commands of a fresh machine: `make run` (the demo) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: $(BIN)/python requirements/run.lock pyproject.toml
+	$(BIN)/pip install --quiet -r requirements/run.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.run-installed requirements/dev.lock
+	$(BIN)/pip install --quiet -r requirements/dev.lock
+	touch $@
+
+## make run: the demo on http://127.0.0.1:8000 (SQLite under var/, demo outbox)
+run: $(VENV)/.run-installed
+	ENT_DEMO=1 $(BIN)/ent demo
+
+## make test: the whole suite (SQLite, or PostgreSQL when ENT_DATABASE_URL says so)
+test: $(VENV)/.dev-installed
+	scripts/test-deps
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check ent tests bench
+	$(BIN)/ruff format --check ent tests bench
+
+typecheck: $(VENV)/.dev-installed
+	ENT_DEMO=1 $(BIN)/mypy ent
+
+messages: $(VENV)/.dev-installed
+	cd ent && ../$(BIN)/ent makemessages -l en --no-obsolete && ../$(BIN)/ent compilemessages -l en
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

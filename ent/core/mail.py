@@ -1,0 +1,81 @@
+"""Outgoing mail: templated text + HTML messages, sent once the transaction commits.
+
+Templates live in ``templates/mail/<name>.txt`` (body), ``<name>.html`` (HTML alternative) and
+``<name>_subject.txt``. In demo mode the ``DemoOutboxBackend`` keeps mails in the database,
+readable at ``/demo/outbox``.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+
+def _build(*, to: str, template: str, context: dict[str, Any]) -> EmailMultiAlternatives:
+    ctx = {
+        "university_name": settings.UNIVERSITY_NAME,
+        "university_short_name": settings.UNIVERSITY_SHORT_NAME,
+        "base_url": settings.BASE_URL,
+        "helpdesk_email": settings.HELPDESK_EMAIL,
+        **context,
+    }
+    subject = " ".join(render_to_string(f"mail/{template}_subject.txt", ctx).split())
+    text = render_to_string(f"mail/{template}.txt", ctx)
+    html = render_to_string(f"mail/{template}.html", ctx)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.MAIL_FROM,
+        to=[to],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def mail_send(*, to: str, template: str, context: dict[str, Any]) -> None:
+    """Render now, send after the current transaction commits (never for a rolled-back one).
+
+    A relay that refuses or is down is logged, not raised: the change that caused the mail is
+    already committed and the pages that send mail offer to send it again.
+    """
+    message = _build(to=to, template=template, context=context)
+
+    def _send() -> None:
+        try:
+            message.send()
+        except (smtplib.SMTPException, OSError):
+            logger.exception("mail %s could not be sent", template)
+
+    transaction.on_commit(_send)
+
+
+class DemoOutboxBackend(BaseEmailBackend):
+    """Keeps every mail in the database for ``/demo/outbox`` (demo mode only)."""
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        from .models import OutboxMail
+
+        for message in email_messages:
+            html = ""
+            for content, mimetype in getattr(message, "alternatives", []):
+                if mimetype == "text/html":
+                    html = str(content)
+            OutboxMail.objects.create(
+                from_email=message.from_email,
+                to=", ".join(message.to),
+                subject=message.subject,
+                body_text=str(message.body),
+                body_html=html,
+            )
+        return len(email_messages)

@@ -1,0 +1,52 @@
+"""``ent demo``: migrate, load the demo students, print them, serve on ENT_BASE_URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ent.directory.demo import DEMO_STUDENTS
+from ent.directory.models import Student
+from ent.directory.services import students_import
+
+
+class Command(BaseCommand):
+    """Run ENT on its embedded defaults, with demo data."""
+
+    help = "Migrate, load demo students and serve the demo (ENT_DEMO=1 only)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-serve", action="store_true", help="prepare only, do not serve")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEMO:
+            raise CommandError("ent demo needs ENT_DEMO=1 (it loads demo data and the demo outbox)")
+        call_command("migrate", interactive=False, verbosity=0)
+        students_import(rows=DEMO_STUDENTS)
+        base = urlsplit(settings.BASE_URL)
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"ENT demo — {settings.UNIVERSITY_NAME}"))
+        self.stdout.write(f"  Open {settings.BASE_URL}/ and choose « Activer mon compte ».")
+        self.stdout.write("  Demo students (numéro étudiant / code INE):")
+        for row in DEMO_STUDENTS:
+            student = Student.objects.select_related("account").get(student_number=row.student_number)
+            state = getattr(getattr(student, "account", None), "state", "not activated")
+            self.stdout.write(
+                f"    {student.student_number} / {student.ine}  {student.full_name:<18}"
+                f" {student.institutional_email}  [{state}]"
+            )
+        self.stdout.write(f"  Mails are not sent: read them at {settings.BASE_URL}/demo/outbox")
+        self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})")
+        self.stdout.write("")
+        if options["no_serve"]:
+            return
+        call_command(
+            "runserver",
+            f"{base.hostname}:{base.port or 80}",
+            use_reloader=False,
+            use_threading=True,
+        )

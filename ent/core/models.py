@@ -1,0 +1,125 @@
+"""Models shared by every application: audit log, throttling counters, mailed codes, outbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One account change or authentication event: who, what, when, from where.
+
+    Written in the same transaction as the change it records. ``data`` never holds a code or a
+    password: only identifiers and reasons.
+    """
+
+    class Kind(models.TextChoices):
+        IMPORT_CREATED = "import.created", _("Étudiant importé")
+        IMPORT_UPDATED = "import.updated", _("Étudiant mis à jour par l'import")
+        ACTIVATION_IDENTIFY_OK = "activation.identify.ok", _("Activation : identification réussie")
+        ACTIVATION_IDENTIFY_FAILED = "activation.identify.failed", _(
+            "Activation : identification refusée"
+        )
+        ACTIVATION_STARTED = "activation.started", _("Activation : lien envoyé")
+        ACTIVATION_RESENT = "activation.resent", _("Activation : lien renvoyé")
+        ACTIVATION_CONFIRMED = "activation.confirmed", _("Compte activé")
+        ACTIVATION_CODE_REJECTED = "activation.code_rejected", _("Activation : lien refusé")
+        LOGIN_OK = "login.ok", _("Connexion réussie")
+        LOGIN_FAILED = "login.failed", _("Connexion refusée")
+        LOGIN_THROTTLED = "login.throttled", _("Connexion bloquée (trop d'essais)")
+        LOGIN_INE_TO_ACTIVATION = "login.ine_activation", _("Connexion avec l'INE : vers l'activation")
+        LOGOUT = "logout", _("Déconnexion")
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=64, choices=Kind.choices, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    student = models.ForeignKey(
+        "directory.Student",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["student", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}"
+
+
+class ThrottleCounter(models.Model):
+    """Failures counted for one (scope, key): a student number, a client address…
+
+    The key is stored hashed: the table is a security control, not a log of who tried what.
+    """
+
+    scope = models.CharField(max_length=32)
+    key_hash = models.CharField(max_length=64)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_failures = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key_hash"], name="throttle_scope_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key_hash[:8]}"
+
+
+class OneTimeCode(models.Model):
+    """A code mailed to a person: activation, password reset, address verification.
+
+    Only the SHA-256 of the code is stored; the code itself exists in the mail alone. A code
+    is single use (``used_at``), expires (``expires_at``) and is revoked when a newer one of the
+    same purpose is issued for the same account (``revoked_at``).
+    """
+
+    class Purpose(models.TextChoices):
+        ACTIVATION = "activation", _("Activation du compte")
+        PASSWORD_RESET = "password_reset", _("Mot de passe oublié")
+        EMAIL_CHANGE = "email_change", _("Vérification d'adresse")
+
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="codes"
+    )
+    email = models.EmailField(max_length=254)
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "purpose"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for account {self.account_id}"
+
+
+class OutboxMail(models.Model):
+    """A mail kept by the demo outbox instead of being sent (demo mode only)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    from_email = models.CharField(max_length=254)
+    to = models.TextField()
+    subject = models.CharField(max_length=998)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject

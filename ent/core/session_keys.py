@@ -1,0 +1,5 @@
+"""Names of the values ENT keeps in a session (one place, so no two features collide)."""
+
+ACTIVATION_STUDENT = "ent.activation.student_id"
+ACTIVATION_STARTED_AT = "ent.activation.identified_at"
+ACTIVATION_ACCOUNT = "ent.activation.account_id"

@@ -1,0 +1,179 @@
+"""Reading a student-information-system export (CSV) into checked rows.
+
+Exports come from Apogée, Pégase or a spreadsheet: header row required, ``,`` or ``;``,
+UTF-8 with or without BOM, or Latin-1 (Windows-1252), dates as ``YYYY-MM-DD`` or
+``DD/MM/YYYY``, column names in English or French. Parsing is separate from writing so that a
+bad row is reported with its line number and the good rows still go in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils.translation import gettext as _
+
+from .identifiers import (
+    is_valid_ine,
+    is_valid_student_number,
+    normalise_ine,
+    normalise_student_number,
+)
+
+FIELDS = ("student_number", "ine", "last_name", "first_name", "birth_date", "program")
+REQUIRED = ("student_number", "ine", "last_name", "first_name", "birth_date")
+ALIASES = {
+    "student_number": "student_number",
+    "numero_etudiant": "student_number",
+    "num_etudiant": "student_number",
+    "numero": "student_number",
+    "ine": "ine",
+    "code_ine": "ine",
+    "last_name": "last_name",
+    "nom": "last_name",
+    "first_name": "first_name",
+    "prenom": "first_name",
+    "birth_date": "birth_date",
+    "date_naissance": "birth_date",
+    "date_de_naissance": "birth_date",
+    "program": "program",
+    "programme": "program",
+    "formation": "program",
+}
+MAX_NAME = 150
+MAX_PROGRAM = 200
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (encoding, header)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One good row, normalised."""
+
+    line: int
+    student_number: str
+    ine: str
+    last_name: str
+    first_name: str
+    birth_date: date
+    program: str
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad row: its line in the file and why it was refused."""
+
+    line: int
+    reason: str
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (BOM or not), else Windows-1252, else Latin-1 (which never fails)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+
+
+def _header_key(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name.strip().lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return "_".join(text.replace("-", " ").replace(".", " ").split())
+
+
+def parse_date(raw: str) -> date | None:
+    """``YYYY-MM-DD`` or ``DD/MM/YYYY``, None otherwise."""
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(raw.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def read_rows(data: bytes, *, today: date) -> Iterator[Row | RowError]:
+    """Yield a ``Row`` or a ``RowError`` for each data line of the file."""
+    text = decode(data)
+    if "\x00" in text:
+        raise ImportFileError(_("Le fichier n'est pas un fichier CSV (contenu binaire)."))
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(_("Le fichier est vide.")) from None
+    except csv.Error as exc:
+        raise ImportFileError(_("Ligne d'en-tête illisible : %(e)s") % {"e": exc}) from None
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        field = ALIASES.get(_header_key(name))
+        if field is not None and field not in columns:
+            columns[field] = index
+    missing = [f for f in REQUIRED if f not in columns]
+    if missing:
+        raise ImportFileError(
+            _("Colonnes manquantes dans l'en-tête : %(cols)s (colonnes attendues : %(all)s)")
+            % {"cols": ", ".join(missing), "all": ", ".join(FIELDS)}
+        )
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RowError(reader.line_num, _("ligne CSV illisible : %(e)s") % {"e": exc})
+            continue
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        yield _check(reader.line_num, values, columns, today)
+
+
+def _check(line: int, values: list[str], columns: dict[str, int], today: date) -> Row | RowError:
+    def get(field: str) -> str:
+        index = columns.get(field)
+        if index is None or index >= len(values):
+            return ""
+        return values[index].strip()
+
+    for field in REQUIRED:
+        if not get(field):
+            return RowError(line, _("champ manquant : %(field)s") % {"field": field})
+    number = normalise_student_number(get("student_number"))
+    if not is_valid_student_number(number):
+        return RowError(
+            line, _("numéro étudiant invalide : %(v)r (lettres et chiffres, 32 au plus)") % {"v": number}
+        )
+    ine = normalise_ine(get("ine"))
+    if not is_valid_ine(ine):
+        return RowError(
+            line,
+            _("INE invalide : %(v)r (11 lettres ou chiffres terminés par une lettre)") % {"v": ine},
+        )
+    birth = parse_date(get("birth_date"))
+    if birth is None:
+        return RowError(
+            line,
+            _("date de naissance invalide : %(v)r (AAAA-MM-JJ ou JJ/MM/AAAA)")
+            % {"v": get("birth_date")},
+        )
+    if birth.year < 1900 or birth > today:
+        return RowError(line, _("date de naissance impossible : %(v)s") % {"v": birth.isoformat()})
+    last, first, program = get("last_name"), get("first_name"), get("program")
+    if len(last) > MAX_NAME or len(first) > MAX_NAME:
+        return RowError(line, _("nom ou prénom trop long (150 caractères au plus)"))
+    if len(program) > MAX_PROGRAM:
+        return RowError(line, _("formation trop longue (200 caractères au plus)"))
+    if any(c in v for v in (last, first, program) for c in "\r\n\x00"):
+        return RowError(line, _("saut de ligne ou caractère nul dans un nom"))
+    return Row(line, number, ine, " ".join(last.split()), " ".join(first.split()), birth, program)

@@ -1,0 +1,318 @@
+"""Django settings for ENT.
+
+Every knob comes from an ``ENT_*`` environment variable and has an embedded default, so
+``make run`` works on a fresh machine with nothing configured. A value that cannot be parsed
+stops start-up with a message naming the variable (``ImproperlyConfigured``), never a traceback
+deep inside a request. The README lists every variable; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+_TRUE = {"1", "true", "yes", "on", "oui"}
+_FALSE = {"0", "false", "no", "off", "non", ""}
+
+
+def _env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}: expected a boolean (1/0, true/false), got {raw!r}")
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected an integer, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ImproperlyConfigured(f"{name}: must be {bounds}, got {value}")
+    return value
+
+
+def _env_url(name: str, default: str, schemes: tuple[str, ...]) -> str:
+    raw = _env_str(name, default)
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ImproperlyConfigured(
+            f"{name}: expected a URL with scheme {' or '.join(schemes)}, got {raw!r}"
+        )
+    return raw
+
+
+# --- Deployment mode -------------------------------------------------------------------------
+
+DEMO = _env_bool("ENT_DEMO", False)
+DEBUG = _env_bool("ENT_DEBUG", False)
+VAR_DIR = Path(_env_str("ENT_VAR_DIR", str(Path.cwd() / "var"))).resolve()
+
+BASE_URL = _env_url("ENT_BASE_URL", "http://127.0.0.1:8000", ("http", "https")).rstrip("/")
+_base = urlsplit(BASE_URL)
+if _base.path not in ("", "/") or _base.query or _base.fragment:
+    raise ImproperlyConfigured(
+        f"ENT_BASE_URL: expected scheme://host[:port] with no path, got {BASE_URL!r}"
+    )
+BASE_URL_SECURE = _base.scheme == "https"
+
+# Links are always built from BASE_URL (never from the Host header); ALLOWED_HOSTS still stops
+# requests for other names so the Host header cannot even reach a view.
+ALLOWED_HOSTS = [_base.hostname or "127.0.0.1"]
+ALLOWED_HOSTS += [
+    h.strip() for h in _env_str("ENT_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+if DEMO or DEBUG:
+    ALLOWED_HOSTS += ["127.0.0.1", "localhost", "[::1]"]
+
+
+def _secret_key() -> str:
+    key = os.environ.get("ENT_SECRET_KEY", "").strip()
+    if key:
+        if len(key) < 32:
+            raise ImproperlyConfigured("ENT_SECRET_KEY: must be at least 32 characters long")
+        return key
+    if not (DEMO or DEBUG):
+        raise ImproperlyConfigured(
+            "ENT_SECRET_KEY: required outside demo mode (set ENT_DEMO=1 for a demo, which keeps"
+            " a generated key under var/)"
+        )
+    # Demo: a generated key kept under var/ so sessions survive a restart.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+# --- University ------------------------------------------------------------------------------
+
+UNIVERSITY_NAME = _env_str("ENT_UNIVERSITY_NAME", "Université de Perpignan Via Domitia")
+UNIVERSITY_SHORT_NAME = _env_str("ENT_UNIVERSITY_SHORT_NAME", "UPVD")
+STUDENT_MAIL_DOMAIN = _env_str("ENT_STUDENT_MAIL_DOMAIN", "etudiant.univ-perp.fr").lower()
+MAIL_FROM = _env_str("ENT_MAIL_FROM", "noreply@univ-perp.fr")
+HELPDESK_EMAIL = _env_str("ENT_HELPDESK_EMAIL", "assistance@univ-perp.fr")
+CHARTER_VERSION = _env_str("ENT_CHARTER_VERSION", "2024-09")
+if "@" not in MAIL_FROM or "\n" in MAIL_FROM or "\r" in MAIL_FROM:
+    raise ImproperlyConfigured(f"ENT_MAIL_FROM: expected an e-mail address, got {MAIL_FROM!r}")
+if not STUDENT_MAIL_DOMAIN or "@" in STUDENT_MAIL_DOMAIN or "." not in STUDENT_MAIL_DOMAIN:
+    raise ImproperlyConfigured(
+        f"ENT_STUDENT_MAIL_DOMAIN: expected a domain name, got {STUDENT_MAIL_DOMAIN!r}"
+    )
+
+# --- Password policy (the guide's "Aide mot de passe"; a university may change it) ------------
+
+PASSWORD_MIN_LENGTH = _env_int("ENT_PASSWORD_MIN_LENGTH", 8, minimum=8, maximum=64)
+PASSWORD_MAX_LENGTH = _env_int("ENT_PASSWORD_MAX_LENGTH", 128, minimum=16, maximum=1024)
+PASSWORD_MIN_CLASSES = _env_int("ENT_PASSWORD_MIN_CLASSES", 3, minimum=1, maximum=4)
+PASSWORD_SPECIALS = _env_str("ENT_PASSWORD_SPECIALS", "!.@#+:<>$%")
+if not PASSWORD_SPECIALS or any(c.isalnum() or c.isspace() for c in PASSWORD_SPECIALS):
+    raise ImproperlyConfigured(
+        "ENT_PASSWORD_SPECIALS: expected a non-empty list of punctuation characters,"
+        f" got {PASSWORD_SPECIALS!r}"
+    )
+if PASSWORD_MAX_LENGTH < PASSWORD_MIN_LENGTH:
+    raise ImproperlyConfigured("ENT_PASSWORD_MAX_LENGTH: must not be below ENT_PASSWORD_MIN_LENGTH")
+
+# argon2id parameters: OWASP's minimum by default (m = 19 MiB, t = 2, p = 1).
+ARGON2_MEMORY_COST = _env_int("ENT_ARGON2_MEMORY_KIB", 19456, minimum=8192)
+ARGON2_TIME_COST = _env_int("ENT_ARGON2_TIME_COST", 2, minimum=1)
+ARGON2_PARALLELISM = _env_int("ENT_ARGON2_PARALLELISM", 1, minimum=1, maximum=64)
+
+# --- Codes and throttling ----------------------------------------------------------------------
+
+ACTIVATION_CODE_HOURS = _env_int("ENT_ACTIVATION_CODE_HOURS", 48, minimum=1, maximum=24 * 30)
+ACTIVATION_RESEND_PER_HOUR = _env_int("ENT_ACTIVATION_RESEND_PER_HOUR", 3, minimum=1)
+
+# CNIL délibération 2022-100, case 2: after THROTTLE_FREE_FAILURES consecutive failures a delay
+# that doubles from THROTTLE_BASE_DELAY seconds, and at most THROTTLE_MAX_FAILURES_PER_DAY.
+THROTTLE_FREE_FAILURES = _env_int("ENT_THROTTLE_FREE_FAILURES", 5, minimum=1, maximum=10)
+THROTTLE_BASE_DELAY = _env_int("ENT_THROTTLE_BASE_DELAY", 60, minimum=60)
+THROTTLE_MAX_DELAY = _env_int("ENT_THROTTLE_MAX_DELAY", 3600, minimum=60)
+THROTTLE_MAX_FAILURES_PER_DAY = _env_int("ENT_THROTTLE_MAX_FAILURES_PER_DAY", 25, minimum=5, maximum=25)
+# Per client address: failures allowed in an hour, whatever the accounts tried.
+THROTTLE_IP_FAILURES_PER_HOUR = _env_int("ENT_THROTTLE_IP_FAILURES_PER_HOUR", 100, minimum=10)
+
+# --- Applications ----------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ent.core",
+    "ent.directory",
+    "ent.accounts",
+    "ent.sso",
+    "ent.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ent.urls"
+WSGI_APPLICATION = "ent.wsgi.application"
+AUTH_USER_MODEL = "accounts.Account"
+AUTHENTICATION_BACKENDS = ["ent.accounts.backends.AccountBackend"]
+LOGIN_URL = "sso:login"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "ent.core.context_processors.university",
+            ],
+        },
+    }
+]
+
+# --- Database --------------------------------------------------------------------------------
+
+_default_db = f"sqlite:///{VAR_DIR / 'ent.sqlite3'}"
+_db_url = _env_str("ENT_DATABASE_URL", _default_db)
+try:
+    _db = dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)
+except Exception as exc:  # dj-database-url raises several types for a bad URL
+    raise ImproperlyConfigured(f"ENT_DATABASE_URL: cannot parse {_db_url!r} ({exc})") from None
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["CONN_MAX_AGE"] = 0
+    # WAL and a busy timeout let the web process, the importer and a test thread write without
+    # "database is locked" errors.
+    _db["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    if _db["NAME"] and _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
+    raise ImproperlyConfigured(
+        f"ENT_DATABASE_URL: only sqlite:// and postgres:// are supported, got {_db_url!r}"
+    )
+DATABASES = {"default": _db}
+
+# --- Passwords -------------------------------------------------------------------------------
+
+PASSWORD_HASHERS = ["ent.accounts.hashers.ENTArgon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "ent.accounts.password_policy.PolicyValidator"}]
+
+# --- Mail ------------------------------------------------------------------------------------
+
+SMTP_URL = os.environ.get("ENT_SMTP_URL", "").strip()
+DEFAULT_FROM_EMAIL = MAIL_FROM
+SERVER_EMAIL = MAIL_FROM
+EMAIL_TIMEOUT = 20
+if SMTP_URL:
+    _smtp = urlsplit(_env_url("ENT_SMTP_URL", "", ("smtp", "smtps", "smtp+starttls")))
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _smtp.hostname or "127.0.0.1"
+    try:
+        EMAIL_PORT = _smtp.port or (465 if _smtp.scheme == "smtps" else 25)
+    except ValueError:
+        raise ImproperlyConfigured(f"ENT_SMTP_URL: bad port in {SMTP_URL!r}") from None
+    EMAIL_HOST_USER = unquote(_smtp.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_smtp.password or "")
+    EMAIL_USE_SSL = _smtp.scheme == "smtps"
+    EMAIL_USE_TLS = _smtp.scheme == "smtp+starttls"
+elif DEMO:
+    EMAIL_BACKEND = "ent.core.mail.DemoOutboxBackend"
+else:
+    raise ImproperlyConfigured(
+        "ENT_SMTP_URL: required outside demo mode (e.g. smtp://relay.example.fr:25)"
+    )
+
+# --- Sessions, cookies, security headers -------------------------------------------------------
+
+SESSION_COOKIE_NAME = "ent_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = BASE_URL_SECURE
+SESSION_COOKIE_AGE = _env_int("ENT_SESSION_HOURS", 10, minimum=1, maximum=24 * 14) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_SECURE = BASE_URL_SECURE
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = [BASE_URL]
+LANGUAGE_COOKIE_NAME = "ent_language"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = BASE_URL_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if BASE_URL_SECURE:
+    SECURE_HSTS_SECONDS = _env_int("ENT_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+
+# --- Languages -------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = _env_str("ENT_TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ----------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# WhiteNoise serves files straight from the finders when no collectstatic ran (demo, tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEMO:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# --- Logging: never a code or a password in a log line (see ent.core.logging) ------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _env_str("ENT_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+CSRF_FAILURE_VIEW = "ent.core.errors.csrf_failure"

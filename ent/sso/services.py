@@ -1,0 +1,93 @@
+"""Signing in: one function that every login path goes through.
+
+Throttling (CNIL 2022-100 case 2), the INE-as-first-password path of the guide and the audit
+record all live here, so no other path can check a password without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from ent.accounts.activation import ine_matches, throttle_failure, throttle_retry_at
+from ent.accounts.models import Account
+from ent.core import throttle
+from ent.core.audit import Kind, audit_record
+from ent.directory.models import Student
+
+
+class LoginStatus(Enum):
+    """Outcome of a sign-in attempt."""
+
+    OK = "ok"
+    FAILED = "failed"
+    THROTTLED = "throttled"
+    ACTIVATE = "activate"  # not activated yet, and the INE was given: go to activation step 2
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What ``login_attempt`` decided."""
+
+    status: LoginStatus
+    account: Account | None = None
+    student: Student | None = None
+    retry_at: datetime | None = None
+
+
+def _find_student(identifier: str) -> Student | None:
+    if not identifier:
+        return None
+    qs = Student.objects.select_related("account")
+    if "@" in identifier:
+        return qs.filter(institutional_email=identifier.lower()).first()
+    return qs.filter(student_number=identifier).first()
+
+
+def _burn_time(password: str) -> None:
+    # Hash the password anyway so that an unknown identifier costs what a known one costs
+    # (the response time must not tell which student numbers exist).
+    make_password(password)
+
+
+def login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginResult:
+    """Check a student number (or institutional address) and a password."""
+    identifier = identifier.strip()
+    student = _find_student(identifier)
+    key = student.student_number if student is not None else identifier.lower()
+    blocked = throttle_retry_at(key, ip)
+    if blocked is not None:
+        audit_record(kind=Kind.LOGIN_THROTTLED, student=student, ip=ip)
+        return LoginResult(LoginStatus.THROTTLED, retry_at=blocked)
+
+    account: Account | None = getattr(student, "account", None) if student is not None else None
+    if account is not None and account.state in (
+        Account.State.ACTIVE,
+        Account.State.LOCKED,
+        Account.State.DISABLED,
+    ):
+        if account.check_password(password):
+            throttle.success(throttle.account_policy(), key)
+            if account.state != Account.State.ACTIVE:
+                audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason=account.state)
+                return LoginResult(LoginStatus.DISABLED, account=account)
+            audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
+            return LoginResult(LoginStatus.OK, account=account, student=student)
+    else:
+        # Unknown identifier, or a student who has not activated yet: the guide tells them to
+        # sign in with their INE as password, which leads to activation (and opens no session).
+        _burn_time(password)
+        if student is not None and ine_matches(student, password):
+            throttle.success(throttle.account_policy(), key)
+            audit_record(kind=Kind.LOGIN_INE_TO_ACTIVATION, student=student, ip=ip)
+            return LoginResult(LoginStatus.ACTIVATE, student=student)
+
+    with transaction.atomic():
+        retry = throttle_failure(key, ip)
+        audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip)
+    return LoginResult(LoginStatus.FAILED, retry_at=retry)

@@ -1,0 +1,75 @@
+"""Sign in and sign out of the ENT."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ent.accounts.backends import PATH as BACKEND
+from ent.accounts.views import remember_identified
+from ent.core.audit import Kind, audit_record
+from ent.core.messages import retry_message
+from ent.core.net import client_ip
+
+from .forms import LoginForm
+from .services import LoginStatus, login_attempt
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = {str(h) for h in settings.ALLOWED_HOSTS}
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts=allowed, require_https=settings.BASE_URL_SECURE
+    ):
+        return target
+    return "/"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    """``/login``: student number (or institutional address) and password."""
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        result = login_attempt(
+            identifier=form.cleaned_data["identifier"],
+            password=form.cleaned_data["password"],
+            ip=client_ip(request),
+        )
+        if result.status is LoginStatus.OK and result.account is not None:
+            auth_login(request, result.account, backend=BACKEND)  # new session id
+            return redirect(_safe_next(request))
+        if result.status is LoginStatus.ACTIVATE and result.student is not None:
+            remember_identified(request, result.student)
+            return redirect("accounts:activation-details")
+        if result.status is LoginStatus.THROTTLED and result.retry_at is not None:
+            form.add_error(None, retry_message(result.retry_at))
+        elif result.status is LoginStatus.DISABLED:
+            form.add_error(None, _("Ce compte est bloqué. Contactez l'assistance : %(m)s") % {"m": settings.HELPDESK_EMAIL})
+        else:
+            message = _("Identifiant ou mot de passe incorrect.")
+            if result.retry_at is not None:
+                message += " " + retry_message(result.retry_at)
+            form.add_error(None, message)
+    return render(request, "sso/login.html", {"form": form, "next": _safe_next(request)})
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """End the ENT session."""
+    if request.user.is_authenticated:
+        audit_record(
+            kind=Kind.LOGOUT,
+            student=getattr(request.user, "student", None),
+            actor=request.user,  # type: ignore[arg-type]
+            ip=client_ip(request),
+        )
+    auth_logout(request)
+    return redirect("portal:home")

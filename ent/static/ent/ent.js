@@ -1,0 +1,94 @@
+/* Progressive enhancement only: every form works without this file.
+   1. The password checklist ticks rules as the student types (rules read from data-*
+      attributes rendered from the settings, so they match the server's checker).
+   2. A "did you mean …?" hint for common domain typos of the personal address. */
+(function () {
+  "use strict";
+  var UPPER = /[A-Z]/, LOWER = /[a-z]/, DIGIT = /[0-9]/;
+
+  function setState(el, ok) {
+    if (!el) return;
+    el.classList.toggle("ok", ok);
+    el.classList.toggle("ko", !ok);
+  }
+
+  function initPassword() {
+    var list = document.getElementById("password-checklist");
+    var input = document.querySelector("input[data-password-policy]");
+    if (!list || !input) return;
+    var min = parseInt(list.dataset.min, 10), max = parseInt(list.dataset.max, 10);
+    var need = parseInt(list.dataset.classes, 10), specials = list.dataset.specials || "";
+    var live = document.getElementById("password-live");
+    var timer = null;
+    input.addEventListener("input", function () {
+      var pw = input.value, kinds = 0, allowed = true, k;
+      var has = { upper: false, lower: false, digit: false, special: false };
+      for (var i = 0; i < pw.length; i++) {
+        var c = pw.charAt(i);
+        if (UPPER.test(c)) has.upper = true;
+        else if (LOWER.test(c)) has.lower = true;
+        else if (DIGIT.test(c)) has.digit = true;
+        else if (specials.indexOf(c) !== -1) has.special = true;
+        else allowed = false;
+      }
+      for (k in has) { if (has[k]) kinds++; setState(list.querySelector('[data-class="' + k + '"]'), has[k]); }
+      var okLength = pw.length >= min && pw.length <= max;
+      setState(list.querySelector('[data-rule="length"]'), okLength);
+      setState(list.querySelector('[data-rule="allowed"]'), allowed && pw.length > 0);
+      setState(list.querySelector('[data-rule="classes"]'), kinds >= need);
+      if (live) {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          var done = [okLength, allowed && pw.length > 0, kinds >= need].filter(Boolean).length;
+          live.textContent = done + " / 3";
+        }, 800);
+      }
+    });
+  }
+
+  var DOMAINS = ["gmail.com", "hotmail.fr", "hotmail.com", "outlook.fr", "outlook.com", "live.fr",
+    "yahoo.fr", "yahoo.com", "icloud.com", "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr",
+    "laposte.net", "protonmail.com"];
+
+  function distance(a, b) {
+    var d = [], i, j;
+    for (i = 0; i <= a.length; i++) { d[i] = [i]; }
+    for (j = 0; j <= b.length; j++) { d[0][j] = j; }
+    for (i = 1; i <= a.length; i++) {
+      for (j = 1; j <= b.length; j++) {
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+    return d[a.length][b.length];
+  }
+
+  function initEmail() {
+    var input = document.querySelector('input[type="email"]');
+    var hint = document.getElementById("email-suggestion");
+    if (!input || !hint) return;
+    input.addEventListener("blur", function () {
+      var value = input.value.trim(), at = value.lastIndexOf("@");
+      if (at < 1) return;
+      var domain = value.slice(at + 1).toLowerCase();
+      if (DOMAINS.indexOf(domain) !== -1) { hint.hidden = true; return; }
+      var best = null, bestD = 3;
+      DOMAINS.forEach(function (d) { var x = distance(domain, d); if (x < bestD) { bestD = x; best = d; } });
+      if (!best || bestD > 2) { hint.hidden = true; return; }
+      var fixed = value.slice(0, at + 1) + best;
+      hint.textContent = "";
+      var label = document.documentElement.lang === "en" ? "Did you mean " : "Vouliez-vous dire ";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "link-button";
+      button.textContent = fixed;
+      button.addEventListener("click", function () { input.value = fixed; hint.hidden = true; input.focus(); });
+      hint.appendChild(document.createTextNode(label));
+      hint.appendChild(button);
+      hint.appendChild(document.createTextNode(" ?"));
+      hint.hidden = false;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); });
+})();

@@ -1,0 +1,25 @@
+"""Root URLs."""
+
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from ent.accounts import help_views
+from ent.core import views as core_views
+
+urlpatterns = [
+    path("", include("ent.portal.urls")),
+    path("", include("ent.sso.urls")),
+    path("", include("ent.accounts.urls")),
+    path("documentation/", help_views.documentation, name="documentation"),
+    path("password/reset/", help_views.password_reset, name="password-reset"),
+    path("update-request/", help_views.update_request, name="update-request"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("demo/outbox", core_views.outbox, name="demo-outbox"),
+    path("demo/outbox/<int:pk>", core_views.outbox_mail, name="demo-outbox-mail"),
+    path("healthz", core_views.healthz, name="healthz"),
+]
+
+handler400 = "ent.core.errors.bad_request"
+handler403 = "ent.core.errors.forbidden"
+handler404 = "ent.core.errors.not_found"
+handler500 = "ent.core.errors.server_error"

@@ -1,0 +1,280 @@
+"""The activation journey: identify, details, mail, confirm."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+
+from ent.accounts import activation
+from ent.accounts.activation import ConfirmStatus, IdentifyStatus
+from ent.accounts.models import Account
+from ent.core import clock
+from ent.core.models import AuditEvent, OneTimeCode
+from tests.conftest import GOOD_PASSWORD, page_text
+
+pytestmark = pytest.mark.django_db
+
+CODE_RE = re.compile(r"/activation/confirm\?code=([A-Z0-9]{20})")
+
+
+def identify(client: Client, number: str, ine: str) -> Any:
+    return client.post("/activation/", {"student_number": number, "ine": ine})
+
+
+def fill_details(client: Client, email: str = "blaise.pascal@example.org", **extra: Any) -> Any:
+    data = {"email": email, "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD, "charter": "on"}
+    data.update(extra)
+    return client.post("/activation/details/", data)
+
+
+def last_code() -> str:
+    match = CODE_RE.search(mail.outbox[-1].body)
+    assert match, mail.outbox[-1].body
+    return match.group(1)
+
+
+def activate(client: Client, student: Any, email: str = "blaise.pascal@example.org") -> str:
+    assert identify(client, student.student_number, student.ine).status_code == 302
+    assert fill_details(client, email).status_code == 302
+    return last_code()
+
+
+def test_success_journey(client: Client, make_student: Any, settings: Any) -> None:
+    student = make_student()
+    response = identify(client, student.student_number, student.ine.lower())
+    assert response["Location"] == "/activation/details/"
+    response = client.get("/activation/details/")
+    assert "Bonjour Blaise Pascal" in page_text(response)
+    response = fill_details(client)
+    assert response["Location"] == "/activation/sent/"
+    page = page_text(client.get("/activation/sent/"))
+    assert "bl…l@example.org" in page and "blaise.pascal@example.org" not in page
+
+    account = Account.objects.get(student=student)
+    assert account.state == Account.State.PENDING
+    assert account.charter_version == settings.CHARTER_VERSION and account.charter_accepted_at
+    code = last_code()
+    # The code is stored only as a hash.
+    assert not OneTimeCode.objects.filter(code_hash=code).exists()
+    assert OneTimeCode.objects.get(account=account).code_hash != code
+
+    # GET changes nothing (mail scanners prefetch links).
+    page = client.get(f"/activation/confirm?code={code}")
+    assert page.status_code == 200 and b'name="code"' in page.content
+    account.refresh_from_db()
+    assert account.state == Account.State.PENDING
+
+    response = client.post("/activation/confirm", {"code": code})
+    assert response.status_code == 200 and "Votre compte est activé" in page_text(response)
+    account.refresh_from_db()
+    assert account.state == Account.State.ACTIVE
+    assert account.personal_email_verified_at is not None
+    assert account.check_password(GOOD_PASSWORD)
+
+    # A second click says the account is already active.
+    again = client.post("/activation/confirm", {"code": code})
+    assert "déjà activé" in page_text(again)
+    assert "déjà activé" in page_text(client.get(f"/activation/confirm?code={code}"))
+    kinds = list(AuditEvent.objects.filter(student=student).values_list("kind", flat=True))
+    for kind in ("activation.identify.ok", "activation.started", "activation.confirmed"):
+        assert kind in kinds
+
+
+def test_wrong_ine_and_unknown_number_same_message(client: Client, make_student: Any) -> None:
+    student = make_student()
+    wrong_ine = identify(client, student.student_number, "999999999ZZ")
+    unknown = identify(client, "29999999", student.ine)
+    assert wrong_ine.status_code == unknown.status_code == 200
+
+    def message(response: Any) -> str:
+        html = page_text(response)
+        return re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)  # type: ignore[union-attr]
+
+    assert message(wrong_ine) == message(unknown)
+    assert "Numéro étudiant ou code INE incorrect" in message(wrong_ine)
+
+
+def test_already_active_points_to_login_and_reset(client: Client, make_student: Any) -> None:
+    student = make_student()
+    code = activate(client, student)
+    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.ACTIVATED
+    page = page_text(identify(Client(), student.student_number, student.ine))
+    assert "déjà activé" in page and 'href="/login"' in page and 'href="/password/reset/"' in page
+
+
+def test_throttling_with_clock(make_student: Any) -> None:
+    student = make_student()
+    for _ in range(4):
+        result = activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1")
+        assert result.status is IdentifyStatus.WRONG and result.retry_at is None
+    fifth = activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1")
+    assert fifth.retry_at is not None
+    assert timedelta(seconds=59) <= fifth.retry_at - clock.now() <= timedelta(seconds=61)
+    # Even the right INE is refused while blocked, from any address.
+    blocked = activation.activation_identify(student_number=student.student_number, ine=student.ine, ip="10.0.0.2")
+    assert blocked.status is IdentifyStatus.THROTTLED
+    clock.advance(timedelta(seconds=61))
+    sixth = activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.2")
+    assert sixth.retry_at is not None and sixth.retry_at - clock.now() >= timedelta(seconds=119)  # grows
+    clock.advance(timedelta(minutes=3))
+    ok = activation.activation_identify(student_number=student.student_number, ine=student.ine, ip="10.0.0.2")
+    assert ok.status is IdentifyStatus.OK
+
+
+def test_cap_reached_within_a_day(make_student: Any, settings: Any) -> None:
+    settings.THROTTLE_MAX_DELAY = 60  # keep delays short so 25 failures fit in a day
+    student = make_student()
+    number = student.student_number
+    for _ in range(25):
+        clock.advance(timedelta(seconds=61))
+        activation.activation_identify(student_number=number, ine="999999999ZZ", ip=None)
+    clock.advance(timedelta(minutes=30))
+    result = activation.activation_identify(student_number=number, ine=student.ine, ip=None)
+    assert result.status is IdentifyStatus.THROTTLED
+    assert result.retry_at is not None and result.retry_at - clock.now() > timedelta(hours=20)
+    clock.advance(timedelta(hours=24))
+    assert activation.activation_identify(student_number=number, ine=student.ine, ip=None).status is IdentifyStatus.OK
+
+
+def test_throttle_message_tells_when(client: Client, make_student: Any) -> None:
+    student = make_student()
+    for _ in range(5):
+        response = identify(client, student.student_number, "999999999ZZ")
+    assert "Trop d'essais" in page_text(response) and "minute" in page_text(response)
+
+
+def test_per_address_limit(make_student: Any, settings: Any) -> None:
+    settings.THROTTLE_IP_FAILURES_PER_HOUR = 10
+    students = [make_student() for _ in range(11)]
+    for s in students[:10]:
+        activation.activation_identify(student_number=s.student_number, ine="999999999ZZ", ip="192.0.2.7")
+    blocked = activation.activation_identify(student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.7")
+    assert blocked.status is IdentifyStatus.THROTTLED
+    other = activation.activation_identify(student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.8")
+    assert other.status is IdentifyStatus.OK
+
+
+def test_expired_code(client: Client, make_student: Any) -> None:
+    code = activate(client, make_student())
+    clock.advance(timedelta(hours=48, seconds=1))
+    response = client.post("/activation/confirm", {"code": code})
+    assert response.status_code == 400 and "expiré" in page_text(response)
+    assert Account.objects.get().state == Account.State.PENDING
+
+
+def test_code_valid_until_48_hours(client: Client, make_student: Any) -> None:
+    code = activate(client, make_student())
+    clock.advance(timedelta(hours=47, minutes=59))
+    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.ACTIVATED
+
+
+def test_unknown_and_malformed_codes(client: Client, db: None) -> None:
+    for code in ["", "ABC", "N4QWQ6FVIT6451ACN54P", "é" * 20, "<script>", "x" * 10_000]:
+        response = client.post("/activation/confirm", {"code": code})
+        assert response.status_code == 400, code
+        assert "inconnu" in page_text(response)
+    assert client.get("/activation/confirm").status_code == 400
+
+
+def test_used_code_after_restart_and_restart_invalidates(client: Client, make_student: Any) -> None:
+    student = make_student()
+    first = activate(client, student, "first@example.org")
+    # Start again with another address: the first link stops working.
+    assert fill_details(client, "second@example.org").status_code == 302
+    second = last_code()
+    assert activation.activation_confirm(code=first, ip=None) is ConfirmStatus.REVOKED
+    assert activation.activation_confirm(code=second, ip=None) is ConfirmStatus.ACTIVATED
+    account = Account.objects.get()
+    assert account.personal_email == "second@example.org"
+    assert mail.outbox[-1].to == ["second@example.org"]
+
+
+def test_used_code(make_student: Any, client: Client) -> None:
+    code = activate(client, make_student())
+    row = OneTimeCode.objects.get()
+    OneTimeCode.objects.filter(pk=row.pk).update(used_at=clock.now())
+    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.USED
+
+
+def test_resend_is_throttled_and_revokes(client: Client, make_student: Any, settings: Any) -> None:
+    settings.ACTIVATION_RESEND_PER_HOUR = 2
+    activate(client, make_student())
+    codes = [last_code()]
+    for _ in range(2):
+        response = client.post("/activation/sent/")
+        assert response.status_code == 302
+        codes.append(last_code())
+    assert len(mail.outbox) == 3
+    response = client.post("/activation/sent/", follow=True)
+    assert "plusieurs liens" in page_text(response)
+    assert len(mail.outbox) == 3
+    assert activation.activation_confirm(code=codes[0], ip=None) is ConfirmStatus.REVOKED
+    assert activation.activation_confirm(code=codes[-1], ip=None) is ConfirmStatus.ACTIVATED
+
+
+def test_details_need_identification(client: Client, db: None) -> None:
+    response = client.get("/activation/details/")
+    assert response.status_code == 302 and response["Location"] == "/activation/"
+
+
+def test_details_form_errors(client: Client, make_student: Any) -> None:
+    student = make_student()
+    identify(client, student.student_number, student.ine)
+    page = page_text(fill_details(client, email="not-an-address", password2="Other.Pass2026", charter=""))
+    assert "Adresse mail invalide" in page
+    assert "ne sont pas identiques" in page
+    assert "accepter la charte" in page
+    page = page_text(fill_details(client, password1="Pascal.2026x", password2="Pascal.2026x"))
+    assert "ni votre nom" in page
+    page = page_text(fill_details(client, email=f"me@{'etudiant.univ-perp.fr'}"))
+    assert "adresse personnelle" in page
+    assert not Account.objects.exists()
+
+
+def test_email_typo_suggestion(client: Client, make_student: Any) -> None:
+    student = make_student()
+    identify(client, student.student_number, student.ine)
+    page = page_text(fill_details(client, email="blaise@gmial.com"))
+    assert "Vouliez-vous dire blaise@gmail.com" in page
+    assert not mail.outbox
+    response = fill_details(client, email="blaise@gmial.com", email_confirmed="on")
+    assert response.status_code == 302
+    assert mail.outbox[-1].to == ["blaise@gmial.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_confirmations_at_once_activate_once(make_student: Any, client: Client) -> None:
+    code = activate(client, make_student())
+    results: list[ConfirmStatus] = []
+    barrier = threading.Barrier(4)
+
+    def confirm() -> None:
+        barrier.wait()
+        try:
+            results.append(activation.activation_confirm(code=code, ip=None))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(ConfirmStatus.ACTIVATED) == 1, results
+    assert set(results) <= {ConfirmStatus.ACTIVATED, ConfirmStatus.ALREADY_ACTIVE}
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.ACTIVATION_CONFIRMED).count() == 1
+
+
+def test_no_secret_in_audit(make_student: Any, client: Client) -> None:
+    student = make_student()
+    code = activate(client, student)
+    activation.activation_confirm(code=code, ip="203.0.113.5")
+    dump = repr(list(AuditEvent.objects.values()))
+    assert code not in dump and GOOD_PASSWORD not in dump and student.ine not in dump

@@ -1,0 +1,148 @@
+"""Shared fixtures: settings for tests, a real SMTP server, student factories, the clock."""
+
+from __future__ import annotations
+
+import email
+import html
+import email.policy
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from ent.core import clock
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher_and_real_clock(settings: Any) -> Iterator[None]:
+    """MD5 keeps the suite fast; tests/accounts/test_hashers.py checks argon2id itself."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def _on_commit_runs_at_once(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a test wrapped in a transaction (the default ``django_db``), nothing commits, so
+    mails queued with ``on_commit`` would never leave: send them when queued instead.
+    Transactional tests (``transaction=True``, ``live_server``) keep the real behaviour, and
+    tests/core/test_mail.py checks that a rolled-back change sends nothing."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        monkeypatch.setattr(
+            "ent.core.mail.transaction.on_commit",
+            lambda func, using=None, robust=False: func(),
+        )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SMTPCatcher:
+    """A real SMTP server (aiosmtpd) in a thread; keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._cond:
+            self.messages.append(message)  # type: ignore[arg-type]
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self._cond.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        """Block until ``count`` messages arrived."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+        assert len(self.messages) >= count, f"expected {count} mails, got {len(self.messages)}"
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[SMTPCatcher]:
+    """Route the project's mail through a real SMTP server for the test."""
+    catcher = SMTPCatcher("127.0.0.1", free_port())
+    controller = Controller(catcher, hostname=catcher.host, port=catcher.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = catcher.host
+    settings.EMAIL_PORT = catcher.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield catcher
+    finally:
+        controller.stop()
+
+
+def text_body(message: EmailMessage) -> str:
+    """The text/plain part of a received mail."""
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_body(message: EmailMessage) -> str:
+    """The text/html part of a received mail."""
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+_counter = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def make_student(db: None) -> Any:
+    """Create a student through the import service: ``make_student(first_name="Ada")``."""
+    from ent.directory.importing import Row
+    from ent.directory.models import Student
+    from ent.directory.services import students_import
+
+    def make(**overrides: Any) -> Student:
+        n = next(_counter)
+        values: dict[str, Any] = {
+            "line": 0,
+            "student_number": f"2{n:07d}",
+            "ine": f"{n:09d}ZZ",
+            "last_name": "Pascal",
+            "first_name": "Blaise",
+            "birth_date": date(2004, 6, 19),
+            "program": "Licence Mathématiques",
+        }
+        values.update(overrides)
+        report = students_import(rows=[Row(**values)])
+        assert not report.errors, report.errors
+        return Student.objects.get(student_number=values["student_number"])
+
+    return make
+
+
+GOOD_PASSWORD = "Ent.Perpignan2026"
+
+
+def page_text(response: Any) -> str:
+    """A response body with HTML entities decoded (Django escapes ' as &#x27;)."""
+    return html.unescape(response.content.decode())

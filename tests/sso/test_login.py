@@ -1,0 +1,149 @@
+"""Signing in at /login."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ent.accounts import activation
+from ent.accounts.models import Account
+from ent.core import clock
+from ent.core.models import AuditEvent
+from ent.sso.services import LoginStatus, login_attempt
+from tests.conftest import GOOD_PASSWORD, page_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active_student(make_student: Any) -> Any:
+    """A student whose account went through the whole activation."""
+    student = make_student(first_name="Sophie", last_name="Germain")
+    activation.activation_start(
+        student=student, email="sophie@example.org", password=GOOD_PASSWORD, charter_accepted=True, ip=None
+    )
+    from django.core import mail
+
+    code = mail.outbox[-1].body.split("code=")[1].split()[0]
+    assert activation.activation_confirm(code=code, ip=None) is activation.ConfirmStatus.ACTIVATED
+    return student
+
+
+def login(client: Client, identifier: str, password: str) -> Any:
+    return client.post("/login", {"identifier": identifier, "password": password})
+
+
+def test_success_greets_and_rotates_session(client: Client, active_student: Any, settings: Any) -> None:
+    session = client.session  # a session that exists before login
+    session["probe"] = 1
+    session.save()
+    before = session.session_key
+    response = login(client, active_student.student_number, GOOD_PASSWORD)
+    assert response.status_code == 302 and response["Location"] == "/"
+    after = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert after != before
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    page = page_text(client.get("/"))
+    assert "Bonjour Sophie Germain" in page and active_student.institutional_email in page
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_OK, student=active_student).count() == 1
+
+
+def test_institutional_address_accepted(client: Client, active_student: Any) -> None:
+    response = login(client, active_student.institutional_email.upper(), GOOD_PASSWORD)
+    assert response.status_code == 302
+
+
+def test_failure_message_same_for_unknown(client: Client, active_student: Any) -> None:
+    wrong = page_text(login(client, active_student.student_number, "Wrong.Pass2026"))
+    unknown = page_text(login(client, "29999999", "Wrong.Pass2026"))
+    assert "Identifiant ou mot de passe incorrect." in wrong
+    assert "Identifiant ou mot de passe incorrect." in unknown
+    assert "_auth_user_id" not in client.session
+
+
+def test_ine_never_a_password_once_active(client: Client, active_student: Any) -> None:
+    response = login(client, active_student.student_number, active_student.ine)
+    assert response.status_code == 200
+    assert "incorrect" in page_text(response)
+
+
+def test_ine_before_activation_leads_to_step_two(client: Client, make_student: Any) -> None:
+    student = make_student()
+    response = login(client, student.student_number, student.ine)
+    assert response.status_code == 302 and response["Location"] == "/activation/details/"
+    assert "_auth_user_id" not in client.session
+    assert "Bonjour Blaise Pascal" in page_text(client.get("/activation/details/"))
+
+
+def test_pending_account_cannot_sign_in(client: Client, make_student: Any) -> None:
+    student = make_student()
+    activation.activation_start(student=student, email="a@example.org", password=GOOD_PASSWORD, charter_accepted=True, ip=None)
+    response = login(client, student.student_number, GOOD_PASSWORD)
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_throttling_counts_ine_and_password_together(make_student: Any) -> None:
+    student = make_student()
+    for _ in range(3):
+        login_attempt(identifier=student.student_number, password="nope", ip=None)
+    for _ in range(2):
+        activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip=None)
+    result = login_attempt(identifier=student.student_number, password=student.ine, ip=None)
+    assert result.status is LoginStatus.THROTTLED
+    clock.advance(timedelta(seconds=61))
+    assert login_attempt(identifier=student.student_number, password=student.ine, ip=None).status is LoginStatus.ACTIVATE
+
+
+def test_throttling_login(client: Client, active_student: Any) -> None:
+    for _ in range(5):
+        response = login(client, active_student.student_number, "Wrong.Pass2026")
+    assert "Trop d'essais" in page_text(response)
+    response = login(client, active_student.student_number, GOOD_PASSWORD)
+    assert response.status_code == 200 and "Trop d'essais" in page_text(response)
+    clock.advance(timedelta(seconds=61))
+    assert login(client, active_student.student_number, GOOD_PASSWORD).status_code == 302
+
+
+def test_unknown_identifiers_are_throttled_too(client: Client, db: None) -> None:
+    for _ in range(5):
+        login_attempt(identifier="29999999", password="x", ip=None)
+    assert login_attempt(identifier="29999999", password="x", ip=None).status is LoginStatus.THROTTLED
+
+
+def test_locked_account_told_to_contact_helpdesk(client: Client, active_student: Any) -> None:
+    Account.objects.filter(student=active_student).update(state=Account.State.LOCKED)
+    page = page_text(login(client, active_student.student_number, GOOD_PASSWORD))
+    assert "bloqué" in page and "_auth_user_id" not in client.session
+
+
+def test_locking_ends_sessions(client: Client, active_student: Any) -> None:
+    login(client, active_student.student_number, GOOD_PASSWORD)
+    assert "Bonjour" in page_text(client.get("/"))
+    Account.objects.filter(student=active_student).update(state=Account.State.LOCKED)
+    assert "Bonjour Sophie" not in page_text(client.get("/"))
+
+
+def test_logout(client: Client, active_student: Any) -> None:
+    login(client, active_student.student_number, GOOD_PASSWORD)
+    assert client.get("/logout").status_code == 405  # a GET cannot log anybody out
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert "Activer mon compte" in page_text(client.get("/"))
+
+
+def test_next_must_stay_on_site(client: Client, active_student: Any) -> None:
+    response = client.post(
+        "/login",
+        {"identifier": active_student.student_number, "password": GOOD_PASSWORD, "next": "https://evil.example.com/"},
+    )
+    assert response["Location"] == "/"
+
+
+def test_anonymous_home_shows_the_four_entries(client: Client, db: None) -> None:
+    page = page_text(client.get("/"))
+    for entry in ("Documentation", "Activer mon compte", "J'ai oublié mon mot de passe", "Faire une demande de mise à jour"):
+        assert entry in page

@@ -1,0 +1,84 @@
+"""Configuration from ENT_* variables: defaults, derived settings, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = "import django; from django.conf import settings; django.setup(); print(({attr},))"
+
+
+def run_settings(env: dict[str, str], attr: str = "settings.BASE_URL") -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
+    clean.update({"DJANGO_SETTINGS_MODULE": "ent.settings", "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"]})
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(attr=attr)], env=clean, capture_output=True, text=True, check=False
+    )
+
+
+def test_embedded_defaults() -> None:
+    result = run_settings(
+        {"ENT_DEMO": "1"},
+        "settings.BASE_URL, settings.MAIL_FROM, settings.UNIVERSITY_SHORT_NAME, settings.STUDENT_MAIL_DOMAIN,"
+        " settings.DATABASES['default']['ENGINE'], settings.EMAIL_BACKEND, settings.DEBUG",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "('http://127.0.0.1:8000', 'noreply@univ-perp.fr', 'UPVD', 'etudiant.univ-perp.fr',"
+        " 'django.db.backends.sqlite3', 'ent.core.mail.DemoOutboxBackend', False)"
+    )
+
+
+def test_https_base_url_makes_cookies_secure() -> None:
+    result = run_settings(
+        {"ENT_DEMO": "1", "ENT_BASE_URL": "https://ent.univ-perp.fr"},
+        "settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.ALLOWED_HOSTS[0]",
+    )
+    assert result.stdout.strip() == "(True, True, 'ent.univ-perp.fr')", result.stderr
+
+
+def test_production_needs_secret_key_and_smtp() -> None:
+    result = run_settings({})
+    assert result.returncode != 0 and "ENT_SECRET_KEY" in result.stderr
+    result = run_settings({"ENT_SECRET_KEY": "x" * 50})
+    assert result.returncode != 0 and "ENT_SMTP_URL" in result.stderr
+    result = run_settings({"ENT_SECRET_KEY": "x" * 50, "ENT_SMTP_URL": "smtp://127.0.0.1:2525"}, "settings.EMAIL_PORT")
+    assert result.stdout.strip() == "(2525,)", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ENT_BASE_URL", "not a url"),
+        ("ENT_BASE_URL", "https://ent.example.fr/sub/path"),
+        ("ENT_DEBUG", "maybe"),
+        ("ENT_PASSWORD_MIN_LENGTH", "six"),
+        ("ENT_PASSWORD_MIN_LENGTH", "4"),
+        ("ENT_PASSWORD_MIN_CLASSES", "5"),
+        ("ENT_PASSWORD_SPECIALS", "abc"),
+        ("ENT_ACTIVATION_CODE_HOURS", "0"),
+        ("ENT_DATABASE_URL", "mysql://localhost/ent"),
+        ("ENT_SMTP_URL", "http://relay"),
+        ("ENT_MAIL_FROM", "not-an-address"),
+        ("ENT_SECRET_KEY", "short"),
+    ],
+)
+def test_bad_value_names_the_variable(name: str, value: str) -> None:
+    result = run_settings({"ENT_DEMO": "1", name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_ent_command_reports_configuration_error_in_one_line() -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
+    clean.update({"ENT_DEMO": "1", "ENT_DEBUG": "maybe", "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"]})
+    result = subprocess.run(
+        [sys.executable, "-m", "ent.manage", "check"], env=clean, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("ent: configuration error: ENT_DEBUG")
+    assert "Traceback" not in result.stderr
