@@ -30,6 +30,7 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check ent tests bench
 	$(BIN)/ruff format --check ent tests bench
+	ENT_DEMO=1 $(BIN)/mypy ent
 
 typecheck: $(VENV)/.dev-installed
 	ENT_DEMO=1 $(BIN)/mypy ent

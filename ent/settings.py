@@ -80,9 +80,7 @@ BASE_URL_SECURE = _base.scheme == "https"
 # Links are always built from BASE_URL (never from the Host header); ALLOWED_HOSTS still stops
 # requests for other names so the Host header cannot even reach a view.
 ALLOWED_HOSTS = [_base.hostname or "127.0.0.1"]
-ALLOWED_HOSTS += [
-    h.strip() for h in _env_str("ENT_ALLOWED_HOSTS", "").split(",") if h.strip()
-]
+ALLOWED_HOSTS += [h.strip() for h in _env_str("ENT_ALLOWED_HOSTS", "").split(",") if h.strip()]
 if DEMO or DEBUG:
     ALLOWED_HOSTS += ["127.0.0.1", "localhost", "[::1]"]
 
@@ -153,7 +151,9 @@ ACTIVATION_RESEND_PER_HOUR = _env_int("ENT_ACTIVATION_RESEND_PER_HOUR", 3, minim
 THROTTLE_FREE_FAILURES = _env_int("ENT_THROTTLE_FREE_FAILURES", 5, minimum=1, maximum=10)
 THROTTLE_BASE_DELAY = _env_int("ENT_THROTTLE_BASE_DELAY", 60, minimum=60)
 THROTTLE_MAX_DELAY = _env_int("ENT_THROTTLE_MAX_DELAY", 3600, minimum=60)
-THROTTLE_MAX_FAILURES_PER_DAY = _env_int("ENT_THROTTLE_MAX_FAILURES_PER_DAY", 25, minimum=5, maximum=25)
+THROTTLE_MAX_FAILURES_PER_DAY = _env_int(
+    "ENT_THROTTLE_MAX_FAILURES_PER_DAY", 25, minimum=5, maximum=25
+)
 # Per client address: failures allowed in an hour, whatever the accounts tried.
 THROTTLE_IP_FAILURES_PER_HOUR = _env_int("ENT_THROTTLE_IP_FAILURES_PER_HOUR", 100, minimum=10)
 

@@ -13,4 +13,4 @@ os.environ.setdefault("ENT_SECRET_KEY", "test-secret-key-that-is-long-enough-for
 os.environ.setdefault("ENT_VAR_DIR", tempfile.mkdtemp(prefix="ent-test-var-"))
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + live_server
 
-from ent.settings import *  # noqa: E402,F403
+from ent.settings import *  # noqa: F403

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import email
-import html
 import email.policy
+import html
 import socket
 import threading
 from collections.abc import Iterator
@@ -29,7 +29,9 @@ def _fast_hasher_and_real_clock(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _on_commit_runs_at_once(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _on_commit_runs_at_once(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Inside a test wrapped in a transaction (the default ``django_db``), nothing commits, so
     mails queued with ``on_commit`` would never leave: send them when queued instead.
     Transactional tests (``transaction=True``, ``live_server``) keep the real behaviour, and
@@ -62,7 +64,7 @@ class SMTPCatcher:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._cond:
             self.messages.append(message)  # type: ignore[arg-type]

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.django_db
 
-text = st.text(max_size=300) | st.sampled_from(["", " ", "\x00", "é" * 5, "<script>alert(1)</script>", "' OR 1=1 --", "a@b", "x" * 5000])
+text = st.text(max_size=300) | st.sampled_from(
+    ["", " ", "\x00", "é" * 5, "<script>alert(1)</script>", "' OR 1=1 --", "a@b", "x" * 5000]
+)
 
 FORMS = {
     "/login": ["identifier", "password", "next"],
@@ -21,7 +23,9 @@ FORMS = {
 }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(path=st.sampled_from(sorted(FORMS)), values=st.lists(text, min_size=4, max_size=4))
 def test_forms_never_500(client: Client, path: str, values: list[str]) -> None:
     data = dict(zip(FORMS[path], values, strict=False))
@@ -30,9 +34,13 @@ def test_forms_never_500(client: Client, path: str, values: list[str]) -> None:
     assert response.status_code < 500, (path, data)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(values=st.lists(text, min_size=6, max_size=6), charter=st.booleans())
-def test_activation_details_never_500(client: Client, make_student: Any, values: list[str], charter: bool) -> None:
+def test_activation_details_never_500(
+    client: Client, make_student: Any, values: list[str], charter: bool
+) -> None:
     student = make_student()
     client.post("/activation/", {"student_number": student.student_number, "ine": student.ine})
     data = dict(zip(["email", "password1", "password2", "email_confirmed"], values, strict=False))
@@ -42,7 +50,9 @@ def test_activation_details_never_500(client: Client, make_student: Any, values:
     assert response.status_code < 500, data
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(query=text)
 def test_get_pages_never_500(client: Client, query: str) -> None:
     for path in ("/activation/confirm", "/login", "/"):

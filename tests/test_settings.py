@@ -11,12 +11,20 @@ import pytest
 PROBE = "import django; from django.conf import settings; django.setup(); print(({attr},))"
 
 
-def run_settings(env: dict[str, str], attr: str = "settings.BASE_URL") -> subprocess.CompletedProcess[str]:
+def run_settings(
+    env: dict[str, str], attr: str = "settings.BASE_URL"
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
-    clean.update({"DJANGO_SETTINGS_MODULE": "ent.settings", "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"]})
+    clean.update(
+        {"DJANGO_SETTINGS_MODULE": "ent.settings", "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"]}
+    )
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", PROBE.format(attr=attr)], env=clean, capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE.format(attr=attr)],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -46,7 +54,9 @@ def test_production_needs_secret_key_and_smtp() -> None:
     assert result.returncode != 0 and "ENT_SECRET_KEY" in result.stderr
     result = run_settings({"ENT_SECRET_KEY": "x" * 50})
     assert result.returncode != 0 and "ENT_SMTP_URL" in result.stderr
-    result = run_settings({"ENT_SECRET_KEY": "x" * 50, "ENT_SMTP_URL": "smtp://127.0.0.1:2525"}, "settings.EMAIL_PORT")
+    result = run_settings(
+        {"ENT_SECRET_KEY": "x" * 50, "ENT_SMTP_URL": "smtp://127.0.0.1:2525"}, "settings.EMAIL_PORT"
+    )
     assert result.stdout.strip() == "(2525,)", result.stderr
 
 
@@ -77,7 +87,11 @@ def test_ent_command_reports_configuration_error_in_one_line() -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
     clean.update({"ENT_DEMO": "1", "ENT_DEBUG": "maybe", "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"]})
     result = subprocess.run(
-        [sys.executable, "-m", "ent.manage", "check"], env=clean, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "ent.manage", "check"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("ent: configuration error: ENT_DEBUG")

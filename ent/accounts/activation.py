@@ -146,7 +146,9 @@ def activation_start(
     with transaction.atomic():
         account = Account.objects.select_for_update().filter(student=student).first()
         if account is None:
-            account = Account(username=student.student_number, kind=Account.Kind.STUDENT, student=student)
+            account = Account(
+                username=student.student_number, kind=Account.Kind.STUDENT, student=student
+            )
         elif account.state != Account.State.PENDING:
             raise AlreadyActiveError
         account.state = Account.State.PENDING

@@ -1,4 +1,4 @@
-""""Did you mean …?" for personal addresses typed on a phone.
+""" "Did you mean …?" for personal addresses typed on a phone.
 
 The guide warns students to check their address for typing mistakes before validating; the
 commonest mistakes are in the domain (``gmial.com``, ``hotmial.fr``). Written here because the
@@ -10,14 +10,39 @@ from __future__ import annotations
 import difflib
 
 COMMON_DOMAINS = (
-    "gmail.com", "hotmail.fr", "hotmail.com", "outlook.fr", "outlook.com", "live.fr", "live.com",
-    "yahoo.fr", "yahoo.com", "icloud.com", "me.com", "orange.fr", "wanadoo.fr", "free.fr",
-    "sfr.fr", "laposte.net", "neuf.fr", "bbox.fr", "protonmail.com", "proton.me", "gmx.fr",
-    "msn.com", "aol.com",
+    "gmail.com",
+    "hotmail.fr",
+    "hotmail.com",
+    "outlook.fr",
+    "outlook.com",
+    "live.fr",
+    "live.com",
+    "yahoo.fr",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "orange.fr",
+    "wanadoo.fr",
+    "free.fr",
+    "sfr.fr",
+    "laposte.net",
+    "neuf.fr",
+    "bbox.fr",
+    "protonmail.com",
+    "proton.me",
+    "gmx.fr",
+    "msn.com",
+    "aol.com",
 )
 # Known wrong spellings that difflib ranks badly.
-_KNOWN = {"gmail.fr": "gmail.com", "gmai.com": "gmail.com", "gamil.com": "gmail.com",
-          "hotmail.ft": "hotmail.fr", "yahoo.ft": "yahoo.fr", "gmail.co": "gmail.com"}
+_KNOWN = {
+    "gmail.fr": "gmail.com",
+    "gmai.com": "gmail.com",
+    "gamil.com": "gmail.com",
+    "hotmail.ft": "hotmail.fr",
+    "yahoo.ft": "yahoo.fr",
+    "gmail.co": "gmail.com",
+}
 
 
 def suggest(address: str) -> str | None:

@@ -21,13 +21,24 @@ class IdentifyForm(forms.Form):
     student_number = forms.CharField(
         label=_("Numéro étudiant"),
         max_length=64,
-        widget=forms.TextInput(attrs={"autocomplete": "username", "inputmode": "text", "autocapitalize": "none", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "username",
+                "inputmode": "text",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
+        ),
     )
     ine = forms.CharField(
         label=_("Code INE"),
         max_length=64,
-        help_text=_("11 caractères, sur votre certificat de scolarité ou votre relevé de notes du baccalauréat."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+        help_text=_(
+            "11 caractères, sur votre certificat de scolarité ou votre relevé de notes du baccalauréat."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
     )
 
 
@@ -38,7 +49,9 @@ class NewPasswordMixin(forms.Form):
         label=_("Votre mot de passe"),
         strip=False,
         max_length=4096,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "data-password-policy": "1"}),
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "new-password", "data-password-policy": "1"}
+        ),
     )
     password2 = forms.CharField(
         label=_("Confirmez votre mot de passe"),
@@ -72,17 +85,25 @@ class ActivationForm(NewPasswordMixin):
     email = forms.CharField(
         label=_("Votre adresse mail personnelle"),
         max_length=254,
-        help_text=_("Le lien d'activation y sera envoyé : vérifiez qu'elle ne contient pas d'erreur de saisie."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"}),
+        help_text=_(
+            "Le lien d'activation y sera envoyé : vérifiez qu'elle ne contient pas d'erreur de saisie."
+        ),
+        widget=forms.EmailInput(
+            attrs={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"}
+        ),
     )
     email_confirmed = forms.BooleanField(
         required=False,
         label=_("Mon adresse est correcte, l'utiliser telle quelle"),
+        label_suffix="",
     )
     charter = forms.BooleanField(
         required=True,
         label=_("J'accepte les termes de la charte informatique de l'établissement"),
-        error_messages={"required": _("Vous devez accepter la charte informatique pour activer votre compte.")},
+        label_suffix="",
+        error_messages={
+            "required": _("Vous devez accepter la charte informatique pour activer votre compte.")
+        },
     )
     field_order = ["email", "email_confirmed", "password1", "password2", "charter"]
 
@@ -120,7 +141,9 @@ class ActivationForm(NewPasswordMixin):
             if self.suggestion:
                 self.add_error(
                     "email",
-                    _("Vouliez-vous dire %(s)s ? Corrigez l'adresse, ou cochez « Mon adresse est correcte ».")
+                    _(
+                        "Vouliez-vous dire %(s)s ? Corrigez l'adresse, ou cochez « Mon adresse est correcte »."
+                    )
                     % {"s": self.suggestion},
                 )
         return data

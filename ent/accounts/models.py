@@ -65,7 +65,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
     objects = AccountManager()
 
     USERNAME_FIELD = "username"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # noqa: RUF012 (Django reads it as a class attribute)
 
     class Meta:
         verbose_name = _("compte")
@@ -85,5 +85,5 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     @property
     def display_name(self) -> str:
-        """"Prénom Nom" for students, the username for staff."""
+        """ "Prénom Nom" for students, the username for staff."""
         return self.student.full_name if self.student_id and self.student else self.username

@@ -23,8 +23,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 UPPER = string.ascii_uppercase
 LOWER = string.ascii_lowercase
@@ -62,7 +61,11 @@ class Rules:
             CharClass("upper", _("Majuscules"), UPPER),
             CharClass("lower", _("Minuscules"), LOWER),
             CharClass("digit", _("Chiffres"), DIGITS),
-            CharClass("special", _("Caractères spéciaux : %(s)s") % {"s": " ".join(self.specials)}, self.specials),
+            CharClass(
+                "special",
+                _("Caractères spéciaux : %(s)s") % {"s": " ".join(self.specials)},
+                self.specials,
+            ),
         ]
 
     @property
@@ -158,7 +161,9 @@ def check(password: str, *, personal: Iterable[str] = ()) -> list[str]:
             _common().validate(password)
         except ValidationError:
             problems.append(
-                _("Ce mot de passe est trop courant : il figure dans les listes que les attaquants essaient en premier.")
+                _(
+                    "Ce mot de passe est trop courant : il figure dans les listes que les attaquants essaient en premier."
+                )
             )
     return problems
 

@@ -81,11 +81,18 @@ def details(request: HttpRequest) -> HttpResponse:
     """Activation step 2: personal address, password twice, IT charter."""
     student = _identified_student(request)
     if student is None:
-        messages.info(request, _("Commencez par vous identifier avec votre numéro étudiant et votre code INE."))
+        messages.info(
+            request,
+            _("Commencez par vous identifier avec votre numéro étudiant et votre code INE."),
+        )
         return redirect("accounts:activation")
     account = getattr(student, "account", None)
     if account is not None and account.state != Account.State.PENDING:
-        return render(request, "accounts/activation_identify.html", {"form": IdentifyForm(), "already_active": True, "step": 1})
+        return render(
+            request,
+            "accounts/activation_identify.html",
+            {"form": IdentifyForm(), "already_active": True, "step": 1},
+        )
     initial = {"email": account.personal_email} if account is not None else {}
     form = ActivationForm(request.POST or None, student=student, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -98,7 +105,11 @@ def details(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
             )
         except activation.AlreadyActiveError:
-            return render(request, "accounts/activation_identify.html", {"form": IdentifyForm(), "already_active": True, "step": 1})
+            return render(
+                request,
+                "accounts/activation_identify.html",
+                {"form": IdentifyForm(), "already_active": True, "step": 1},
+            )
         except ValidationError as exc:
             form.add_error("password1", exc)
         else:
@@ -124,11 +135,18 @@ def sent(request: HttpRequest) -> HttpResponse:
         try:
             activation.activation_resend(account=account, ip=client_ip(request))
         except activation.ResendRefusedError:
-            messages.error(request, _("Vous avez déjà demandé plusieurs liens dans l'heure. Attendez un peu, puis vérifiez vos courriers indésirables."))
+            messages.error(
+                request,
+                _(
+                    "Vous avez déjà demandé plusieurs liens dans l'heure. Attendez un peu, puis vérifiez vos courriers indésirables."
+                ),
+            )
         except activation.AlreadyActiveError:
             return redirect("sso:login")
         else:
-            messages.success(request, _("Un nouveau lien vient d'être envoyé. Le précédent ne fonctionne plus."))
+            messages.success(
+                request, _("Un nouveau lien vient d'être envoyé. Le précédent ne fonctionne plus.")
+            )
         return HttpResponseRedirect(reverse("accounts:activation-sent"))
     return render(
         request,

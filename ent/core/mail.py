@@ -74,7 +74,7 @@ class DemoOutboxBackend(BaseEmailBackend):
             OutboxMail.objects.create(
                 from_email=message.from_email,
                 to=", ".join(message.to),
-                subject=message.subject,
+                subject=str(message.subject),
                 body_text=str(message.body),
                 body_html=html,
             )

@@ -26,10 +26,7 @@ def retry_message(retry_at: datetime) -> str:
 def mask_email(address: str) -> str:
     """``blaise.pascal@gmail.com`` -> ``bl…l@gmail.com``: enough to recognise, not to harvest."""
     local, _at, domain = address.rpartition("@")
-    if len(local) <= 2:
-        shown = local[:1] + "…"
-    else:
-        shown = local[:2] + "…" + local[-1]
+    shown = local[:1] + "…" if len(local) <= 2 else local[:2] + "…" + local[-1]
     return f"{shown}@{domain}"
 
 

@@ -15,11 +15,12 @@ class AuditEvent(models.Model):
     """
 
     class Kind(models.TextChoices):
-        IMPORT_CREATED = "import.created", _("Étudiant importé")
+        IMPORT_RUN = "import.run", _("Import des étudiants")
         IMPORT_UPDATED = "import.updated", _("Étudiant mis à jour par l'import")
         ACTIVATION_IDENTIFY_OK = "activation.identify.ok", _("Activation : identification réussie")
-        ACTIVATION_IDENTIFY_FAILED = "activation.identify.failed", _(
-            "Activation : identification refusée"
+        ACTIVATION_IDENTIFY_FAILED = (
+            "activation.identify.failed",
+            _("Activation : identification refusée"),
         )
         ACTIVATION_STARTED = "activation.started", _("Activation : lien envoyé")
         ACTIVATION_RESENT = "activation.resent", _("Activation : lien renvoyé")
@@ -28,7 +29,10 @@ class AuditEvent(models.Model):
         LOGIN_OK = "login.ok", _("Connexion réussie")
         LOGIN_FAILED = "login.failed", _("Connexion refusée")
         LOGIN_THROTTLED = "login.throttled", _("Connexion bloquée (trop d'essais)")
-        LOGIN_INE_TO_ACTIVATION = "login.ine_activation", _("Connexion avec l'INE : vers l'activation")
+        LOGIN_INE_TO_ACTIVATION = (
+            "login.ine_activation",
+            _("Connexion avec l'INE : vers l'activation"),
+        )
         LOGOUT = "logout", _("Déconnexion")
 
     at = models.DateTimeField(db_index=True)

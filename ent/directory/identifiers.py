@@ -10,8 +10,21 @@ STUDENT_NUMBER_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 
 # Letters NFKD does not decompose into ASCII.
 _LIGATURES = str.maketrans(
-    {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "đ": "d",
-     "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th"}
+    {
+        "œ": "oe",
+        "Œ": "oe",
+        "æ": "ae",
+        "Æ": "ae",
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "o",
+        "đ": "d",
+        "Đ": "d",
+        "ł": "l",
+        "Ł": "l",
+        "þ": "th",
+        "Þ": "th",
+    }
 )
 _APOSTROPHES = re.compile(r"['’`´]")
 _NOT_LOCAL = re.compile(r"[^a-z0-9]+")

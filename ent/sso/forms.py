@@ -11,12 +11,16 @@ class LoginForm(forms.Form):
         label=_("Identifiant (numéro étudiant)"),
         max_length=254,
         help_text=_("Votre numéro étudiant, ou votre adresse de l'université."),
-        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+        ),
     )
     password = forms.CharField(
         label=_("Mot de passe"),
         strip=False,
         max_length=4096,
-        help_text=_("Pas encore activé ? Saisissez votre code INE : vous serez conduit à l'activation."),
+        help_text=_(
+            "Pas encore activé ? Saisissez votre code INE : vous serez conduit à l'activation."
+        ),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )

@@ -52,7 +52,11 @@ def login(request: HttpRequest) -> HttpResponse:
         if result.status is LoginStatus.THROTTLED and result.retry_at is not None:
             form.add_error(None, retry_message(result.retry_at))
         elif result.status is LoginStatus.DISABLED:
-            form.add_error(None, _("Ce compte est bloqué. Contactez l'assistance : %(m)s") % {"m": settings.HELPDESK_EMAIL})
+            form.add_error(
+                None,
+                _("Ce compte est bloqué. Contactez l'assistance : %(m)s")
+                % {"m": settings.HELPDESK_EMAIL},
+            )
         else:
             message = _("Identifiant ou mot de passe incorrect.")
             if result.retry_at is not None:

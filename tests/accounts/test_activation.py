@@ -112,19 +112,31 @@ def test_already_active_points_to_login_and_reset(client: Client, make_student: 
 def test_throttling_with_clock(make_student: Any) -> None:
     student = make_student()
     for _ in range(4):
-        result = activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1")
+        result = activation.activation_identify(
+            student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1"
+        )
         assert result.status is IdentifyStatus.WRONG and result.retry_at is None
-    fifth = activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1")
+    fifth = activation.activation_identify(
+        student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1"
+    )
     assert fifth.retry_at is not None
     assert timedelta(seconds=59) <= fifth.retry_at - clock.now() <= timedelta(seconds=61)
     # Even the right INE is refused while blocked, from any address.
-    blocked = activation.activation_identify(student_number=student.student_number, ine=student.ine, ip="10.0.0.2")
+    blocked = activation.activation_identify(
+        student_number=student.student_number, ine=student.ine, ip="10.0.0.2"
+    )
     assert blocked.status is IdentifyStatus.THROTTLED
     clock.advance(timedelta(seconds=61))
-    sixth = activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.2")
-    assert sixth.retry_at is not None and sixth.retry_at - clock.now() >= timedelta(seconds=119)  # grows
+    sixth = activation.activation_identify(
+        student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.2"
+    )
+    assert sixth.retry_at is not None and sixth.retry_at - clock.now() >= timedelta(
+        seconds=119
+    )  # grows
     clock.advance(timedelta(minutes=3))
-    ok = activation.activation_identify(student_number=student.student_number, ine=student.ine, ip="10.0.0.2")
+    ok = activation.activation_identify(
+        student_number=student.student_number, ine=student.ine, ip="10.0.0.2"
+    )
     assert ok.status is IdentifyStatus.OK
 
 
@@ -140,7 +152,10 @@ def test_cap_reached_within_a_day(make_student: Any, settings: Any) -> None:
     assert result.status is IdentifyStatus.THROTTLED
     assert result.retry_at is not None and result.retry_at - clock.now() > timedelta(hours=20)
     clock.advance(timedelta(hours=24))
-    assert activation.activation_identify(student_number=number, ine=student.ine, ip=None).status is IdentifyStatus.OK
+    assert (
+        activation.activation_identify(student_number=number, ine=student.ine, ip=None).status
+        is IdentifyStatus.OK
+    )
 
 
 def test_throttle_message_tells_when(client: Client, make_student: Any) -> None:
@@ -154,10 +169,16 @@ def test_per_address_limit(make_student: Any, settings: Any) -> None:
     settings.THROTTLE_IP_FAILURES_PER_HOUR = 10
     students = [make_student() for _ in range(11)]
     for s in students[:10]:
-        activation.activation_identify(student_number=s.student_number, ine="999999999ZZ", ip="192.0.2.7")
-    blocked = activation.activation_identify(student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.7")
+        activation.activation_identify(
+            student_number=s.student_number, ine="999999999ZZ", ip="192.0.2.7"
+        )
+    blocked = activation.activation_identify(
+        student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.7"
+    )
     assert blocked.status is IdentifyStatus.THROTTLED
-    other = activation.activation_identify(student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.8")
+    other = activation.activation_identify(
+        student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.8"
+    )
     assert other.status is IdentifyStatus.OK
 
 
@@ -227,7 +248,9 @@ def test_details_need_identification(client: Client, db: None) -> None:
 def test_details_form_errors(client: Client, make_student: Any) -> None:
     student = make_student()
     identify(client, student.student_number, student.ine)
-    page = page_text(fill_details(client, email="not-an-address", password2="Other.Pass2026", charter=""))
+    page = page_text(
+        fill_details(client, email="not-an-address", password2="Other.Pass2026", charter="")
+    )
     assert "Adresse mail invalide" in page
     assert "ne sont pas identiques" in page
     assert "accepter la charte" in page

@@ -29,7 +29,14 @@ def test_each_allowed_special(special: str) -> None:
 
 @pytest.mark.parametrize(
     ("char", "named"),
-    [(" ", "espace"), ("é", "« é »"), ("€", "« € »"), (";", "« ; »"), ("-", "« - »"), ("\u200b", "U+200B")],
+    [
+        (" ", "espace"),
+        ("é", "« é »"),
+        ("€", "« € »"),
+        (";", "« ; »"),
+        ("-", "« - »"),
+        ("\u200b", "U+200B"),
+    ],
 )
 def test_forbidden_characters_are_named(char: str, named: str) -> None:
     problems = check(f"Ensoleil7{char}x")
@@ -46,7 +53,7 @@ def test_three_kinds_of_four() -> None:
 
 def test_maximum_length() -> None:
     assert any("128" in p for p in check("Aa1." * 33))
-    assert check(("Aa1." * 32)) == []
+    assert check("Aa1." * 32) == []
 
 
 def test_common_password_refused() -> None:

@@ -15,11 +15,19 @@ def test_rolled_back_change_sends_nothing() -> None:
         pass
 
     with pytest.raises(Boom), transaction.atomic():
-        mail_send(to="a@example.org", template="activation", context={"full_name": "A B", "link": "x", "hours": 48})
+        mail_send(
+            to="a@example.org",
+            template="activation",
+            context={"full_name": "A B", "link": "x", "hours": 48},
+        )
         raise Boom
     assert mail.outbox == []
     with transaction.atomic():
-        mail_send(to="a@example.org", template="activation", context={"full_name": "A B", "link": "x", "hours": 48})
+        mail_send(
+            to="a@example.org",
+            template="activation",
+            context={"full_name": "A B", "link": "x", "hours": 48},
+        )
         assert mail.outbox == []  # not before commit
     assert len(mail.outbox) == 1
 
@@ -28,4 +36,8 @@ def test_header_injection_refused() -> None:
     from django.core.mail import BadHeaderError
 
     with pytest.raises((BadHeaderError, ValueError)):
-        mail_send(to="a@example.org\nBcc: victim@example.org", template="activation", context={"full_name": "A", "link": "x", "hours": 1})
+        mail_send(
+            to="a@example.org\nBcc: victim@example.org",
+            template="activation",
+            context={"full_name": "A", "link": "x", "hours": 1},
+        )

@@ -23,7 +23,11 @@ def active_student(make_student: Any) -> Any:
     """A student whose account went through the whole activation."""
     student = make_student(first_name="Sophie", last_name="Germain")
     activation.activation_start(
-        student=student, email="sophie@example.org", password=GOOD_PASSWORD, charter_accepted=True, ip=None
+        student=student,
+        email="sophie@example.org",
+        password=GOOD_PASSWORD,
+        charter_accepted=True,
+        ip=None,
     )
     from django.core import mail
 
@@ -36,7 +40,9 @@ def login(client: Client, identifier: str, password: str) -> Any:
     return client.post("/login", {"identifier": identifier, "password": password})
 
 
-def test_success_greets_and_rotates_session(client: Client, active_student: Any, settings: Any) -> None:
+def test_success_greets_and_rotates_session(
+    client: Client, active_student: Any, settings: Any
+) -> None:
     session = client.session  # a session that exists before login
     session["probe"] = 1
     session.save()
@@ -49,7 +55,10 @@ def test_success_greets_and_rotates_session(client: Client, active_student: Any,
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     page = page_text(client.get("/"))
     assert "Bonjour Sophie Germain" in page and active_student.institutional_email in page
-    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_OK, student=active_student).count() == 1
+    assert (
+        AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_OK, student=active_student).count()
+        == 1
+    )
 
 
 def test_institutional_address_accepted(client: Client, active_student: Any) -> None:
@@ -81,7 +90,13 @@ def test_ine_before_activation_leads_to_step_two(client: Client, make_student: A
 
 def test_pending_account_cannot_sign_in(client: Client, make_student: Any) -> None:
     student = make_student()
-    activation.activation_start(student=student, email="a@example.org", password=GOOD_PASSWORD, charter_accepted=True, ip=None)
+    activation.activation_start(
+        student=student,
+        email="a@example.org",
+        password=GOOD_PASSWORD,
+        charter_accepted=True,
+        ip=None,
+    )
     response = login(client, student.student_number, GOOD_PASSWORD)
     assert response.status_code == 200 and "_auth_user_id" not in client.session
 
@@ -91,11 +106,16 @@ def test_throttling_counts_ine_and_password_together(make_student: Any) -> None:
     for _ in range(3):
         login_attempt(identifier=student.student_number, password="nope", ip=None)
     for _ in range(2):
-        activation.activation_identify(student_number=student.student_number, ine="999999999ZZ", ip=None)
+        activation.activation_identify(
+            student_number=student.student_number, ine="999999999ZZ", ip=None
+        )
     result = login_attempt(identifier=student.student_number, password=student.ine, ip=None)
     assert result.status is LoginStatus.THROTTLED
     clock.advance(timedelta(seconds=61))
-    assert login_attempt(identifier=student.student_number, password=student.ine, ip=None).status is LoginStatus.ACTIVATE
+    assert (
+        login_attempt(identifier=student.student_number, password=student.ine, ip=None).status
+        is LoginStatus.ACTIVATE
+    )
 
 
 def test_throttling_login(client: Client, active_student: Any) -> None:
@@ -111,7 +131,9 @@ def test_throttling_login(client: Client, active_student: Any) -> None:
 def test_unknown_identifiers_are_throttled_too(client: Client, db: None) -> None:
     for _ in range(5):
         login_attempt(identifier="29999999", password="x", ip=None)
-    assert login_attempt(identifier="29999999", password="x", ip=None).status is LoginStatus.THROTTLED
+    assert (
+        login_attempt(identifier="29999999", password="x", ip=None).status is LoginStatus.THROTTLED
+    )
 
 
 def test_locked_account_told_to_contact_helpdesk(client: Client, active_student: Any) -> None:
@@ -138,12 +160,21 @@ def test_logout(client: Client, active_student: Any) -> None:
 def test_next_must_stay_on_site(client: Client, active_student: Any) -> None:
     response = client.post(
         "/login",
-        {"identifier": active_student.student_number, "password": GOOD_PASSWORD, "next": "https://evil.example.com/"},
+        {
+            "identifier": active_student.student_number,
+            "password": GOOD_PASSWORD,
+            "next": "https://evil.example.com/",
+        },
     )
     assert response["Location"] == "/"
 
 
 def test_anonymous_home_shows_the_four_entries(client: Client, db: None) -> None:
     page = page_text(client.get("/"))
-    for entry in ("Documentation", "Activer mon compte", "J'ai oublié mon mot de passe", "Faire une demande de mise à jour"):
+    for entry in (
+        "Documentation",
+        "Activer mon compte",
+        "J'ai oublié mon mot de passe",
+        "Faire une demande de mise à jour",
+    ):
         assert entry in page

@@ -90,5 +90,11 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); });
+  // After a refused submission, start keyboard and screen-reader users at the error summary.
+  function focusErrors() {
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); focusErrors(); });
 })();

@@ -33,14 +33,18 @@ class Command(BaseCommand):
         self.stdout.write(f"  Open {settings.BASE_URL}/ and choose « Activer mon compte ».")
         self.stdout.write("  Demo students (numéro étudiant / code INE):")
         for row in DEMO_STUDENTS:
-            student = Student.objects.select_related("account").get(student_number=row.student_number)
+            student = Student.objects.select_related("account").get(
+                student_number=row.student_number
+            )
             state = getattr(getattr(student, "account", None), "state", "not activated")
             self.stdout.write(
                 f"    {student.student_number} / {student.ine}  {student.full_name:<18}"
                 f" {student.institutional_email}  [{state}]"
             )
         self.stdout.write(f"  Mails are not sent: read them at {settings.BASE_URL}/demo/outbox")
-        self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})")
+        self.stdout.write(
+            f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})"
+        )
         self.stdout.write("")
         if options["no_serve"]:
             return

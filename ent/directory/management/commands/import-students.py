@@ -26,9 +26,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="CSV file (UTF-8 or Latin-1, ',' or ';')")
-        parser.add_argument(
-            "--dry-run", action="store_true", help="check and count, write nothing"
-        )
+        parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
         translation.activate("fr")
@@ -36,7 +34,9 @@ class Command(BaseCommand):
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise CommandError(_("Impossible de lire %(p)s : %(e)s") % {"p": path, "e": exc.strerror}) from None
+            raise CommandError(
+                _("Impossible de lire %(p)s : %(e)s") % {"p": path, "e": exc.strerror}
+            ) from None
         total_lines = max(data.count(b"\n"), 1)
         bar = tqdm(
             total=total_lines,
@@ -56,7 +56,9 @@ class Command(BaseCommand):
         finally:
             bar.close()
         for error in report.errors:
-            self.stderr.write(_("ligne %(line)d : %(reason)s") % {"line": error.line, "reason": error.reason})
+            self.stderr.write(
+                _("ligne %(line)d : %(reason)s") % {"line": error.line, "reason": error.reason}
+            )
         prefix = _("Simulation (rien n'a été écrit) : ") if report.dry_run else ""
         self.stdout.write(
             prefix
