@@ -30,7 +30,9 @@ def main(count: int = 100_000) -> None:
     with path.open("w", encoding="utf-8") as f:
         f.write("numero_etudiant;ine;nom;prenom;date_naissance;formation\n")
         for i in range(count):
-            f.write(f"4{i:07d};{i:09d}AB;Nom{i % 5000};Prénom{i % 300};01/01/2004;Licence {i % 40}\n")
+            f.write(
+                f"4{i:07d};{i:09d}AB;Nom{i % 5000};Prénom{i % 300};01/01/2004;Licence {i % 40}\n"
+            )
     for label in ("first import", "re-import (no change)"):
         start = time.perf_counter()
         call_command("import-students", str(path), stdout=sys.stderr)

@@ -22,6 +22,7 @@ def documentation(request: HttpRequest) -> HttpResponse:
         {
             "rules": password_policy.rules(),
             "code_hours": settings.ACTIVATION_CODE_HOURS,
+            "free_failures": settings.THROTTLE_FREE_FAILURES,
             "example_link": f"{settings.BASE_URL}/activation/confirm?code=N4QWQ6FVIT6451ACN54P",
         },
     )
