@@ -227,6 +227,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     if _db["NAME"] and _db["NAME"] != ":memory:":
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Tests use a file, not shared-cache memory: concurrent tests (two confirmations at once,
+    # the browser and the live server) then wait on the busy timeout instead of failing with
+    # "database table is locked".
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
     raise ImproperlyConfigured(
         f"ENT_DATABASE_URL: only sqlite:// and postgres:// are supported, got {_db_url!r}"
@@ -311,8 +315,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_codes": {"()": "ent.core.logging.RedactCodesFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_codes"],
+        }
+    },
     "root": {"handlers": ["console"], "level": _env_str("ENT_LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's access log (ent demo) goes through the same redacting handler.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 CSRF_FAILURE_VIEW = "ent.core.errors.csrf_failure"

@@ -10,10 +10,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ent.core import clock
 from ent.core import session_keys as keys
+from ent.core.decorators import no_referrer
 from ent.core.messages import mask_email, retry_message
 from ent.core.net import client_ip
 from ent.directory.models import Student
@@ -42,6 +44,7 @@ def _identified_student(request: HttpRequest) -> Student | None:
     return Student.objects.select_related("account").filter(pk=pk).first()
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def identify(request: HttpRequest) -> HttpResponse:
     """Activation step 1: student number + INE."""
@@ -76,6 +79,7 @@ def identify(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest) -> HttpResponse:
     """Activation step 2: personal address, password twice, IT charter."""
@@ -122,6 +126,7 @@ def details(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def sent(request: HttpRequest) -> HttpResponse:
     """The link went to this (masked) address; resend it or start again."""
@@ -155,6 +160,8 @@ def sent(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
+@no_referrer
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest) -> HttpResponse:
     """The mailed link. GET shows one button (mail scanners prefetch links); POST activates."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -75,40 +75,35 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert_students(students: list[Student]) -> None:
-    """INSERT new records with ``executemany``.
+def _insert_students(rows: list[tuple[str, str, str, str, date, str, str]], now: datetime) -> None:
+    """INSERT new records: COPY on PostgreSQL, ``executemany`` on SQLite.
 
     A deliberate exception to "use the ORM": ``bulk_create`` spends most of a 100,000-row
-    import preparing each value of each model instance (about 15 s here); one parametrised
-    statement with values adapted by the backend's own ``connection.ops`` does the same work
-    in about a second. Values are bound parameters, never interpolated.
+    import building model instances and preparing each value (about 15 s here); psycopg's
+    COPY and SQLite's ``executemany`` with values adapted by the backend's own
+    ``connection.ops`` do the same work in about a second. Values are always sent as data,
+    never interpolated into SQL.
     """
-    if not students:
+    if not rows:
         return
     ops = connection.ops
     table = ops.quote_name(Student._meta.db_table)
     columns = ", ".join(ops.quote_name(c) for c in _INSERT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 (names are constants)
-    now = ops.adapt_datetimefield_value(students[0].created_at)
-    rows = [
-        (
-            s.student_number,
-            s.ine,
-            s.last_name,
-            s.first_name,
-            ops.adapt_datefield_value(s.birth_date),
-            s.program,
-            s.institutional_email,
-            now,
-            now,
-            now,
-        )
-        for s in students
-    ]
+    stamp = ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, rows[start : start + 5000])
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row((*row, now, now, now))
+            return
+        placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 (names are constants)
+        values = [
+            (*row[:4], ops.adapt_datefield_value(row[4]), *row[5:], stamp, stamp, stamp)
+            for row in rows
+        ]
+        for start in range(0, len(values), 5000):
+            cursor.executemany(sql, values[start : start + 5000])
 
 
 def students_import(
@@ -161,7 +156,7 @@ def _import(
     allocator = AddressAllocator(addresses, settings.STUDENT_MAIL_DOMAIN)
 
     seen_numbers: dict[str, int] = {}
-    to_create: list[Student] = []
+    to_create: list[tuple[str, str, str, str, date, str, str]] = []
     to_update: list[Student] = []
     update_changes: list[tuple[int, list[str]]] = []
     unchanged_pks: list[int] = []
@@ -196,21 +191,18 @@ def _import(
         if current is None:
             ine_owner[item.ine] = item.student_number
             to_create.append(
-                Student(
-                    student_number=item.student_number,
-                    ine=item.ine,
-                    last_name=item.last_name,
-                    first_name=item.first_name,
-                    birth_date=item.birth_date,
-                    program=item.program,
-                    institutional_email=allocator.allocate(
+                (
+                    item.student_number,
+                    item.ine,
+                    item.last_name,
+                    item.first_name,
+                    item.birth_date,
+                    item.program,
+                    allocator.allocate(
                         first_name=item.first_name,
                         last_name=item.last_name,
                         student_number=item.student_number,
                     ),
-                    created_at=now,
-                    updated_at=now,
-                    last_seen_in_import_at=now,
                 )
             )
             continue
@@ -249,7 +241,7 @@ def _import(
     if moved:
         for student in moved:
             Student.objects.filter(pk=student.pk).update(ine=f"~{student.pk}"[:11])
-    _insert_students(to_create)
+    _insert_students(to_create, now)
     Student.objects.bulk_update(
         to_update,
         [
@@ -263,10 +255,13 @@ def _import(
         ],
         batch_size=BATCH,
     )
+    # "Last seen in an import" only needs the day (purge works in months): a record seen in
+    # the last 24 hours is not rewritten, which makes a same-day re-import nearly write-free.
+    stale = now - timedelta(days=1)
     for start in range(0, len(unchanged_pks), 5000):
-        Student.objects.filter(pk__in=unchanged_pks[start : start + 5000]).update(
-            last_seen_in_import_at=now
-        )
+        Student.objects.filter(
+            pk__in=unchanged_pks[start : start + 5000], last_seen_in_import_at__lt=stale
+        ).update(last_seen_in_import_at=now)
 
     # A created record's history starts at its ``created_at``; an update is recorded per
     # student with the fields that changed; the run itself is one event with its counts.

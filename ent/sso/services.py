@@ -28,6 +28,7 @@ class LoginStatus(Enum):
     THROTTLED = "throttled"
     ACTIVATE = "activate"  # not activated yet, and the INE was given: go to activation step 2
     DISABLED = "disabled"
+    PENDING = "pending"  # right password, but the activation link was not followed yet
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,17 @@ def login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginRes
             audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
             return LoginResult(LoginStatus.OK, account=account, student=student)
     else:
-        # Unknown identifier, or a student who has not activated yet: the guide tells them to
-        # sign in with their INE as password, which leads to activation (and opens no session).
-        _burn_time(password)
+        # Unknown identifier, or a student who has not activated yet. Exactly one password
+        # hash is computed on every branch, so the time taken tells nothing either.
+        if account is not None:  # pending: the form was filled in, the mailed link not followed
+            if account.check_password(password):
+                throttle.success(throttle.account_policy(), key)
+                audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason="pending")
+                return LoginResult(LoginStatus.PENDING, account=account, student=student)
+        else:
+            _burn_time(password)
+        # The guide tells students to sign in with their INE as password before activating:
+        # that leads to activation step 2 (and opens no session).
         if student is not None and ine_matches(student, password):
             throttle.success(throttle.account_policy(), key)
             audit_record(kind=Kind.LOGIN_INE_TO_ACTIVATION, student=student, ip=ip)

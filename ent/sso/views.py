@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ent.accounts.backends import PATH as BACKEND
 from ent.accounts.views import remember_identified
+from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.core.messages import retry_message
 from ent.core.net import client_ip
@@ -51,6 +53,17 @@ def login(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:activation-details")
         if result.status is LoginStatus.THROTTLED and result.retry_at is not None:
             form.add_error(None, retry_message(result.retry_at))
+        elif result.status is LoginStatus.PENDING and result.account is not None:
+            # The password proves who this is: offer to resend the link to the same address.
+            request.session[keys.ACTIVATION_ACCOUNT] = result.account.pk
+            messages.info(
+                request,
+                _(
+                    "Votre compte n'est pas encore activé : cliquez sur le lien envoyé à votre"
+                    " adresse personnelle, ou demandez-en un nouveau ci-dessous."
+                ),
+            )
+            return redirect("accounts:activation-sent")
         elif result.status is LoginStatus.DISABLED:
             form.add_error(
                 None,

@@ -68,6 +68,8 @@ def test_success_journey(client: Client, make_student: Any, settings: Any) -> No
     # GET changes nothing (mail scanners prefetch links).
     page = client.get(f"/activation/confirm?code={code}")
     assert page.status_code == 200 and b'name="code"' in page.content
+    assert page["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in page["Cache-Control"]
     account.refresh_from_db()
     assert account.state == Account.State.PENDING
 
@@ -290,6 +292,7 @@ def test_two_confirmations_at_once_activate_once(make_student: Any, client: Clie
         t.start()
     for t in threads:
         t.join()
+    assert len(results) == 4, "a confirmation failed with an exception"
     assert results.count(ConfirmStatus.ACTIVATED) == 1, results
     assert set(results) <= {ConfirmStatus.ACTIVATED, ConfirmStatus.ALREADY_ACTIVE}
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.ACTIVATION_CONFIRMED).count() == 1

@@ -200,3 +200,19 @@ def test_ten_thousand_rows(tmp_path: Path) -> None:
     # Generous bounds: the real measurement is bench/ (100,000 rows); this catches a
     # per-row query creeping in (which would take minutes).
     assert first < 30 and again < 30
+
+
+def test_last_seen_in_import_is_refreshed_daily(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from ent.core import clock
+
+    path = write(tmp_path, HEADER + "21000001,123456789AB,Pascal,Blaise,2004-06-19,\n")
+    run_import(path)
+    first = Student.objects.get().last_seen_in_import_at
+    clock.advance(timedelta(hours=2))
+    run_import(path)  # same day: not rewritten
+    assert Student.objects.get().last_seen_in_import_at == first
+    clock.advance(timedelta(days=1))
+    run_import(path)
+    assert Student.objects.get().last_seen_in_import_at > first + timedelta(days=1)

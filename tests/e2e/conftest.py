@@ -49,7 +49,8 @@ AXE_RUN = (
 def browser() -> Iterator[Browser]:
     """One headless chromium for the whole session."""
     if not AXE_JS.is_file():
-        pytest.skip(f"axe-core missing ({AXE_JS}): run scripts/test-deps")
+        # A skipped browser test would hide a failure in CI: missing tools are an error.
+        pytest.fail(f"axe-core missing ({AXE_JS}): run scripts/test-deps")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

@@ -88,17 +88,25 @@ def test_ine_before_activation_leads_to_step_two(client: Client, make_student: A
     assert "Bonjour Blaise Pascal" in page_text(client.get("/activation/details/"))
 
 
-def test_pending_account_cannot_sign_in(client: Client, make_student: Any) -> None:
+def test_pending_account_is_led_to_resend(client: Client, make_student: Any) -> None:
     student = make_student()
     activation.activation_start(
         student=student,
-        email="a@example.org",
+        email="blaise@example.org",
         password=GOOD_PASSWORD,
         charter_accepted=True,
         ip=None,
     )
+    wrong = login(client, student.student_number, "Wrong.Pass2026")
+    assert "incorrect" in page_text(wrong)
     response = login(client, student.student_number, GOOD_PASSWORD)
-    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    assert response.status_code == 302 and response["Location"] == "/activation/sent/"
+    assert "_auth_user_id" not in client.session
+    page = page_text(client.get("/activation/sent/"))
+    assert "pas encore activé" in page and "bl…e@example.org" in page
+    # The INE still leads to step 2, with the address given before.
+    response = login(Client(), student.student_number, student.ine)
+    assert response["Location"] == "/activation/details/"
 
 
 def test_throttling_counts_ine_and_password_together(make_student: Any) -> None:
