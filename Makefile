@@ -36,7 +36,8 @@ typecheck: $(VENV)/.dev-installed
 	ENT_DEMO=1 $(BIN)/mypy ent
 
 messages: $(VENV)/.dev-installed
-	cd ent && ../$(BIN)/ent makemessages -l en --no-obsolete && ../$(BIN)/ent compilemessages -l en
+	# Then translate the new entries of ent/locale/en/LC_MESSAGES/django.po and run it again.
+	cd ent && ENT_DEMO=1 ../$(BIN)/ent makemessages -l en --no-obsolete && ENT_DEMO=1 ../$(BIN)/ent compilemessages -l en
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

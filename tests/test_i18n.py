@@ -31,3 +31,35 @@ def test_switch_keeps_the_choice(client: Client) -> None:
         "/i18n/setlang/", {"language": "en", "next": "https://evil.example.com/"}
     )
     assert response["Location"] == "/"
+
+
+def test_english_catalogue_is_complete_and_compiled() -> None:
+    """Every French message has an English translation, and the .mo holds every one of them."""
+    import ast
+    import gettext
+    from pathlib import Path
+
+    import ent
+
+    folder = Path(ent.__file__).parent / "locale" / "en" / "LC_MESSAGES"
+    po, mo = folder / "django.po", folder / "django.mo"
+    with mo.open("rb") as f:
+        catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
+    compiled = {key[0] if isinstance(key, tuple) else key for key in catalog}
+    untranslated = []
+    for block in po.read_text(encoding="utf-8").split("\n\n")[1:]:  # [0] is the header
+        lines = [line for line in block.splitlines() if not line.startswith("#")]
+        text = "\n".join(lines)
+        if "#, fuzzy" in block:
+            untranslated.append(text)
+        for key in ("msgstr ", "msgstr[0] ", "msgstr[1] "):
+            if key in text:
+                value = text.split(key, 1)[1].split("\nmsg", 1)[0]
+                if value.replace('"', "").strip() == "":
+                    untranslated.append(text)
+        if "\nmsgid " in "\n" + text and "msgctxt" not in text:
+            raw = text.split("msgid ", 1)[1].split("\nmsg", 1)[0]
+            msgid = "".join(ast.literal_eval(part) for part in raw.split("\n"))
+            if msgid not in compiled:
+                untranslated.append(f"not compiled (run make messages): {msgid}")
+    assert untranslated == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -15,7 +16,6 @@ from django.views.decorators.http import require_http_methods
 
 from ent.core import clock
 from ent.core import session_keys as keys
-from ent.core.decorators import no_referrer
 from ent.core.messages import mask_email, retry_message
 from ent.core.net import client_ip
 from ent.directory.models import Student
@@ -156,22 +156,41 @@ def sent(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/activation_sent.html",
-        {"masked_email": mask_email(account.personal_email), "step": 3},
+        {
+            "masked_email": mask_email(account.personal_email),
+            "code_hours": settings.ACTIVATION_CODE_HOURS,
+            "step": 3,
+        },
     )
 
 
 @never_cache
-@no_referrer
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest) -> HttpResponse:
-    """The mailed link. GET shows one button (mail scanners prefetch links); POST activates."""
-    code = (request.POST.get("code") if request.method == "POST" else request.GET.get("code")) or ""
+    """The mailed link ``/activation/confirm?code=…``.
+
+    The code first moves from the URL into the session, and the browser is sent to the same
+    page without it: the code then never appears in a Referer header or in the address bar of
+    the page with the button. (``Referrer-Policy: no-referrer`` on that page instead would make
+    browsers send ``Origin: null`` with its form, which the CSRF check rightly refuses.)
+    GET shows one button (mail scanners prefetch links, so a GET changes nothing); POST
+    activates.
+    """
+    if request.method == "GET" and "code" in request.GET:
+        request.session[keys.ACTIVATION_LINK_CODE] = request.GET["code"][:64]
+        response = redirect("accounts:activation-confirm")
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    code = request.session.get(keys.ACTIVATION_LINK_CODE, "")
     if request.method == "GET":
         refusal = activation.activation_code_status(code) if code else ConfirmStatus.UNKNOWN
         if refusal is None:
-            return render(request, "accounts/activation_confirm.html", {"code": code})
+            return render(request, "accounts/activation_confirm.html")
         return _confirm_result(request, refusal)
+    # A form posted with the code itself (a client without cookies, a script) is accepted too.
+    code = request.POST.get("code") or code
     status = activation.activation_confirm(code=code, ip=client_ip(request))
+    request.session.pop(keys.ACTIVATION_LINK_CODE, None)
     if status is ConfirmStatus.ACTIVATED:
         request.session.pop(keys.ACTIVATION_STUDENT, None)
         request.session.pop(keys.ACTIVATION_ACCOUNT, None)

@@ -3,3 +3,4 @@
 ACTIVATION_STUDENT = "ent.activation.student_id"
 ACTIVATION_STARTED_AT = "ent.activation.identified_at"
 ACTIVATION_ACCOUNT = "ent.activation.account_id"
+ACTIVATION_LINK_CODE = "ent.activation.link_code"

@@ -66,14 +66,18 @@ def test_success_journey(client: Client, make_student: Any, settings: Any) -> No
     assert OneTimeCode.objects.get(account=account).code_hash != code
 
     # GET changes nothing (mail scanners prefetch links).
-    page = client.get(f"/activation/confirm?code={code}")
-    assert page.status_code == 200 and b'name="code"' in page.content
-    assert page["Referrer-Policy"] == "no-referrer"
+    link = client.get(f"/activation/confirm?code={code}")
+    # The code leaves the URL at once; the redirect itself sends no referrer.
+    assert link.status_code == 302 and link["Location"] == "/activation/confirm"
+    assert link["Referrer-Policy"] == "no-referrer"
+    page = client.get(link["Location"])
+    assert page.status_code == 200 and code not in page_text(page)
+    assert "Activer mon compte" in page_text(page)
     assert "no-store" in page["Cache-Control"]
     account.refresh_from_db()
     assert account.state == Account.State.PENDING
 
-    response = client.post("/activation/confirm", {"code": code})
+    response = client.post("/activation/confirm")  # the code is in the session
     assert response.status_code == 200 and "Votre compte est activé" in page_text(response)
     account.refresh_from_db()
     assert account.state == Account.State.ACTIVE
@@ -83,7 +87,7 @@ def test_success_journey(client: Client, make_student: Any, settings: Any) -> No
     # A second click says the account is already active.
     again = client.post("/activation/confirm", {"code": code})
     assert "déjà activé" in page_text(again)
-    assert "déjà activé" in page_text(client.get(f"/activation/confirm?code={code}"))
+    assert "déjà activé" in page_text(client.get(f"/activation/confirm?code={code}", follow=True))
     kinds = list(AuditEvent.objects.filter(student=student).values_list("kind", flat=True))
     for kind in ("activation.identify.ok", "activation.started", "activation.confirmed"):
         assert kind in kinds

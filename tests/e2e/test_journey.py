@@ -150,6 +150,8 @@ def test_student_journey_with_keyboard(
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Finaliser l'activation de votre compte"
     )
+    # The code has left the address bar (and so every Referer header) before the page shows.
+    assert page.url == f"{ent_url}/activation/confirm", page.url
     audit("07-confirm")
     tab_to(page, "main button[type=submit]")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Activer mon compte"
