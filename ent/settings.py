@@ -8,6 +8,7 @@ deep inside a request. The README lists every variable; keep the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -83,6 +84,22 @@ ALLOWED_HOSTS = [_base.hostname or "127.0.0.1"]
 ALLOWED_HOSTS += [h.strip() for h in _env_str("ENT_ALLOWED_HOSTS", "").split(",") if h.strip()]
 if DEMO or DEBUG:
     ALLOWED_HOSTS += ["127.0.0.1", "localhost", "[::1]"]
+
+
+def _env_networks(name: str) -> list[str]:
+    items = [i.strip() for i in _env_str(name, "").split(",") if i.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: expected addresses or networks such as 10.0.0.5,192.0.2.0/24, got {item!r}"
+            ) from None
+    return items
+
+
+# Reverse proxies whose X-Forwarded-For is believed (see ent.core.net).
+TRUSTED_PROXIES = _env_networks("ENT_TRUSTED_PROXIES")
 
 
 def _secret_key() -> str:

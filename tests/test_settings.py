@@ -75,6 +75,7 @@ def test_production_needs_secret_key_and_smtp() -> None:
         ("ENT_SMTP_URL", "http://relay"),
         ("ENT_MAIL_FROM", "not-an-address"),
         ("ENT_SECRET_KEY", "short"),
+        ("ENT_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:

@@ -1,16 +1,46 @@
-"""The client address of a request."""
+"""The client address of a request.
+
+Behind a reverse proxy every request comes from the proxy's address: per-address throttling
+would then lock the whole university out after a few students mistype. ``ENT_TRUSTED_PROXIES``
+lists the proxies (addresses or networks); only when the request comes from one of them is
+``X-Forwarded-For`` read, from the right, skipping the trusted hops, so a client cannot choose
+its own address by sending the header itself.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from functools import cache
 
+from django.conf import settings
 from django.http import HttpRequest
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@cache
+def _trusted(spec: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
+
+
+def _parse(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, validated. A reverse proxy's X-Forwarded-For is not trusted here."""
-    raw = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
+    """The address of the client: REMOTE_ADDR, or the first untrusted X-Forwarded-For hop."""
+    remote = _parse(request.META.get("REMOTE_ADDR", ""))
+    trusted = _trusted(tuple(settings.TRUSTED_PROXIES))
+    if remote is None or not any(remote in net for net in trusted):
+        return str(remote) if remote is not None else None
+    hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None:
+            return str(remote)  # a malformed chain: fall back to what we know
+        if not any(address in net for net in trusted):
+            return str(address)
+    return str(remote)

@@ -17,9 +17,15 @@ from ent.directory.models import Student
 HEADER = "student_number,ine,last_name,first_name,birth_date,program\n"
 
 
-def run_import(path: Path, *args: str) -> tuple[str, str]:
+def run_import(path: Path, *args: str, refused: bool = False) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
-    call_command("import-students", str(path), *args, stdout=out, stderr=err)
+    if refused:
+        with pytest.raises(CommandError) as excinfo:
+            call_command("import-students", str(path), *args, stdout=out, stderr=err)
+        assert excinfo.value.returncode == 1
+        assert "refusée" in str(excinfo.value)
+    else:
+        call_command("import-students", str(path), *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
@@ -89,7 +95,7 @@ def test_bad_rows_reported_good_rows_imported(tmp_path: Path) -> None:
         )
         + "\n"
     )
-    out, err = run_import(write(tmp_path, text))
+    out, err = run_import(write(tmp_path, text), refused=True)
     assert "1 créés" in out and "6 en erreur" in out
     lines = err.strip().splitlines()
     assert [line.split(" :")[0] for line in lines] == [f"ligne {n}" for n in (3, 4, 5, 6, 7, 8)]
@@ -216,3 +222,44 @@ def test_last_seen_in_import_is_refreshed_daily(tmp_path: Path) -> None:
     clock.advance(timedelta(days=1))
     run_import(path)
     assert Student.objects.get().last_seen_in_import_at > first + timedelta(days=1)
+
+
+def test_exit_status_of_the_command(tmp_path: Path) -> None:
+    """Run as a real process (on its own SQLite file, whatever the suite's database):
+    0 all good, 1 some rows refused (the good ones imported), 2 unreadable file."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ent.settings_test",
+        "ENT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+    }
+
+    def ent(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ent.manage", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert ent("migrate", "-v0").returncode == 0
+    good = write(
+        tmp_path, HEADER + "21000001,123456789AB,Pascal,Blaise,2004-06-19,\n", name="good.csv"
+    )
+    result = ent("import-students", str(good))
+    assert result.returncode == 0 and "1 créés" in result.stdout
+    mixed = write(
+        tmp_path,
+        HEADER
+        + "21000002,234567890BC,Germain,Sophie,2005-04-01,\n21000003,bad,Lovelace,Ada,2003-12-10,\n",
+        name="mixed.csv",
+    )
+    result = ent("import-students", str(mixed))
+    assert result.returncode == 1
+    assert "ligne 3 : INE invalide" in result.stderr and "1 créés" in result.stdout
+    result = ent("import-students", str(tmp_path / "absent.csv"))
+    assert result.returncode == 2 and "Impossible de lire" in result.stderr

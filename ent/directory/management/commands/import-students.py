@@ -35,7 +35,8 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(
-                _("Impossible de lire %(p)s : %(e)s") % {"p": path, "e": exc.strerror}
+                _("Impossible de lire %(p)s : %(e)s") % {"p": path, "e": exc.strerror},
+                returncode=2,
             ) from None
         total_lines = max(data.count(b"\n"), 1)
         bar = tqdm(
@@ -52,7 +53,7 @@ class Command(BaseCommand):
                 progress=bar.update,
             )
         except ImportFileError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=2) from None
         finally:
             bar.close()
         for error in report.errors:
@@ -74,3 +75,9 @@ class Command(BaseCommand):
                 "errors": len(report.errors),
             }
         )
+        if report.errors:
+            # The good rows are in; a non-zero status lets a nightly job report the bad ones.
+            raise CommandError(
+                _("%(n)d ligne(s) refusée(s), détail ci-dessus.") % {"n": len(report.errors)},
+                returncode=1,
+            )
