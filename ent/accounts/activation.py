@@ -15,11 +15,11 @@ from enum import Enum
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from ent.core import clock, throttle
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup, open_codes_count
+from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup, codes_issued_last_hour
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
 from ent.directory.identifiers import normalise_ine, normalise_student_number
@@ -142,6 +142,15 @@ def activation_start(
     problems = password_policy.check(password, personal=password_policy.personal_data_of(student))
     if problems:
         raise ValidationError(problems)
+    try:
+        return _activation_start(student=student, email=email, password=password, ip=ip)
+    except IntegrityError:
+        # Two submissions at once (double tap, two tabs) both tried to create the account:
+        # the other one won, and this one now updates it, as a restart would.
+        return _activation_start(student=student, email=email, password=password, ip=ip)
+
+
+def _activation_start(*, student: Student, email: str, password: str, ip: str | None) -> Account:
     now = clock.now()
     with transaction.atomic():
         account = Account.objects.select_for_update().filter(student=student).first()
@@ -184,7 +193,7 @@ def activation_resend(*, account: Account, ip: str | None) -> None:
         raise AlreadyActiveError
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=account.pk).first()
-        sent = open_codes_count(account=account, purpose=OneTimeCode.Purpose.ACTIVATION)
+        sent = codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.ACTIVATION)
         if sent >= settings.ACTIVATION_RESEND_PER_HOUR + 1:
             raise ResendRefusedError
         _row, code = code_issue(
@@ -259,11 +268,15 @@ def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
                 else ConfirmStatus.USED
             )
         now = clock.now()
-        Account.objects.filter(pk=row.account_id, state=Account.State.PENDING).update(
+        activated = Account.objects.filter(pk=row.account_id, state=Account.State.PENDING).update(
             state=Account.State.ACTIVE,
             activated_at=now,
             personal_email=row.email,
             personal_email_verified_at=now,
         )
+        if not activated:
+            # Locked or disabled by the help desk meanwhile: the link cannot override that.
+            transaction.set_rollback(True)
+            return ConfirmStatus.USED
         audit_record(kind=Kind.ACTIVATION_CONFIRMED, student=row.account.student, ip=ip)
     return ConfirmStatus.ACTIVATED

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -116,6 +117,14 @@ def details(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error("password1", exc)
+        except IntegrityError:
+            # Only a clash the retry in activation_start could not settle (an identifier
+            # taken by a staff account): nothing was written; the help desk must look.
+            form.add_error(
+                None,
+                _("Votre compte ne peut pas être créé automatiquement. Contactez l'assistance : %(m)s")
+                % {"m": settings.HELPDESK_EMAIL},
+            )
         else:
             request.session[keys.ACTIVATION_ACCOUNT] = account.pk
             return redirect("accounts:activation-sent")

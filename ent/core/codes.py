@@ -108,7 +108,7 @@ def code_consume(row: OneTimeCode) -> bool:
     return bool(won)
 
 
-def open_codes_count(*, account: Account, purpose: OneTimeCode.Purpose) -> int:
+def codes_issued_last_hour(*, account: Account, purpose: OneTimeCode.Purpose) -> int:
     """How many codes of this purpose were issued for the account in the last hour."""
     return OneTimeCode.objects.filter(
         account=account, purpose=purpose, created_at__gte=clock.now() - timedelta(hours=1)

@@ -308,3 +308,45 @@ def test_no_secret_in_audit(make_student: Any, client: Client) -> None:
     activation.activation_confirm(code=code, ip="203.0.113.5")
     dump = repr(list(AuditEvent.objects.values()))
     assert code not in dump and GOOD_PASSWORD not in dump and student.ine not in dump
+
+
+def test_link_cannot_override_a_lock(client: Client, make_student: Any) -> None:
+    code = activate(client, make_student())
+    Account.objects.update(state=Account.State.LOCKED)
+    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.USED
+    account = Account.objects.get()
+    assert account.state == Account.State.LOCKED and account.personal_email_verified_at is None
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.ACTIVATION_CONFIRMED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submissions_at_once_make_one_account(make_student: Any) -> None:
+    student = make_student()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def submit(n: int) -> None:
+        barrier.wait()
+        try:
+            activation.activation_start(
+                student=student,
+                email=f"tab{n}@example.org",
+                password=GOOD_PASSWORD,
+                charter_accepted=True,
+                ip=None,
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Account.objects.filter(student=student).count() == 1
+    open_codes = OneTimeCode.objects.filter(used_at__isnull=True, revoked_at__isnull=True)
+    assert open_codes.count() == 1  # only the last submission's link works
+    assert open_codes.get().email == Account.objects.get().personal_email
