@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -206,4 +207,46 @@ def test_english_switch(page: Page, audit: Auditor, ent_url: str) -> None:
     audit("14-login-en")
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    audit.assert_clean()
+
+
+def test_demo_outbox_and_dead_ends(
+    page: Page, audit: Auditor, ent_url: str, tmp_path: Path, settings: Any
+) -> None:
+    """The pages a student meets off the happy path, and the demo outbox, pass axe too."""
+    settings.EMAIL_BACKEND = "ent.core.mail.DemoOutboxBackend"  # as in `make run`
+    import_student(tmp_path)
+    page.goto("/activation/")
+    page.fill("#id_student_number", STUDENT_NUMBER)
+    page.fill("#id_ine", INE)
+    page.keyboard.press("Enter")
+    page.fill("#id_email", "emilie@gmial.com")
+    page.fill("#id_password1", GOOD_PASSWORD)
+    page.fill("#id_password2", GOOD_PASSWORD)
+    page.check("#id_charter")
+    page.locator("main button[type=submit]").click()
+    # The server's "did you mean …?" and the checkbox to keep the address as typed.
+    expect(page.locator("#error-summary")).to_contain_text("emilie@gmail.com")
+    expect(page.locator("#error-summary")).to_be_focused()
+    audit("15-email-typo")
+    page.fill("#id_email", "emilie@gmail.com")
+    page.fill("#id_password1", GOOD_PASSWORD)
+    page.fill("#id_password2", GOOD_PASSWORD)
+    page.locator("main button[type=submit]").click()
+    expect(page).to_have_url(f"{ent_url}/activation/sent/")
+
+    page.goto("/demo/outbox")
+    audit("16-outbox")
+    page.get_by_role("link", name=re.compile("Activation de votre compte")).click()
+    expect(page.locator("pre.mail-body")).to_contain_text("Bonjour Émilie Du Châtelet")
+    audit("17-outbox-mail")
+
+    page.goto("/activation/confirm?code=AAAAAAAAAAAAAAAAAAAA")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lien d'activation inconnu")
+    audit("18-unknown-link")
+    page.goto("/no-such-page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page introuvable")
+    audit("19-not-found")
+    page.goto("/password/reset/")
+    audit("20-forgotten-password")
     audit.assert_clean()
