@@ -122,7 +122,9 @@ def details(request: HttpRequest) -> HttpResponse:
             # taken by a staff account): nothing was written; the help desk must look.
             form.add_error(
                 None,
-                _("Votre compte ne peut pas être créé automatiquement. Contactez l'assistance : %(m)s")
+                _(
+                    "Votre compte ne peut pas être créé automatiquement. Contactez l'assistance : %(m)s"
+                )
                 % {"m": settings.HELPDESK_EMAIL},
             )
         else:
