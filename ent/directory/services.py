@@ -61,13 +61,11 @@ class AddressAllocator:
         return address
 
 
+# The fields an import owns, in the order rows and tuples use them below.
+_UPDATABLE = ("ine", "last_name", "first_name", "birth_date", "program")
 _INSERT_COLUMNS = (
     "student_number",
-    "ine",
-    "last_name",
-    "first_name",
-    "birth_date",
-    "program",
+    *_UPDATABLE,
     "institutional_email",
     "created_at",
     "updated_at",
@@ -141,14 +139,7 @@ def _import(
     ine_owner: dict[str, str] = {}
     addresses: list[str] = []
     for pk, number, ine, last, first, birth, program, address in Student.objects.values_list(
-        "pk",
-        "student_number",
-        "ine",
-        "last_name",
-        "first_name",
-        "birth_date",
-        "program",
-        "institutional_email",
+        "pk", "student_number", *_UPDATABLE, "institutional_email"
     ).iterator(chunk_size=5000):
         existing[number] = (pk, ine, last, first, birth, program)
         ine_owner[ine] = number
@@ -206,19 +197,18 @@ def _import(
                 )
             )
             continue
-        pk, ine, last, first, birth, program = current
-        new = (item.ine, item.last_name, item.first_name, item.birth_date, item.program)
-        names = ("ine", "last_name", "first_name", "birth_date", "program")
+        pk, *old_values = current
+        old_ine = current[1]
         changed = [
-            n
-            for n, old, value in zip(names, (ine, last, first, birth, program), new, strict=True)
-            if old != value
+            name
+            for name, old in zip(_UPDATABLE, old_values, strict=True)
+            if old != getattr(item, name)
         ]
         if not changed:
             unchanged_pks.append(pk)
             continue
         if "ine" in changed:
-            ine_owner.pop(ine, None)
+            ine_owner.pop(old_ine, None)
             ine_owner[item.ine] = item.student_number
         to_update.append(
             Student(
@@ -243,17 +233,7 @@ def _import(
             Student.objects.filter(pk=student.pk).update(ine=f"~{student.pk}"[:11])
     _insert_students(to_create, now)
     Student.objects.bulk_update(
-        to_update,
-        [
-            "ine",
-            "last_name",
-            "first_name",
-            "birth_date",
-            "program",
-            "updated_at",
-            "last_seen_in_import_at",
-        ],
-        batch_size=BATCH,
+        to_update, [*_UPDATABLE, "updated_at", "last_seen_in_import_at"], batch_size=BATCH
     )
     # "Last seen in an import" only needs the day (purge works in months): a record seen in
     # the last 24 hours is not rewritten, which makes a same-day re-import nearly write-free.
