@@ -80,6 +80,15 @@ def identify(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _already_active(request: HttpRequest) -> HttpResponse:
+    """This account is active already: point to login and password recovery."""
+    return render(
+        request,
+        "accounts/activation_identify.html",
+        {"form": IdentifyForm(), "already_active": True, "step": 1},
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest) -> HttpResponse:
@@ -93,11 +102,7 @@ def details(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:activation")
     account = getattr(student, "account", None)
     if account is not None and account.state != Account.State.PENDING:
-        return render(
-            request,
-            "accounts/activation_identify.html",
-            {"form": IdentifyForm(), "already_active": True, "step": 1},
-        )
+        return _already_active(request)
     initial = {"email": account.personal_email} if account is not None else {}
     form = ActivationForm(request.POST or None, student=student, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -110,11 +115,7 @@ def details(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
             )
         except activation.AlreadyActiveError:
-            return render(
-                request,
-                "accounts/activation_identify.html",
-                {"form": IdentifyForm(), "already_active": True, "step": 1},
-            )
+            return _already_active(request)
         except ValidationError as exc:
             form.add_error("password1", exc)
         except IntegrityError:
