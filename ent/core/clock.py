@@ -1,15 +1,13 @@
 """The one clock of ENT.
 
 Every expiry and throttling decision asks ``clock.now()`` instead of calling
-``timezone.now()`` directly, so tests can move time forward (``clock.travel``) without
+``timezone.now()`` directly, so tests can move time forward (``clock.advance``) without
 sleeping and without patching Django.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -35,13 +33,3 @@ def reset() -> None:
     global _offset
     with _lock:
         _offset = timedelta(0)
-
-
-@contextmanager
-def travel(delta: timedelta) -> Iterator[None]:
-    """Within the block, the clock is ``delta`` ahead of real time."""
-    advance(delta)
-    try:
-        yield
-    finally:
-        advance(-delta)

@@ -6,7 +6,6 @@ import math
 from datetime import datetime
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from . import clock
@@ -28,8 +27,3 @@ def mask_email(address: str) -> str:
     local, _at, domain = address.rpartition("@")
     shown = local[:1] + "…" if len(local) <= 2 else local[:2] + "…" + local[-1]
     return f"{shown}@{domain}"
-
-
-def generic_error() -> str:
-    """Wording for an unexpected refusal."""
-    return _("Une erreur est survenue. Veuillez réessayer.")

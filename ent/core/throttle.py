@@ -110,8 +110,3 @@ def success(policy: Policy, key: str) -> None:
     ThrottleCounter.objects.filter(
         scope=policy.scope, key_hash=_hash(policy.scope, key), consecutive_failures__gt=0
     ).update(consecutive_failures=0, updated_at=clock.now())
-
-
-def clear(policy: Policy, key: str) -> None:
-    """Forget every failure of ``key`` (help desk unlock)."""
-    ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key)).delete()

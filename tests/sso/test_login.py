@@ -18,17 +18,18 @@ from tests.conftest import GOOD_PASSWORD, page_text
 pytestmark = pytest.mark.django_db
 
 
+def start_activation(student: Any, email: str) -> None:
+    """Activation step 2 done (account pending), the link not followed yet."""
+    activation.activation_start(
+        student=student, email=email, password=GOOD_PASSWORD, charter_accepted=True, ip=None
+    )
+
+
 @pytest.fixture
 def active_student(make_student: Any) -> Any:
     """A student whose account went through the whole activation."""
     student = make_student(first_name="Sophie", last_name="Germain")
-    activation.activation_start(
-        student=student,
-        email="sophie@example.org",
-        password=GOOD_PASSWORD,
-        charter_accepted=True,
-        ip=None,
-    )
+    start_activation(student, "sophie@example.org")
     from django.core import mail
 
     code = mail.outbox[-1].body.split("code=")[1].split()[0]
@@ -90,13 +91,7 @@ def test_ine_before_activation_leads_to_step_two(client: Client, make_student: A
 
 def test_pending_account_is_led_to_resend(client: Client, make_student: Any) -> None:
     student = make_student()
-    activation.activation_start(
-        student=student,
-        email="blaise@example.org",
-        password=GOOD_PASSWORD,
-        charter_accepted=True,
-        ip=None,
-    )
+    start_activation(student, "blaise@example.org")
     wrong = login(client, student.student_number, "Wrong.Pass2026")
     assert "incorrect" in page_text(wrong)
     response = login(client, student.student_number, GOOD_PASSWORD)
