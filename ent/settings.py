@@ -132,6 +132,8 @@ STUDENT_MAIL_DOMAIN = _env_str("ENT_STUDENT_MAIL_DOMAIN", "etudiant.univ-perp.fr
 MAIL_FROM = _env_str("ENT_MAIL_FROM", "noreply@univ-perp.fr")
 HELPDESK_EMAIL = _env_str("ENT_HELPDESK_EMAIL", "assistance@univ-perp.fr")
 CHARTER_VERSION = _env_str("ENT_CHARTER_VERSION", "2024-09")
+# Scope of eduPersonPrincipalName (numéro@scope), released to services that may receive it.
+EPPN_SCOPE = _env_str("ENT_EPPN_SCOPE", "univ-perp.fr").lower()
 if "@" not in MAIL_FROM or "\n" in MAIL_FROM or "\r" in MAIL_FROM:
     raise ImproperlyConfigured(f"ENT_MAIL_FROM: expected an e-mail address, got {MAIL_FROM!r}")
 if not STUDENT_MAIL_DOMAIN or "@" in STUDENT_MAIL_DOMAIN or "." not in STUDENT_MAIL_DOMAIN:

@@ -145,6 +145,43 @@ def make_student(db: None) -> Any:
 GOOD_PASSWORD = "Ent.Perpignan2026"
 
 
+def start_activation(student: Any, email: str, password: str = GOOD_PASSWORD) -> None:
+    """Activation step 2 done (account pending), the link not followed yet."""
+    from ent.accounts import activation
+
+    activation.activation_start(
+        student=student, email=email, password=password, charter_accepted=True, ip=None
+    )
+
+
+@pytest.fixture
+def make_active_student(make_student: Any) -> Any:
+    """``make_active_student(email=..., **student_fields)``: a student who went through the
+    whole activation (password ``GOOD_PASSWORD``, verified personal address)."""
+    from django.core import mail
+
+    from ent.accounts import activation
+
+    def make(email: str = "sophie@example.org", **overrides: Any) -> Any:
+        student = make_student(**overrides)
+        before = len(mail.outbox)
+        start_activation(student, email)
+        assert len(mail.outbox) == before + 1, "activation mail not sent"
+        code = mail.outbox[-1].body.split("code=")[1].split()[0]
+        status = activation.activation_confirm(code=code, ip=None)
+        assert status is activation.ConfirmStatus.ACTIVATED
+        student.refresh_from_db()
+        return student
+
+    return make
+
+
+@pytest.fixture
+def active_student(make_active_student: Any) -> Any:
+    """A student (Sophie Germain) whose account went through the whole activation."""
+    return make_active_student(first_name="Sophie", last_name="Germain")
+
+
 def page_text(response: Any) -> str:
     """A response body with HTML entities decoded (Django escapes ' as &#x27;)."""
     return html.unescape(response.content.decode())

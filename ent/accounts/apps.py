@@ -8,3 +8,7 @@ class AccountsConfig(AppConfig):
 
     name = "ent.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        """Connect the session index to Django's login and logout signals."""
+        from . import sessions  # noqa: F401

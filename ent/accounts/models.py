@@ -87,3 +87,24 @@ class Account(AbstractBaseUser, PermissionsMixin):
     def display_name(self) -> str:
         """ "Prénom Nom" for students, the username for staff."""
         return self.student.full_name if self.student_id and self.student else self.username
+
+
+class AccountSession(models.Model):
+    """One signed-in session of an account (written at login, removed at logout).
+
+    Sessions live in the session store (database today, Redis later), which cannot be searched
+    by account. This table is the index: the help desk lists an account's sessions, and a
+    password change or reset ends every other one (see ``ent.accounts.sessions``).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"session of account {self.account_id} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -36,7 +36,9 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", _("Déconnexion")
 
     at = models.DateTimeField(db_index=True)
-    kind = models.CharField(max_length=64, choices=Kind.choices, db_index=True)
+    # No ``choices=`` on the column: each application adds its own kinds, and a new kind must
+    # not need a migration of this table. ``Kind`` stays the one list of labels.
+    kind = models.CharField(max_length=64, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -56,6 +58,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}"
+
+    @property
+    def label(self) -> str:
+        """The human label of the kind (the raw value for a kind no longer known)."""
+        try:
+            return str(self.Kind(self.kind).label)
+        except ValueError:
+            return self.kind
 
 
 class ThrottleCounter(models.Model):
@@ -94,7 +104,7 @@ class OneTimeCode(models.Model):
         PASSWORD_RESET = "password_reset", _("Mot de passe oublié")
         EMAIL_CHANGE = "email_change", _("Vérification d'adresse")
 
-    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    purpose = models.CharField(max_length=32)  # a Purpose value; no choices= (see AuditEvent.kind)
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="codes"
     )

@@ -13,28 +13,9 @@ from ent.accounts.models import Account
 from ent.core import clock
 from ent.core.models import AuditEvent
 from ent.sso.services import LoginStatus, login_attempt
-from tests.conftest import GOOD_PASSWORD, page_text
+from tests.conftest import GOOD_PASSWORD, page_text, start_activation
 
 pytestmark = pytest.mark.django_db
-
-
-def start_activation(student: Any, email: str) -> None:
-    """Activation step 2 done (account pending), the link not followed yet."""
-    activation.activation_start(
-        student=student, email=email, password=GOOD_PASSWORD, charter_accepted=True, ip=None
-    )
-
-
-@pytest.fixture
-def active_student(make_student: Any) -> Any:
-    """A student whose account went through the whole activation."""
-    student = make_student(first_name="Sophie", last_name="Germain")
-    start_activation(student, "sophie@example.org")
-    from django.core import mail
-
-    code = mail.outbox[-1].body.split("code=")[1].split()[0]
-    assert activation.activation_confirm(code=code, ip=None) is activation.ConfirmStatus.ACTIVATED
-    return student
 
 
 def login(client: Client, identifier: str, password: str) -> Any:

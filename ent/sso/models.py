@@ -1,0 +1,99 @@
+"""The registry of services that sign students in through ENT (CAS or OpenID Connect).
+
+The registry is never open: a CAS ``service`` URL that matches no enabled entry gets no
+ticket, and an OIDC client exists only as an entry here. Each entry says which attributes (or
+claims) it may receive; nothing else is released to it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Attribute(models.TextChoices):
+    """What a service may receive about a student (CAS attribute names; OIDC maps them)."""
+
+    UID = "uid", _("Identifiant (numéro étudiant)")
+    SUPANN_ETU_ID = "supannEtuId", _("Numéro étudiant (supannEtuId)")
+    MAIL = "mail", _("Adresse institutionnelle")
+    DISPLAY_NAME = "displayName", _("Prénom et nom")
+    GIVEN_NAME = "givenName", _("Prénom")
+    SN = "sn", _("Nom")
+    AFFILIATION = "eduPersonAffiliation", _("Affiliation (student)")
+    EPPN = "eduPersonPrincipalName", _("eduPersonPrincipalName")
+
+
+def validate_pattern(value: str) -> None:
+    """A service-URL pattern must be a valid regular expression."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(
+            _("Expression régulière invalide : %(e)s"), params={"e": exc}
+        ) from None
+
+
+class Service(models.Model):
+    """One university service: a portal tile and what it may know of the student."""
+
+    class Protocol(models.TextChoices):
+        CAS = "cas", _("CAS 3.0")
+        OIDC = "oidc", _("OpenID Connect")
+
+    class Icon(models.TextChoices):
+        MAIL = "mail", _("Courrier")
+        COURSES = "courses", _("Cours en ligne")
+        LIBRARY = "library", _("Bibliothèque")
+        CALENDAR = "calendar", _("Emploi du temps")
+        GRADES = "grades", _("Notes")
+        GENERIC = "generic", _("Autre")
+
+    name = models.CharField(_("nom"), max_length=100)
+    slug = models.SlugField(_("nom court"), max_length=50, unique=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    icon = models.CharField(_("icône"), max_length=16, choices=Icon.choices, default=Icon.GENERIC)
+    home_url = models.URLField(_("adresse d'accueil"), max_length=500)
+    protocol = models.CharField(_("protocole"), max_length=8, choices=Protocol.choices)
+    enabled = models.BooleanField(_("actif"), default=True)
+    show_on_portal = models.BooleanField(_("tuile sur le portail"), default=True)
+    order = models.PositiveIntegerField(_("ordre"), default=100)
+    attributes = models.JSONField(
+        _("attributs transmis"),
+        default=list,
+        blank=True,
+        help_text=_("Noms d'attributs (uid, mail, displayName…) que le service peut recevoir."),
+    )
+    # CAS: a service URL is accepted when this pattern matches it from its first character
+    # (re.match), so "https://moodle\\.univ-perp\\.fr/.*" cannot be fooled by a prefix.
+    cas_service_pattern = models.CharField(
+        _("motif des adresses de service CAS"),
+        max_length=500,
+        blank=True,
+        validators=[validate_pattern],
+    )
+    cas_logout_url = models.URLField(_("adresse de déconnexion unique (SLO)"), blank=True)
+    cas_proxy_callback_pattern = models.CharField(
+        _("motif des adresses de rappel proxy (pgtUrl)"),
+        max_length=500,
+        blank=True,
+        validators=[validate_pattern],
+    )
+    # OIDC: the university registered it, so the consent screen is skipped.
+    trusted = models.BooleanField(
+        _("service de confiance (sans écran de consentement)"), default=True
+    )
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = _("service")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def allows_attribute(self, name: str) -> bool:
+        """Whether the registry lets this service receive the attribute."""
+        return name in (self.attributes or [])
