@@ -82,6 +82,13 @@ class Service(models.Model):
         blank=True,
         validators=[validate_pattern],
     )
+    # OIDC: the client id and the exact redirect URIs (one per line, compared character for
+    # character). The client secret is never stored here in clear: ent.sso.oidc keeps the
+    # django-oauth-toolkit Application in step with this entry and hashes the secret.
+    oidc_client_id = models.CharField(
+        _("identifiant client OIDC"), max_length=100, blank=True, db_index=True
+    )
+    oidc_redirect_uris = models.TextField(_("adresses de redirection OIDC"), blank=True)
     # OIDC: the university registered it, so the consent screen is skipped.
     trusted = models.BooleanField(
         _("service de confiance (sans écran de consentement)"), default=True

@@ -29,6 +29,8 @@ class Migration(migrations.Migration):
                 ('cas_service_pattern', models.CharField(blank=True, max_length=500, validators=[ent.sso.models.validate_pattern], verbose_name='motif des adresses de service CAS')),
                 ('cas_logout_url', models.URLField(blank=True, verbose_name='adresse de déconnexion unique (SLO)')),
                 ('cas_proxy_callback_pattern', models.CharField(blank=True, max_length=500, validators=[ent.sso.models.validate_pattern], verbose_name='motif des adresses de rappel proxy (pgtUrl)')),
+                ('oidc_client_id', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='identifiant client OIDC')),
+                ('oidc_redirect_uris', models.TextField(blank=True, verbose_name='adresses de redirection OIDC')),
                 ('trusted', models.BooleanField(default=True, verbose_name='service de confiance (sans écran de consentement)')),
             ],
             options={
