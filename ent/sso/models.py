@@ -75,7 +75,9 @@ class Service(models.Model):
         blank=True,
         validators=[validate_pattern],
     )
-    cas_logout_url = models.URLField(_("adresse de déconnexion unique (SLO)"), blank=True)
+    # Single logout: CAS services get the SAML LogoutRequest POSTed here (or to the service URL
+    # they signed in with when empty); OIDC services get a back-channel logout token here.
+    logout_url = models.URLField(_("adresse de déconnexion unique (SLO)"), blank=True)
     cas_proxy_callback_pattern = models.CharField(
         _("motif des adresses de rappel proxy (pgtUrl)"),
         max_length=500,
