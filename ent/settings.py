@@ -176,6 +176,19 @@ THROTTLE_MAX_FAILURES_PER_DAY = _env_int(
 # Per client address: failures allowed in an hour, whatever the accounts tried.
 THROTTLE_IP_FAILURES_PER_HOUR = _env_int("ENT_THROTTLE_IP_FAILURES_PER_HOUR", 100, minimum=10)
 
+# --- Self-service: password reset, address change (selfservice) -------------------------------
+
+# How long a mailed "mot de passe oublié" link works, in minutes.
+PASSWORD_RESET_CODE_MINUTES = _env_int(
+    "ENT_PASSWORD_RESET_CODE_MINUTES", 60, minimum=5, maximum=24 * 60
+)
+# Reset requests accepted per hour for one identifier (student number or address) and for one
+# client address. A separate count from login failures: asking for a link never locks anyone.
+PASSWORD_RESET_PER_HOUR = _env_int("ENT_PASSWORD_RESET_PER_HOUR", 3, minimum=1, maximum=50)
+PASSWORD_RESET_IP_PER_HOUR = _env_int("ENT_PASSWORD_RESET_IP_PER_HOUR", 30, minimum=1)
+# How long the link that verifies a new personal address works, in hours.
+EMAIL_CHANGE_CODE_HOURS = _env_int("ENT_EMAIL_CHANGE_CODE_HOURS", 24, minimum=1, maximum=24 * 7)
+
 # --- Applications ----------------------------------------------------------------------------
 
 INSTALLED_APPS = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,11 +44,15 @@ def _build(*, to: str, template: str, context: dict[str, Any]) -> EmailMultiAlte
     return message
 
 
-def mail_send(*, to: str, template: str, context: dict[str, Any]) -> None:
+def mail_send(*, to: str, template: str, context: dict[str, Any], background: bool = False) -> None:
     """Render now, send after the current transaction commits (never for a rolled-back one).
 
     A relay that refuses or is down is logged, not raised: the change that caused the mail is
     already committed and the pages that send mail offer to send it again.
+
+    ``background=True`` hands the SMTP conversation to a thread, so the time the relay takes
+    does not show in the response: pages that must answer in the same time whether or not a
+    mail left (password reset: no account enumeration by timing) use it.
     """
     message = _build(to=to, template=template, context=context)
 
@@ -57,7 +62,38 @@ def mail_send(*, to: str, template: str, context: dict[str, Any]) -> None:
         except (smtplib.SMTPException, OSError):
             logger.exception("mail %s could not be sent", template)
 
-    transaction.on_commit(_send)
+    def _send_in_thread() -> None:
+        thread = threading.Thread(target=_send_and_close, args=(_send,), daemon=True)
+        with _background_lock:
+            _background.append(thread)
+        thread.start()
+
+    transaction.on_commit(_send_in_thread if background else _send)
+
+
+# --- Mail sent from a thread (see ``background`` above) -------------------------------------
+
+_background: list[threading.Thread] = []
+_background_lock = threading.Lock()
+
+
+def _send_and_close(send: Any) -> None:
+    from django.db import connections
+
+    try:
+        send()
+    finally:
+        # The demo outbox writes to the database from this thread: free its connection.
+        connections.close_all()
+
+
+def mail_background_wait(timeout: float = 10.0) -> None:
+    """Wait for the mails handed to threads so far (tests, and a clean shutdown)."""
+    with _background_lock:
+        threads = list(_background)
+        _background.clear()
+    for thread in threads:
+        thread.join(timeout)
 
 
 class DemoOutboxBackend(BaseEmailBackend):

@@ -34,6 +34,30 @@ class AuditEvent(models.Model):
             _("Connexion avec l'INE : vers l'activation"),
         )
         LOGOUT = "logout", _("Déconnexion")
+        # Self-service (password reset, password change, personal address change).
+        PASSWORD_RESET_REQUESTED = (
+            "password.reset_requested",
+            _("Mot de passe oublié : lien demandé"),
+        )
+        PASSWORD_RESET_CODE_REJECTED = (
+            "password.reset_code_rejected",
+            _("Mot de passe oublié : lien refusé"),
+        )
+        PASSWORD_RESET = "password.reset", _("Mot de passe réinitialisé")
+        PASSWORD_CHANGED = "password.changed", _("Mot de passe modifié")
+        PASSWORD_CHECK_FAILED = (
+            "password.check_failed",
+            _("Mot de passe actuel erroné (espace personnel)"),
+        )
+        EMAIL_CHANGE_REQUESTED = (
+            "email.change_requested",
+            _("Adresse personnelle : vérification envoyée"),
+        )
+        EMAIL_CHANGE_CODE_REJECTED = (
+            "email.change_code_rejected",
+            _("Adresse personnelle : lien refusé"),
+        )
+        EMAIL_CHANGED = "email.changed", _("Adresse personnelle modifiée")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must

@@ -1,0 +1,177 @@
+"""Changing the personal address, top to bottom.
+
+1. ``email_change_start``: a verification link goes to the NEW address
+   (``BASE_URL/account/email/confirm?code=…``). Nothing changes yet: the reset links keep going
+   to the old, verified address until the new one is proved. The student calls it from the
+   profile (after typing the password again); the help desk calls it when it approves an
+   address-change request.
+2. ``email_change_confirm``: the link switches the address, marks it verified, and tells the
+   OLD address, so a hijacked session cannot quietly take the account's recovery channel.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import Enum
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ent.core import clock, throttle
+from ent.core.audit import Kind, audit_record
+from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup
+from ent.core.mail import mail_send
+from ent.core.messages import mask_email
+from ent.core.models import OneTimeCode
+
+from .models import Account
+
+
+def normalise_email(raw: str) -> str:
+    """Spaces removed, the domain in lower case; ``ValidationError`` if it is no address.
+
+    Refuses the university's own student domain: the personal address is how a student gets
+    back in when the university account is out of reach.
+    """
+    address = "".join(raw.split())
+    try:
+        EmailValidator()(address)
+    except ValidationError:
+        raise ValidationError(
+            _("Adresse mail invalide : elle doit avoir la forme nom@exemple.fr.")
+        ) from None
+    local, _at, domain = address.rpartition("@")
+    domain = domain.lower()
+    student_domain = settings.STUDENT_MAIL_DOMAIN
+    if domain == student_domain or domain.endswith("." + student_domain):
+        raise ValidationError(
+            _("Donnez une adresse personnelle, pas votre adresse de l'université.")
+        )
+    return f"{local}@{domain}"
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=settings.EMAIL_CHANGE_CODE_HOURS)
+
+
+def email_change_start(
+    *, account: Account, new_email: str, actor: Account | None, ip: str | None
+) -> None:
+    """Mail a verification link to ``new_email``; the address is used only once verified.
+
+    A newer request revokes the previous link. ``actor`` is the staff member when the help
+    desk starts it, None (the student) otherwise. Raises ``ValidationError`` for an address
+    that cannot be a personal one.
+    """
+    address = normalise_email(new_email)
+    with transaction.atomic():
+        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        _row, code = code_issue(
+            purpose=OneTimeCode.Purpose.EMAIL_CHANGE,
+            account=account,
+            email=address,
+            lifetime=_lifetime(),
+        )
+        audit_record(
+            kind=Kind.EMAIL_CHANGE_REQUESTED,
+            student=account.student,
+            actor=actor,
+            ip=ip,
+            new_email=mask_email(address),
+            by="helpdesk" if actor is not None and actor.pk != account.pk else "student",
+        )
+        mail_send(
+            to=address,
+            template="email_change",
+            context={
+                "full_name": account.display_name,
+                "link": f"{settings.BASE_URL}/account/email/confirm?code={code}",
+                "hours": settings.EMAIL_CHANGE_CODE_HOURS,
+            },
+        )
+
+
+class EmailChangeStatus(Enum):
+    """Outcome of following the verification link."""
+
+    CHANGED = "changed"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+    REVOKED = "revoked"
+    THROTTLED = "throttled"
+
+
+def _refusal(status: CodeStatus) -> EmailChangeStatus:
+    return {
+        CodeStatus.UNKNOWN: EmailChangeStatus.UNKNOWN,
+        CodeStatus.EXPIRED: EmailChangeStatus.EXPIRED,
+        CodeStatus.USED: EmailChangeStatus.USED,
+        CodeStatus.REVOKED: EmailChangeStatus.REVOKED,
+    }.get(status, EmailChangeStatus.UNKNOWN)
+
+
+def email_change_code_status(code: str) -> EmailChangeStatus | None:
+    """What the page with the button should say: None when the link can be used."""
+    status, _row = code_lookup(OneTimeCode.Purpose.EMAIL_CHANGE, code)
+    return None if status is CodeStatus.VALID else _refusal(status)
+
+
+def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
+    """Switch to the verified new address, once, and notify the old one."""
+    policy = throttle.code_policy()
+    if ip and throttle.retry_at(policy, ip) is not None:
+        return EmailChangeStatus.THROTTLED
+    status, row = code_lookup(OneTimeCode.Purpose.EMAIL_CHANGE, code)
+    if status is not CodeStatus.VALID or row is None:
+        if status is CodeStatus.UNKNOWN and ip:
+            throttle.failure(policy, ip)
+        refusal = _refusal(status)
+        if row is not None:
+            audit_record(
+                kind=Kind.EMAIL_CHANGE_CODE_REJECTED,
+                student=row.account.student,
+                ip=ip,
+                reason=refusal.value,
+            )
+        return refusal
+    with transaction.atomic():
+        account = (
+            Account.objects.select_for_update().select_related("student").get(pk=row.account_id)
+        )
+        if not code_consume(row):
+            return EmailChangeStatus.USED
+        old = account.personal_email
+        account.personal_email = row.email
+        account.personal_email_verified_at = clock.now()
+        account.save(update_fields=["personal_email", "personal_email_verified_at"])
+        # A reset link already on its way to the old address must not outlive the change.
+        OneTimeCode.objects.filter(
+            account=account,
+            purpose=OneTimeCode.Purpose.PASSWORD_RESET,
+            used_at__isnull=True,
+            revoked_at__isnull=True,
+        ).update(revoked_at=clock.now())
+        audit_record(
+            kind=Kind.EMAIL_CHANGED,
+            student=account.student,
+            ip=ip,
+            old_email=mask_email(old) if old else "",
+            new_email=mask_email(row.email),
+        )
+        if old and old.lower() != row.email.lower():
+            mail_send(
+                to=old,
+                template="email_changed",
+                context={
+                    "full_name": account.display_name,
+                    "username": account.username,
+                    "new_email": mask_email(row.email),
+                    "when": clock.now(),
+                    "ip": ip or "",
+                },
+            )
+    return EmailChangeStatus.CHANGED

@@ -1,0 +1,86 @@
+"""Signed-in changes that need the password again: change the password, prove it is you.
+
+``password_verify`` checks the current password typed again (before a password or address
+change). A wrong one counts in the same throttling as a wrong password at login: it is the
+same secret, guessed through another door.
+
+``password_change`` sets the new password, ends every other session of the account and tells
+the personal address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ent.core import throttle
+from ent.core.audit import Kind, audit_record
+
+from .models import Account
+from .password_reset import mail_password_changed, new_password_problems
+from .sessions import sessions_end
+
+
+class WrongPasswordError(Exception):
+    """The current password typed again is wrong; ``retry_at`` is set once throttled."""
+
+    def __init__(self, retry_at: datetime | None = None) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
+def password_verify(*, account: Account, password: str, ip: str | None) -> None:
+    """Raise ``WrongPasswordError`` unless ``password`` is the account's current password."""
+    key = account.username
+    times = [throttle.retry_at(throttle.account_policy(), key)]
+    if ip:
+        times.append(throttle.retry_at(throttle.address_policy(), ip))
+    blocked = [t for t in times if t is not None]
+    if blocked:
+        raise WrongPasswordError(max(blocked))
+    if account.check_password(password):
+        throttle.success(throttle.account_policy(), key)
+        return
+    with transaction.atomic():
+        retry = throttle.failure(throttle.account_policy(), key)
+        if ip:
+            retry_ip = throttle.failure(throttle.address_policy(), ip)
+            retry = max((t for t in (retry, retry_ip) if t is not None), default=None)
+        audit_record(kind=Kind.PASSWORD_CHECK_FAILED, student=account.student, actor=account, ip=ip)
+    raise WrongPasswordError(retry)
+
+
+def password_change(
+    *,
+    account: Account,
+    current_password: str,
+    new_password: str,
+    ip: str | None,
+    keep_session_key: str | None,
+) -> int:
+    """Change the password of a signed-in account; returns how many other sessions ended.
+
+    Raises ``WrongPasswordError`` for a wrong current password, ``ValidationError`` (messages
+    for the form) when the new one breaks the policy or equals the current one. The session
+    ``keep_session_key`` (the one making the change) stays open; every other one ends.
+    """
+    password_verify(account=account, password=current_password, ip=ip)
+    problems = new_password_problems(account, new_password)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        account.set_password(new_password)
+        account.save(update_fields=["password"])
+        ended = sessions_end(account=account, keep_key=keep_session_key)
+        audit_record(
+            kind=Kind.PASSWORD_CHANGED,
+            student=account.student,
+            actor=account,
+            ip=ip,
+            sessions_ended=ended,
+        )
+        mail_password_changed(account=account, ip=ip, how="change")
+    return ended

@@ -1,0 +1,324 @@
+"""The forgotten-password journey ("J'ai oublié mon mot de passe"), top to bottom.
+
+1. ``password_reset_request``: the public form. The student gives the student number or the
+   institutional address; when the account is active with a verified personal address, a link
+   ``BASE_URL/password/reset/confirm?code=…`` goes there. The answer is the same, in the same
+   time, whatever the account (unknown, pending, locked, disabled, no verified address): every
+   branch does the same work and the mail leaves from a thread after the commit.
+   ``password_reset_send`` is the help desk's "send a reset link" button.
+2. ``password_reset_code_status``: can the link still be used (for the page with the form)?
+3. ``password_reset_confirm``: new password under the policy (and not the current one); every
+   session of the account ends; a notification mail goes to the personal address. No login.
+
+Requests are limited per identifier and per client address in their own throttling scopes:
+asking for links never counts as a failed login, so it never locks an account.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from ent.core import clock, throttle
+from ent.core.audit import Kind, audit_record
+from ent.core.codes import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    CodeStatus,
+    code_consume,
+    code_hash,
+    code_issue,
+    code_lookup,
+    codes_issued_last_hour,
+)
+from ent.core.mail import mail_send
+from ent.core.models import OneTimeCode
+
+from . import password_policy
+from .models import Account
+from .sessions import sessions_end
+
+# Links mailed to one account per hour, whoever asks (the student, the help desk). Beyond it
+# the public form still answers as usual but nothing is sent: a visible refusal would tell
+# that the account exists.
+LINKS_PER_ACCOUNT_PER_HOUR = 5
+
+
+def identifier_policy() -> throttle.Policy:
+    """Reset requests for one identifier (student number or institutional address)."""
+    return throttle.Policy(
+        scope="reset-id",
+        window=timedelta(hours=1),
+        max_failures_per_window=settings.PASSWORD_RESET_PER_HOUR,
+    )
+
+
+def address_policy() -> throttle.Policy:
+    """Reset requests from one client address, whatever identifiers it gives."""
+    return throttle.Policy(
+        scope="reset-ip",
+        window=timedelta(hours=1),
+        max_failures_per_window=settings.PASSWORD_RESET_IP_PER_HOUR,
+    )
+
+
+class ResetThrottledError(Exception):
+    """Too many requests for this identifier or from this address; ``retry_at`` says until."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
+def normalise_identifier(raw: str) -> str:
+    """A student number as typed without spaces; an address in lower case."""
+    value = "".join(raw.split())
+    return value.lower() if "@" in value else value
+
+
+def _find_account(identifier: str) -> Account | None:
+    if not identifier:
+        return None
+    qs = Account.objects.select_related("student")
+    if "@" in identifier:
+        return qs.filter(student__institutional_email=identifier).first()
+    return qs.filter(username=identifier).first()
+
+
+def can_receive_link(account: Account) -> bool:
+    """Only an active account with a verified personal address gets a reset link."""
+    return (
+        account.state == Account.State.ACTIVE
+        and bool(account.personal_email)
+        and account.personal_email_verified_at is not None
+    )
+
+
+def _lifetime() -> timedelta:
+    return timedelta(minutes=settings.PASSWORD_RESET_CODE_MINUTES)
+
+
+def _mail_context(account: Account, code: str) -> dict[str, object]:
+    return {
+        "full_name": account.display_name,
+        "username": account.username,
+        "link": f"{settings.BASE_URL}/password/reset/confirm?code={code}",
+        "minutes": settings.PASSWORD_RESET_CODE_MINUTES,
+    }
+
+
+def _issue_and_mail(account: Account, *, background: bool) -> None:
+    _row, code = code_issue(
+        purpose=OneTimeCode.Purpose.PASSWORD_RESET,
+        account=account,
+        email=account.personal_email,
+        lifetime=_lifetime(),
+    )
+    mail_send(
+        to=account.personal_email,
+        template="password_reset",
+        context=_mail_context(account, code),
+        background=background,
+    )
+
+
+def _pretend(account: Account | None) -> None:
+    # The work of ``_issue_and_mail`` without its effects: draw and hash a code, run the
+    # revoking UPDATE (which matches nothing) and render the mail, so an account that gets no
+    # link costs about what one that gets a link costs.
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    code_hash(code)
+    OneTimeCode.objects.filter(pk__in=[], purpose=OneTimeCode.Purpose.PASSWORD_RESET).update(
+        revoked_at=clock.now()
+    )
+    render_to_string("mail/password_reset.txt", _mail_context(account or Account(), code))
+    render_to_string("mail/password_reset.html", _mail_context(account or Account(), code))
+
+
+def password_reset_request(*, identifier: str, ip: str | None) -> None:
+    """The public form: mail a reset link if the account can receive one, say nothing else.
+
+    Raises ``ResetThrottledError`` when this identifier or this client address asked too often
+    (the same for existing and unknown identifiers, so it tells nothing either).
+    """
+    key = normalise_identifier(identifier)
+    times = [throttle.retry_at(identifier_policy(), key or "-")]
+    if ip:
+        times.append(throttle.retry_at(address_policy(), ip))
+    blocked = [t for t in times if t is not None]
+    if blocked:
+        raise ResetThrottledError(max(blocked))
+    with transaction.atomic():
+        # Every request counts, sent or not: these scopes limit requests, not failures, and
+        # are separate from the login counters (a reset request never locks an account).
+        throttle.failure(identifier_policy(), key or "-")
+        if ip:
+            throttle.failure(address_policy(), ip)
+        account = _find_account(key)
+        outcome = _outcome(account)
+        if outcome == "sent":
+            assert account is not None
+            _issue_and_mail(account, background=True)
+        else:
+            _pretend(account)
+        audit_record(
+            kind=Kind.PASSWORD_RESET_REQUESTED,
+            student=account.student if account is not None else None,
+            ip=ip,
+            outcome=outcome,
+        )
+
+
+def _outcome(account: Account | None) -> str:
+    if account is None:
+        return "unknown"
+    if account.state != Account.State.ACTIVE:
+        return str(account.state)
+    if not can_receive_link(account):
+        return "no_verified_address"
+    sent = codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET)
+    if sent >= LINKS_PER_ACCOUNT_PER_HOUR:
+        return "limit"
+    return "sent"
+
+
+def password_reset_send(*, account: Account, actor: Account | None, ip: str | None) -> bool:
+    """Mail a reset link to the account's verified personal address (help desk button).
+
+    Returns False, sending nothing, when the account is not active or has no verified personal
+    address. The audit record names ``actor`` (the staff member who pressed the button).
+    """
+    with transaction.atomic():
+        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        sent = can_receive_link(account)
+        if sent:
+            _issue_and_mail(account, background=False)
+        audit_record(
+            kind=Kind.PASSWORD_RESET_REQUESTED,
+            student=account.student,
+            actor=actor,
+            ip=ip,
+            outcome="sent" if sent else "refused",
+            by="helpdesk",
+        )
+    return sent
+
+
+class ResetStatus(Enum):
+    """Outcome of following a reset link."""
+
+    RESET = "reset"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+    REVOKED = "revoked"
+    INACTIVE = "inactive"  # locked or disabled since the link was sent
+    THROTTLED = "throttled"
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    """A usable link: whose account (for the greeting and the password's personal data)."""
+
+    account: Account
+
+
+def password_reset_code_status(code: str) -> ResetStatus | ResetLink:
+    """What the page with the form should show: the form (``ResetLink``) or why not."""
+    status, row = code_lookup(OneTimeCode.Purpose.PASSWORD_RESET, code)
+    if status is not CodeStatus.VALID or row is None:
+        return _refusal(status)
+    if row.account.state != Account.State.ACTIVE:
+        return ResetStatus.INACTIVE
+    return ResetLink(account=row.account)
+
+
+def _refusal(status: CodeStatus) -> ResetStatus:
+    return {
+        CodeStatus.UNKNOWN: ResetStatus.UNKNOWN,
+        CodeStatus.EXPIRED: ResetStatus.EXPIRED,
+        CodeStatus.USED: ResetStatus.USED,
+        CodeStatus.REVOKED: ResetStatus.REVOKED,
+    }.get(status, ResetStatus.UNKNOWN)
+
+
+def new_password_problems(account: Account, password: str) -> list[str]:
+    """The policy's objections to ``password`` for this account, and "not the current one"."""
+    problems = password_policy.check(
+        password, personal=password_policy.personal_data_of(account.student)
+    )
+    if not problems and account.has_usable_password() and account.check_password(password):
+        problems.append(_("Choisissez un mot de passe différent de votre mot de passe actuel."))
+    return problems
+
+
+def password_reset_confirm(*, code: str, password: str, ip: str | None) -> ResetStatus:
+    """Set the new password behind a valid link, once; end every session of the account.
+
+    Raises ``ValidationError`` (the messages for the form) when the password breaks the policy
+    or is the current one; the link then stays usable. Does not sign the student in.
+    """
+    policy = throttle.code_policy()
+    if ip and throttle.retry_at(policy, ip) is not None:
+        return ResetStatus.THROTTLED
+    status, row = code_lookup(OneTimeCode.Purpose.PASSWORD_RESET, code)
+    if status is not CodeStatus.VALID or row is None:
+        if status is CodeStatus.UNKNOWN and ip:
+            throttle.failure(policy, ip)
+        refusal = _refusal(status)
+        if row is not None:
+            audit_record(
+                kind=Kind.PASSWORD_RESET_CODE_REJECTED,
+                student=row.account.student,
+                ip=ip,
+                reason=refusal.value,
+            )
+        return refusal
+    account = row.account
+    if account.state != Account.State.ACTIVE:
+        return ResetStatus.INACTIVE
+    problems = new_password_problems(account, password)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        if not code_consume(row):
+            return ResetStatus.USED
+        if account.state != Account.State.ACTIVE:
+            transaction.set_rollback(True)
+            return ResetStatus.INACTIVE
+        account.set_password(password)
+        account.save(update_fields=["password"])
+        ended = sessions_end(account=account)
+        audit_record(kind=Kind.PASSWORD_RESET, student=account.student, ip=ip, sessions_ended=ended)
+        mail_password_changed(account=account, ip=ip, how="reset")
+    # The link proved the student holds the mailbox: the run of wrong passwords typed before
+    # is over (the daily count stays), so the new password works at once.
+    throttle.success(throttle.account_policy(), account.username)
+    return ResetStatus.RESET
+
+
+def mail_password_changed(*, account: Account, ip: str | None, how: str) -> None:
+    """Tell the personal address that the password changed (never the password itself)."""
+    if not account.personal_email:
+        return
+    mail_send(
+        to=account.personal_email,
+        template="password_changed",
+        context={
+            "full_name": account.display_name,
+            "username": account.username,
+            "when": clock.now(),
+            "ip": ip or "",
+            "how": how,
+            "reset_link": f"{settings.BASE_URL}/password/reset/",
+        },
+    )
