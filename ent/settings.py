@@ -202,6 +202,10 @@ INSTALLED_APPS = [
     "ent.accounts",
     "ent.sso",
     "ent.portal",
+    # --- Help desk (helpdesk branch): TOTP second factor for staff ---
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "ent.helpdesk",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +216,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # help desk: request.user.is_verified()
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -363,3 +368,17 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "ent.core.errors.csrf_failure"
+
+# --- Help desk and retention (helpdesk branch) -------------------------------------------------
+
+# Staff sign in with a password and a TOTP code (django-otp). The issuer names the entry in the
+# authenticator application. django-otp's own per-device delay is switched off: TOTP failures go
+# through ent.core.throttle like every other guessable secret (one policy, one place).
+OTP_TOTP_ISSUER = f"ENT {UNIVERSITY_SHORT_NAME}"
+OTP_TOTP_THROTTLE_FACTOR = 0
+# How long the link mailed to a new staff member (to choose their password) stays valid.
+STAFF_INVITE_HOURS = _env_int("ENT_STAFF_INVITE_HOURS", 72, minimum=1, maximum=24 * 14)
+# ``ent purge``: audit records (and mail failures, decided update requests) older than this.
+AUDIT_RETENTION_MONTHS = _env_int("ENT_AUDIT_RETENTION_MONTHS", 12, minimum=1, maximum=120)
+# ``ent purge``: never-activated students absent from the imports for this many days.
+PURGE_ABSENT_DAYS = _env_int("ENT_PURGE_ABSENT_DAYS", 180, minimum=1)

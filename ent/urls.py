@@ -3,7 +3,7 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from ent.accounts import help_views
+from ent.accounts import help_views, update_request_views
 from ent.core import views as core_views
 
 urlpatterns = [
@@ -12,7 +12,13 @@ urlpatterns = [
     path("", include("ent.accounts.urls")),
     path("documentation/", help_views.documentation, name="documentation"),
     path("password/reset/", help_views.password_reset, name="password-reset"),
-    path("update-request/", help_views.update_request, name="update-request"),
+    path("update-request/", update_request_views.update_request_view, name="update-request"),
+    path(
+        "update-request/sent/",
+        update_request_views.update_request_sent,
+        name="update-request-sent",
+    ),
+    path("helpdesk/", include("ent.helpdesk.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("demo/outbox", core_views.outbox, name="demo-outbox"),
     path("demo/outbox/<int:pk>", core_views.outbox_mail, name="demo-outbox-mail"),

@@ -108,3 +108,62 @@ class AccountSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of account {self.account_id} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class UpdateRequest(models.Model):
+    """A student's request to correct their data ("Faire une demande de mise à jour").
+
+    No attachment is accepted (data minimisation): a kind, a short message and, where it makes
+    sense, the corrected value. ``contact_email`` is where the acknowledgement and decisions are
+    mailed; ``contact_verified`` says whether ENT had verified it (the account's personal
+    address) or took it from the request as typed.
+    """
+
+    class Kind(models.TextChoices):
+        NAME = "name", _("Orthographe du nom ou du prénom")
+        LOST_EMAIL = "lost_email", _("Perte de l'accès à l'adresse personnelle")
+        BIRTH_DATE = "birth_date", _("Date de naissance")
+        INE = "ine", _("Code INE")
+        OTHER = "other", _("Autre")
+
+    class Status(models.TextChoices):
+        NEW = "new", _("Nouvelle")
+        IN_PROGRESS = "in_progress", _("En cours")
+        APPROVED = "approved", _("Acceptée")
+        REJECTED = "rejected", _("Refusée")
+
+    MESSAGE_MAX_LENGTH = 2000
+
+    reference = models.CharField(_("référence"), max_length=20, unique=True)
+    student = models.ForeignKey(
+        "directory.Student", on_delete=models.CASCADE, related_name="update_requests"
+    )
+    kind = models.CharField(_("objet"), max_length=16, choices=Kind.choices)
+    message = models.TextField(_("message"), max_length=MESSAGE_MAX_LENGTH)
+    new_first_name = models.CharField(max_length=150, blank=True)
+    new_last_name = models.CharField(max_length=150, blank=True)
+    new_birth_date = models.DateField(null=True, blank=True)
+    new_ine = models.CharField(max_length=11, blank=True)
+    new_email = models.EmailField(blank=True)
+    contact_email = models.EmailField()
+    contact_verified = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    assigned_to = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for a decision."""
+        return self.status in (self.Status.NEW, self.Status.IN_PROGRESS)

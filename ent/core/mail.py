@@ -44,6 +44,23 @@ def _build(*, to: str, template: str, context: dict[str, Any]) -> EmailMultiAlte
     return message
 
 
+def _record_failure(*, to: str, template: str, subject: str, error: Exception) -> None:
+    """Keep a row for the help-desk dashboard; a failure to record must not raise either."""
+    from . import clock
+    from .models import MailFailure
+
+    try:
+        MailFailure.objects.create(
+            at=clock.now(),
+            to=to[:254],
+            template=template[:64],
+            subject=subject[:998],
+            error=f"{type(error).__name__}: {error}"[:500],
+        )
+    except Exception:  # the database may be the thing that is down
+        logger.exception("mail failure of %s could not be recorded", template)
+
+
 def mail_send(*, to: str, template: str, context: dict[str, Any], background: bool = False) -> None:
     """Render now, send after the current transaction commits (never for a rolled-back one).
 
@@ -59,8 +76,9 @@ def mail_send(*, to: str, template: str, context: dict[str, Any], background: bo
     def _send() -> None:
         try:
             message.send()
-        except (smtplib.SMTPException, OSError):
+        except (smtplib.SMTPException, OSError) as exc:
             logger.exception("mail %s could not be sent", template)
+            _record_failure(to=to, template=template, subject=str(message.subject), error=exc)
 
     def _send_in_thread() -> None:
         thread = threading.Thread(target=_send_and_close, args=(_send,), daemon=True)

@@ -58,6 +58,36 @@ class AuditEvent(models.Model):
             _("Adresse personnelle : lien refusé"),
         )
         EMAIL_CHANGED = "email.changed", _("Adresse personnelle modifiée")
+        # --- Update requests and help desk (helpdesk branch) ---
+        UPDATE_REQUEST_IDENTIFY_FAILED = (
+            "update_request.identify.failed",
+            _("Demande de mise à jour : identification refusée"),
+        )
+        UPDATE_REQUEST_CREATED = "update_request.created", _("Demande de mise à jour reçue")
+        UPDATE_REQUEST_TAKEN = "update_request.taken", _("Demande de mise à jour prise en charge")
+        UPDATE_REQUEST_APPROVED = "update_request.approved", _("Demande de mise à jour acceptée")
+        UPDATE_REQUEST_REJECTED = "update_request.rejected", _("Demande de mise à jour refusée")
+        DIRECTORY_CORRECTED = "directory.corrected", _("Données corrigées par l'assistance")
+        STAFF_LOGIN_OK = "staff.login.ok", _("Assistance : connexion réussie")
+        STAFF_LOGIN_FAILED = "staff.login.failed", _("Assistance : connexion refusée")
+        STAFF_LOGIN_THROTTLED = "staff.login.throttled", _("Assistance : connexion bloquée")
+        STAFF_TOTP_FAILED = "staff.totp.failed", _("Assistance : code TOTP refusé")
+        STAFF_TOTP_ENROLLED = "staff.totp.enrolled", _("Assistance : second facteur enregistré")
+        STAFF_TOTP_RESET = "staff.totp.reset", _("Assistance : second facteur réinitialisé")
+        STAFF_CREATED = "staff.created", _("Assistance : compte personnel créé")
+        STAFF_INVITE_SENT = "staff.invite.sent", _("Assistance : invitation envoyée")
+        STAFF_PASSWORD_SET = "staff.password_set", _("Assistance : mot de passe choisi")
+        STAFF_ROLE_CHANGED = "staff.role_changed", _("Assistance : rôle modifié")
+        STAFF_DEACTIVATED = "staff.deactivated", _("Assistance : compte personnel désactivé")
+        HELPDESK_ACCOUNT_LOCKED = "helpdesk.locked", _("Compte bloqué par l'assistance")
+        HELPDESK_ACCOUNT_UNLOCKED = "helpdesk.unlocked", _("Compte débloqué par l'assistance")
+        HELPDESK_ACCOUNT_DISABLED = "helpdesk.disabled", _("Compte désactivé par l'assistance")
+        HELPDESK_SESSIONS_ENDED = "helpdesk.sessions_ended", _("Sessions fermées par l'assistance")
+        HELPDESK_ACTIVATION_RESENT = (
+            "helpdesk.activation_resent",
+            _("Lien d'activation renvoyé par l'assistance"),
+        )
+        PURGE_RUN = "purge.run", _("Purge des données anciennes")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must
@@ -127,6 +157,7 @@ class OneTimeCode(models.Model):
         ACTIVATION = "activation", _("Activation du compte")
         PASSWORD_RESET = "password_reset", _("Mot de passe oublié")
         EMAIL_CHANGE = "email_change", _("Vérification d'adresse")
+        STAFF_INVITE = "staff_invite", _("Invitation d'un membre de l'assistance")
 
     purpose = models.CharField(max_length=32)  # a Purpose value; no choices= (see AuditEvent.kind)
     account = models.ForeignKey(
@@ -161,3 +192,23 @@ class OutboxMail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class MailFailure(models.Model):
+    """A mail the relay refused or could not take, shown on the help-desk dashboard.
+
+    Deliberately small: a later issue replaces it with a real mail queue that retries. The
+    address is kept so the help desk can tell the person; the body is not (it may hold a link).
+    """
+
+    at = models.DateTimeField(db_index=True)
+    to = models.CharField(max_length=254)
+    template = models.CharField(max_length=64)
+    subject = models.CharField(max_length=998, blank=True)
+    error = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.template} to {self.to}"

@@ -4,3 +4,9 @@ ACTIVATION_STUDENT = "ent.activation.student_id"
 ACTIVATION_STARTED_AT = "ent.activation.identified_at"
 ACTIVATION_ACCOUNT = "ent.activation.account_id"
 ACTIVATION_LINK_CODE = "ent.activation.link_code"
+
+# Update requests and help desk (helpdesk branch)
+UPDATE_REQUEST_REFERENCE = "ent.update_request.reference"
+HELPDESK_PENDING_STAFF = "ent.helpdesk.pending_staff_id"
+HELPDESK_PENDING_AT = "ent.helpdesk.pending_at"
+HELPDESK_INVITE_CODE = "ent.helpdesk.invite_code"

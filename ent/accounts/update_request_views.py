@@ -1,0 +1,272 @@
+"""The page ``/update-request/`` ("Faire une demande de mise à jour"): form, then reference.
+
+Thin: the form parses, ``ent.accounts.update_request`` identifies, records and mails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.validators import EmailValidator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from ent.core import session_keys as keys
+from ent.core.messages import mask_email, retry_message
+from ent.core.net import client_ip
+from ent.directory.identifiers import normalise_ine
+from ent.directory.models import Student
+
+from . import update_request
+from .forms import IdentifyForm
+from .models import Account, UpdateRequest
+
+
+def clean_personal_email(raw: str) -> str:
+    """An address typed by a student: well formed, and not the university's own domain."""
+    address = "".join(raw.split())
+    try:
+        EmailValidator()(address)
+    except forms.ValidationError:
+        raise forms.ValidationError(
+            _("Adresse mail invalide : elle doit avoir la forme nom@exemple.fr.")
+        ) from None
+    local, _at, domain = address.rpartition("@")
+    domain = domain.lower()
+    if domain == settings.STUDENT_MAIL_DOMAIN or domain.endswith(
+        "." + settings.STUDENT_MAIL_DOMAIN
+    ):
+        raise forms.ValidationError(
+            _("Donnez une adresse personnelle, pas votre adresse de l'université.")
+        )
+    return f"{local}@{domain}"
+
+
+class UpdateRequestForm(forms.Form):
+    """What is wrong, the corrected value, and (when needed) where to answer."""
+
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Objet de la demande"),
+        choices=[("", gettext_lazy("Choisissez…")), *UpdateRequest.Kind.choices],
+    )
+    message = forms.CharField(
+        label=gettext_lazy("Votre message"),
+        max_length=UpdateRequest.MESSAGE_MAX_LENGTH,
+        help_text=gettext_lazy(
+            "Expliquez ce qui est inexact (2000 caractères au plus). N'envoyez jamais de mot de passe ni de pièce d'identité."
+        ),
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    new_first_name = forms.CharField(
+        label=gettext_lazy("Prénom corrigé"),
+        required=False,
+        max_length=150,
+        help_text=gettext_lazy("Pour une correction du nom ou du prénom."),
+    )
+    new_last_name = forms.CharField(
+        label=gettext_lazy("Nom corrigé"),
+        required=False,
+        max_length=150,
+        help_text=gettext_lazy("Pour une correction du nom ou du prénom."),
+    )
+    new_birth_date = forms.DateField(
+        label=gettext_lazy("Date de naissance exacte"),
+        required=False,
+        help_text=gettext_lazy("Pour une correction de la date de naissance (jj/mm/aaaa)."),
+        input_formats=["%d/%m/%Y", "%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
+        error_messages={"invalid": gettext_lazy("Date invalide : utilisez la forme jj/mm/aaaa.")},
+    )
+    new_ine = forms.CharField(
+        label=gettext_lazy("Code INE exact"),
+        required=False,
+        max_length=64,
+        help_text=gettext_lazy("Pour une correction du code INE (11 caractères)."),
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
+    )
+    new_email = forms.CharField(
+        label=gettext_lazy("Nouvelle adresse mail personnelle"),
+        required=False,
+        max_length=254,
+        help_text=gettext_lazy(
+            "Si vous avez perdu l'accès à votre adresse personnelle : un lien de vérification y sera envoyé si la demande est acceptée."
+        ),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    contact_email = forms.CharField(
+        label=gettext_lazy("Adresse mail pour vous répondre"),
+        required=False,
+        max_length=254,
+        help_text=gettext_lazy(
+            "Utilisée si votre compte n'a pas d'adresse personnelle vérifiée. Elle n'est pas vérifiée."
+        ),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    field_order = [
+        "kind",
+        "message",
+        "new_first_name",
+        "new_last_name",
+        "new_birth_date",
+        "new_ine",
+        "new_email",
+        "contact_email",
+    ]
+
+    def clean_new_email(self) -> str:
+        raw: str = self.cleaned_data.get("new_email", "")
+        return clean_personal_email(raw) if raw.strip() else ""
+
+    def clean_contact_email(self) -> str:
+        raw: str = self.cleaned_data.get("contact_email", "")
+        return clean_personal_email(raw) if raw.strip() else ""
+
+    def clean_new_ine(self) -> str:
+        raw: str = self.cleaned_data.get("new_ine", "")
+        if not raw.strip():
+            return ""
+        ine = normalise_ine(raw)
+        if len(ine) != 11 or not ine.isalnum():
+            raise forms.ValidationError(_("Un code INE compte 11 chiffres et lettres."))
+        return ine
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        needed_by_kind: dict[str, list[str]] = {
+            UpdateRequest.Kind.BIRTH_DATE: ["new_birth_date"],
+            UpdateRequest.Kind.INE: ["new_ine"],
+            UpdateRequest.Kind.LOST_EMAIL: ["new_email"],
+        }
+        needed = needed_by_kind.get(str(kind or ""), [])
+        for name in needed:
+            if not data.get(name) and name not in self.errors:
+                self.add_error(name, _("Indiquez la valeur exacte pour cet objet de demande."))
+        if (
+            kind == UpdateRequest.Kind.NAME
+            and not data.get("new_first_name")
+            and not data.get("new_last_name")
+        ):
+            self.add_error("new_last_name", _("Indiquez le nom ou le prénom corrigé."))
+        return data
+
+    def new_values(self) -> update_request.NewValues:
+        """The corrected values, for the service."""
+        d = self.cleaned_data
+        return update_request.NewValues(
+            first_name=d.get("new_first_name", "").strip(),
+            last_name=d.get("new_last_name", "").strip(),
+            birth_date=d.get("new_birth_date"),
+            ine=d.get("new_ine", ""),
+            email=d.get("new_email", ""),
+        )
+
+
+class AnonymousUpdateRequestForm(IdentifyForm, UpdateRequestForm):
+    """The same, preceded by student number + INE for a student who is not signed in."""
+
+    field_order = ["student_number", "ine", *UpdateRequestForm.field_order]
+
+
+def _signed_in_student(request: HttpRequest) -> Student | None:
+    user = request.user
+    if isinstance(user, Account) and user.is_authenticated and user.student_id:
+        return Student.objects.select_related("account").get(pk=user.student_id)
+    return None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def update_request_view(request: HttpRequest) -> HttpResponse:
+    """``/update-request/``: signed in, the account says who it is; else number + INE."""
+    student = _signed_in_student(request)
+    form: UpdateRequestForm = (
+        UpdateRequestForm(request.POST or None)
+        if student is not None
+        else AnonymousUpdateRequestForm(request.POST or None)
+    )
+    verified_contact = ""
+    if student is not None:
+        address, verified = update_request.contact_for(
+            student=student, kind=UpdateRequest.Kind.OTHER, given_email=""
+        )
+        verified_contact = mask_email(address) if verified else ""
+    if request.method == "POST" and form.is_valid():
+        ip = client_ip(request)
+        if student is None:
+            result = update_request.update_request_identify(
+                student_number=form.cleaned_data["student_number"],
+                ine=form.cleaned_data["ine"],
+                ip=ip,
+            )
+            if result.status is update_request.IdentifyStatus.THROTTLED and result.retry_at:
+                form.add_error(None, retry_message(result.retry_at))
+            elif result.status is update_request.IdentifyStatus.WRONG:
+                message = _(
+                    "Numéro étudiant ou code INE incorrect. Vérifiez les deux (le code INE figure sur"
+                    " votre certificat de scolarité)."
+                )
+                if result.retry_at:
+                    message += " " + retry_message(result.retry_at)
+                form.add_error(None, message)
+            else:
+                student = result.student
+        if student is not None and not form.errors:
+            kind = UpdateRequest.Kind(form.cleaned_data["kind"])
+            contact, _verified = update_request.contact_for(
+                student=student,
+                kind=kind,
+                given_email=form.cleaned_data["new_email"]
+                if kind == UpdateRequest.Kind.LOST_EMAIL
+                else form.cleaned_data["contact_email"],
+            )
+            if not contact:
+                form.add_error(
+                    "contact_email",
+                    _("Indiquez une adresse mail où l'assistance pourra vous répondre."),
+                )
+            else:
+                created = update_request.update_request_create(
+                    student=student,
+                    kind=kind,
+                    message=form.cleaned_data["message"],
+                    new=form.new_values(),
+                    contact_email=contact,
+                    ip=ip,
+                    actor=request.user if isinstance(request.user, Account) else None,
+                )
+                request.session[keys.UPDATE_REQUEST_REFERENCE] = created.reference
+                return redirect("update-request-sent")
+    return render(
+        request,
+        "accounts/update_request.html",
+        {
+            "form": form,
+            "signed_in_student": student if request.user.is_authenticated else None,
+            "verified_contact": verified_contact,
+        },
+    )
+
+
+@never_cache
+def update_request_sent(request: HttpRequest) -> HttpResponse:
+    """The reference of the request just made, and what happens next."""
+    reference = request.session.get(keys.UPDATE_REQUEST_REFERENCE)
+    sent = (
+        UpdateRequest.objects.filter(reference=reference).only("reference", "contact_email").first()
+        if reference
+        else None
+    )
+    if sent is None:
+        return redirect("update-request")
+    return render(
+        request,
+        "accounts/update_request_sent.html",
+        {"reference": sent.reference, "masked_email": mask_email(sent.contact_email)},
+    )

@@ -1,0 +1,257 @@
+"""What the help desk changes: student accounts (lock, unlock, disable, links) and staff.
+
+Every function takes the staff ``actor`` and the client ``ip``, runs in a transaction and writes
+its audit record there. No function here sets, returns or mails a password: a staff member
+chooses their own through a single-use link, a student through the reset link.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ent.accounts import activation, password_policy
+from ent.accounts.models import Account
+from ent.accounts.sessions import sessions_end
+from ent.core import clock
+from ent.core.audit import Kind, audit_record
+from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup
+from ent.core.mail import mail_send
+from ent.core.models import OneTimeCode
+
+from .roles import Role
+
+
+class ActionError(Exception):
+    """The action does not apply to this account now (the message says why, in French)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Student accounts ---------------------------------------------------------------------------
+
+
+def _locked_account(account: Account) -> Account:
+    return Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+
+
+def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
+    """Lock an active account and end its sessions; returns how many sessions ended."""
+    with transaction.atomic():
+        row = _locked_account(account)
+        if row.state != Account.State.ACTIVE:
+            raise ActionError(_("Seul un compte actif peut être bloqué."))
+        row.state = Account.State.LOCKED
+        row.save(update_fields=["state"])
+        ended = sessions_end(account=row)
+        audit_record(
+            kind=Kind.HELPDESK_ACCOUNT_LOCKED,
+            student=row.student,
+            actor=actor,
+            ip=ip,
+            sessions=ended,
+        )
+    return ended
+
+
+def account_unlock(*, account: Account, actor: Account, ip: str | None) -> None:
+    """Give a locked account back its sign-in."""
+    with transaction.atomic():
+        row = _locked_account(account)
+        if row.state != Account.State.LOCKED:
+            raise ActionError(_("Ce compte n'est pas bloqué."))
+        row.state = Account.State.ACTIVE
+        row.save(update_fields=["state"])
+        audit_record(kind=Kind.HELPDESK_ACCOUNT_UNLOCKED, student=row.student, actor=actor, ip=ip)
+
+
+def account_disable(*, account: Account, actor: Account, ip: str | None) -> None:
+    """Disable an account for good (administrators): no sign-in, no activation link."""
+    with transaction.atomic():
+        row = _locked_account(account)
+        if row.state == Account.State.DISABLED:
+            raise ActionError(_("Ce compte est déjà désactivé."))
+        previous = row.state
+        row.state = Account.State.DISABLED
+        row.save(update_fields=["state"])
+        ended = sessions_end(account=row)
+        OneTimeCode.objects.filter(
+            account=row, used_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=clock.now())
+        audit_record(
+            kind=Kind.HELPDESK_ACCOUNT_DISABLED,
+            student=row.student,
+            actor=actor,
+            ip=ip,
+            previous=previous,
+            sessions=ended,
+        )
+
+
+def account_sessions_end(*, account: Account, actor: Account, ip: str | None) -> int:
+    """End every session of the account (it signs in again with its password)."""
+    with transaction.atomic():
+        ended = sessions_end(account=account)
+        audit_record(
+            kind=Kind.HELPDESK_SESSIONS_ENDED,
+            student=account.student,
+            actor=actor,
+            ip=ip,
+            sessions=ended,
+        )
+    return ended
+
+
+def account_activation_resend(*, account: Account, actor: Account, ip: str | None) -> None:
+    """Mail a fresh activation link to the address the student gave (same limits as theirs)."""
+    try:
+        with transaction.atomic():
+            activation.activation_resend(account=account, ip=ip)
+            audit_record(
+                kind=Kind.HELPDESK_ACTIVATION_RESENT, student=account.student, actor=actor, ip=ip
+            )
+    except activation.AlreadyActiveError:
+        raise ActionError(_("Ce compte n'attend pas d'activation.")) from None
+    except activation.ResendRefusedError:
+        raise ActionError(
+            _("Plusieurs liens ont déjà été envoyés dans l'heure : réessayez plus tard.")
+        ) from None
+
+
+def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> None:
+    """Send a password reset link to the verified personal address (never to another one)."""
+    from ent.accounts.password_reset import password_reset_send
+
+    if account.state != Account.State.ACTIVE or not account.personal_email_verified_at:
+        raise ActionError(
+            _(
+                "Un lien ne peut être envoyé qu'à un compte actif ayant une adresse personnelle vérifiée."
+            )
+        )
+    # password_reset_send writes the audit record itself, naming the actor.
+    if not password_reset_send(account=account, actor=actor, ip=ip):
+        raise ActionError(_("Le lien n'a pas été envoyé : le compte ne peut pas le recevoir."))
+
+
+# --- Staff accounts -----------------------------------------------------------------------------
+
+
+def _set_role(account: Account, role: Role) -> None:
+    account.groups.set([Group.objects.get(name=role.value)])
+
+
+def _mail_invite(account: Account) -> None:
+    _row, code = code_issue(
+        purpose=OneTimeCode.Purpose.STAFF_INVITE,
+        account=account,
+        email=account.personal_email,
+        lifetime=timedelta(hours=settings.STAFF_INVITE_HOURS),
+    )
+    mail_send(
+        to=account.personal_email,
+        template="staff_invite",
+        context={
+            "username": account.username,
+            "link": f"{settings.BASE_URL}/helpdesk/invite?code={code}",
+            "hours": settings.STAFF_INVITE_HOURS,
+        },
+    )
+
+
+def staff_create(
+    *, username: str, email: str, role: Role, actor: Account, ip: str | None
+) -> Account:
+    """A new staff account with no password; the person chooses one through the mailed link."""
+    try:
+        with transaction.atomic():
+            account = Account(
+                username=username,
+                kind=Account.Kind.STAFF,
+                state=Account.State.ACTIVE,
+                personal_email=email,
+            )
+            account.set_unusable_password()
+            account.save()
+            _set_role(account, role)
+            audit_record(
+                kind=Kind.STAFF_CREATED, actor=actor, ip=ip, target=username, role=role.value
+            )
+            _mail_invite(account)
+    except IntegrityError:
+        raise ActionError(_("Cet identifiant est déjà pris.")) from None
+    return account
+
+
+def staff_invite_resend(*, account: Account, actor: Account, ip: str | None) -> None:
+    """A new link for a staff member who has not chosen a password yet (the old one dies)."""
+    if account.has_usable_password():
+        raise ActionError(_("Cette personne a déjà choisi son mot de passe."))
+    with transaction.atomic():
+        _mail_invite(account)
+        audit_record(kind=Kind.STAFF_INVITE_SENT, actor=actor, ip=ip, target=account.username)
+
+
+def staff_role_set(*, account: Account, role: Role, actor: Account, ip: str | None) -> None:
+    """Make a staff member an agent or an administrator."""
+    if account.pk == actor.pk:
+        raise ActionError(_("Vous ne pouvez pas changer votre propre rôle."))
+    with transaction.atomic():
+        _set_role(account, role)
+        audit_record(
+            kind=Kind.STAFF_ROLE_CHANGED,
+            actor=actor,
+            ip=ip,
+            target=account.username,
+            role=role.value,
+        )
+
+
+def staff_deactivate(*, account: Account, actor: Account, ip: str | None) -> None:
+    """Close a staff account: no sign-in, sessions ended."""
+    if account.pk == actor.pk:
+        raise ActionError(_("Vous ne pouvez pas désactiver votre propre compte."))
+    with transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(state=Account.State.DISABLED)
+        sessions_end(account=account)
+        audit_record(kind=Kind.STAFF_DEACTIVATED, actor=actor, ip=ip, target=account.username)
+
+
+def staff_totp_reset(*, account: Account, actor: Account, ip: str | None) -> None:
+    """Forget the staff member's TOTP device (lost phone): they enrol again at next sign-in."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=account).delete()
+        sessions_end(account=account)
+        audit_record(kind=Kind.STAFF_TOTP_RESET, actor=actor, ip=ip, target=account.username)
+
+
+def staff_invite_account(code: str) -> Account | None:
+    """The staff account a still-valid invitation code belongs to (None otherwise)."""
+    status, row = code_lookup(OneTimeCode.Purpose.STAFF_INVITE, code)
+    if status is not CodeStatus.VALID or row is None or not row.account.is_staff:
+        return None
+    return row.account
+
+
+def staff_password_set(*, code: str, password: str, ip: str | None) -> Account | None:
+    """The invited person chooses their password; the link then stops working."""
+    status, row = code_lookup(OneTimeCode.Purpose.STAFF_INVITE, code)
+    if status is not CodeStatus.VALID or row is None:
+        return None
+    problems = password_policy.check(password, personal=[row.account.username])
+    if problems:
+        raise ActionError(" ".join(str(p) for p in problems))
+    with transaction.atomic():
+        if not code_consume(row):
+            return None
+        account = Account.objects.select_for_update().get(pk=row.account_id)
+        account.set_password(password)
+        account.save(update_fields=["password"])
+        audit_record(kind=Kind.STAFF_PASSWORD_SET, actor=account, ip=ip, target=account.username)
+    return account
