@@ -185,3 +185,71 @@ def active_student(make_active_student: Any) -> Any:
 def page_text(response: Any) -> str:
     """A response body with HTML entities decoded (Django escapes ' as &#x27;)."""
     return html.unescape(response.content.decode())
+
+
+# --- Help desk (helpdesk branch): staff accounts with a TOTP device, signed in for real ---------
+
+STAFF_PASSWORD = "Assistance.Perpi2026"
+
+
+def totp_code(device: Any) -> str:
+    """The current code of a django-otp TOTP device, as an authenticator application shows it."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):0{device.digits}d}"
+
+
+@pytest.fixture
+def make_staff(db: None) -> Any:
+    """``make_staff("agent")``: a staff account with a password and a confirmed TOTP device."""
+    from django.contrib.auth.models import Group
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from ent.accounts.models import Account
+
+    def make(role: str = "agent", username: str | None = None, device: bool = True) -> Any:
+        name = username or f"{role}{next(_counter)}"
+        account = Account.objects.create_user(
+            name, STAFF_PASSWORD, personal_email=f"{name}@univ.example"
+        )
+        account.groups.set([Group.objects.get(name=role)])
+        if device:
+            TOTPDevice.objects.create(user=account, name="ENT", confirmed=True)
+        return account
+
+    return make
+
+
+def staff_sign_in(client: Any, account: Any) -> None:
+    """Sign in at /helpdesk/login with the password, then the current TOTP code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    response = client.post(
+        "/helpdesk/login", {"username": account.username, "password": STAFF_PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"].endswith("/helpdesk/login/code")
+    device = TOTPDevice.objects.get(user=account, confirmed=True)
+    response = client.post("/helpdesk/login/code", {"code": totp_code(device)})
+    assert response.status_code == 302 and response["Location"] == "/helpdesk/", response
+
+
+@pytest.fixture
+def agent_client(make_staff: Any) -> Any:
+    """A test client signed in to the help desk as an agent (password + TOTP)."""
+    from django.test import Client
+
+    client = Client()
+    client.staff = make_staff("agent")  # type: ignore[attr-defined]
+    staff_sign_in(client, client.staff)  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def admin_client(make_staff: Any) -> Any:
+    """A test client signed in to the help desk as an administrator (password + TOTP)."""
+    from django.test import Client
+
+    client = Client()
+    client.staff = make_staff("administrator")  # type: ignore[attr-defined]
+    staff_sign_in(client, client.staff)  # type: ignore[attr-defined]
+    return client

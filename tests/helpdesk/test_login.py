@@ -1,0 +1,167 @@
+"""Staff sign-in: password, then TOTP (enrolment on the first sign-in), throttled and audited."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ent.core.models import AuditEvent
+from tests.conftest import GOOD_PASSWORD, STAFF_PASSWORD, page_text, staff_sign_in, totp_code
+
+pytestmark = pytest.mark.django_db
+
+
+def error_summary(response: Any) -> str:
+    match = re.search(r'<div class="error-summary".*?</div>', page_text(response), re.S)
+    assert match, page_text(response)
+    return match.group(0)
+
+
+def test_wrong_password_unknown_user_and_student_answer_the_same(
+    client: Client, make_staff: Any, make_active_student: Any
+) -> None:
+    agent = make_staff("agent")
+    student = make_active_student()
+    answers = {
+        error_summary(client.post("/helpdesk/login", {"username": u, "password": p}))
+        for u, p in [
+            (agent.username, "Pas.LeBon2026"),
+            ("nobody", STAFF_PASSWORD),
+            (student.student_number, GOOD_PASSWORD),  # students never sign in here
+        ]
+    }
+    assert len(answers) == 1 and "Identifiant ou mot de passe incorrect" in answers.pop()
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.STAFF_LOGIN_FAILED).count() == 3
+
+
+def test_disabled_staff_cannot_sign_in(client: Client, make_staff: Any) -> None:
+    agent = make_staff("agent")
+    agent.state = "disabled"
+    agent.save()
+    response = client.post(
+        "/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD}
+    )
+    assert "Identifiant ou mot de passe incorrect" in error_summary(response)
+
+
+def test_password_throttled(client: Client, make_staff: Any, settings: Any) -> None:
+    agent = make_staff("agent")
+    for _ in range(settings.THROTTLE_FREE_FAILURES):
+        client.post("/helpdesk/login", {"username": agent.username, "password": "wrong"})
+    response = client.post(
+        "/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD}
+    )
+    assert "Trop d'essais infructueux" in error_summary(response)
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.STAFF_LOGIN_THROTTLED).exists()
+
+
+def test_password_alone_reaches_no_helpdesk_page(client: Client, make_staff: Any) -> None:
+    agent = make_staff("agent")
+    response = client.post(
+        "/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD}
+    )
+    assert response["Location"] == "/helpdesk/login/code"
+    assert "_auth_user_id" not in client.session  # no session until the TOTP code
+    for path in ("/helpdesk/", "/helpdesk/search?q=a", "/helpdesk/requests/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"] == "/helpdesk/login"
+
+
+def test_session_without_otp_is_refused(client: Client, make_staff: Any) -> None:
+    """Even a staff session opened some other way is refused without a verified TOTP device."""
+    admin = make_staff("administrator")
+    client.force_login(admin)
+    for path in ("/helpdesk/", "/helpdesk/staff/", "/helpdesk/settings/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"] == "/helpdesk/login"
+
+
+def test_totp_then_session(client: Client, make_staff: Any) -> None:
+    agent = make_staff("agent")
+    client.post("/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD})
+    device = TOTPDevice.objects.get(user=agent)
+    wrong = "000000" if totp_code(device) != "000000" else "000001"
+    response = client.post("/helpdesk/login/code", {"code": wrong})
+    assert "Code incorrect" in page_text(response)
+    response = client.post("/helpdesk/login/code", {"code": totp_code(device)})
+    assert response.status_code == 302 and response["Location"] == "/helpdesk/"
+    assert client.get("/helpdesk/").status_code == 200
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.STAFF_LOGIN_OK, actor=agent).exists()
+    # A code works once: replayed in another browser, it is refused.
+    other = Client()
+    other.post("/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD})
+    response = other.post("/helpdesk/login/code", {"code": totp_code(device)})
+    assert "Code incorrect" in page_text(response)
+
+
+def test_totp_throttled(client: Client, make_staff: Any, settings: Any) -> None:
+    agent = make_staff("agent")
+    client.post("/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD})
+    device = TOTPDevice.objects.get(user=agent)
+    wrong = "111111" if totp_code(device) != "111111" else "222222"
+    for _ in range(settings.THROTTLE_FREE_FAILURES):
+        client.post("/helpdesk/login/code", {"code": wrong})
+    response = client.post("/helpdesk/login/code", {"code": totp_code(device)})
+    assert "Trop d'essais infructueux" in page_text(response)
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(
+        kind=AuditEvent.Kind.STAFF_TOTP_FAILED, actor=agent
+    ).count() == (settings.THROTTLE_FREE_FAILURES)
+
+
+def test_code_step_expires(client: Client, make_staff: Any) -> None:
+    from datetime import timedelta
+
+    from ent.core import clock
+
+    agent = make_staff("agent")
+    client.post("/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD})
+    clock.advance(timedelta(minutes=11))
+    response = client.get("/helpdesk/login/code")
+    assert response["Location"] == "/helpdesk/login"
+
+
+def test_enrolment_with_qr_code(client: Client, make_staff: Any) -> None:
+    agent = make_staff("agent", device=False)
+    response = client.post(
+        "/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD}
+    )
+    assert response["Location"] == "/helpdesk/login/enrol"
+    assert client.get("/helpdesk/").status_code == 302  # not before enrolment
+    page = page_text(client.get("/helpdesk/login/enrol"))
+    assert "<svg" in page and "<title" in page  # the QR code, inline, with a text alternative
+    device = TOTPDevice.objects.get(user=agent)
+    assert not device.confirmed
+    from base64 import b32encode
+
+    secret = b32encode(device.bin_key).decode().rstrip("=")
+    assert " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) in page
+    assert page_text(client.get("/helpdesk/login/enrol")).count(secret[:4]) >= 1
+    assert TOTPDevice.objects.filter(user=agent).count() == 1  # same device on reload
+
+    response = client.post("/helpdesk/login/enrol", {"code": "12345"})
+    assert "Code incorrect" in page_text(response)
+    response = client.post("/helpdesk/login/enrol", {"code": totp_code(device)})
+    assert response.status_code == 302 and response["Location"] == "/helpdesk/"
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get("/helpdesk/").status_code == 200
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.STAFF_TOTP_ENROLLED, actor=agent).exists()
+
+
+def test_enrolled_staff_cannot_enrol_again(client: Client, make_staff: Any) -> None:
+    agent = make_staff("agent")
+    client.post("/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD})
+    response = client.get("/helpdesk/login/enrol")
+    assert response["Location"] == "/helpdesk/login/code"
+
+
+def test_staff_sign_in_helper_signs_in(client: Client, make_staff: Any) -> None:
+    agent = make_staff("agent")
+    staff_sign_in(client, agent)
+    assert client.get("/helpdesk/").status_code == 200
