@@ -212,7 +212,7 @@ def make_staff(db: None) -> Any:
         account = Account.objects.create_user(
             name, STAFF_PASSWORD, personal_email=f"{name}@univ.example"
         )
-        account.groups.set([Group.objects.get(name=role)])
+        account.groups.set([Group.objects.get_or_create(name=role)[0]])
         if device:
             TOTPDevice.objects.create(user=account, name="ENT", confirmed=True)
         return account

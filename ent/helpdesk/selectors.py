@@ -124,6 +124,11 @@ class Bar:
     count: int
     label_day: bool
 
+    @property
+    def center(self) -> float:
+        """Where the day's label goes."""
+        return round(self.x + self.width / 2, 2)
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -141,7 +146,7 @@ class Chart:
 
 def bar_chart(days: list[DayCount], *, width: int = 720, height: int = 240) -> Chart:
     """Lay out the bars; the y axis gets up to four round ticks."""
-    left, right, top, bottom = 40, 8, 10, 30
+    left, right, top, bottom = 40, 24, 10, 30
     plot_h = height - top - bottom
     max_count = max([d.count for d in days] + [1])
     step_x = (width - left - right) / max(len(days), 1)
