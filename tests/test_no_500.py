@@ -20,6 +20,7 @@ FORMS = {
     "/activation/": ["student_number", "ine"],
     "/activation/confirm": ["code"],
     "/i18n/setlang/": ["language", "next"],
+    "/helpdesk/login": ["username", "password"],
 }
 
 
@@ -58,3 +59,36 @@ def test_get_pages_never_500(client: Client, query: str) -> None:
     for path in ("/activation/confirm", "/login", "/"):
         response = client.get(path, {"code": query, "next": query})
         assert response.status_code < 500
+
+
+UPDATE_REQUEST_FIELDS = [
+    "student_number",
+    "ine",
+    "kind",
+    "message",
+    "new_first_name",
+    "new_last_name",
+    "new_birth_date",
+    "new_ine",
+    "new_email",
+    "contact_email",
+]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(text, min_size=10, max_size=10),
+    kind=st.sampled_from(["", "name", "lost_email", "birth_date", "ine", "other", "x"]),
+)
+def test_update_request_never_500(
+    client: Client, make_student: Any, values: list[str], kind: str
+) -> None:
+    """The update-request form, with the right number + INE so every branch is reached."""
+    student = make_student()
+    data = dict(zip(UPDATE_REQUEST_FIELDS, values, strict=True))
+    data.update(student_number=student.student_number, ine=student.ine, kind=kind)
+    data["message"] = data["message"] or "m"
+    response = client.post("/update-request/", data)
+    assert response.status_code < 500, data

@@ -88,5 +88,5 @@ def purge(*, dry_run: bool) -> PurgeReport:
         # The account protects its student record: accounts (and their codes) first.
         Account.objects.filter(student_id__in=student_ids).delete()
         Student.objects.filter(pk__in=student_ids).delete()
-        audit_record(kind=Kind.PURGE_RUN, **report.as_dict())
+        audit_record(kind=Kind.PURGE_RUN, counts=report.as_dict())
     return report

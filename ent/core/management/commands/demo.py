@@ -42,6 +42,13 @@ class Command(BaseCommand):
                 f" {student.institutional_email}  [{state}]"
             )
         self.stdout.write(f"  Mails are not sent: read them at {settings.BASE_URL}/demo/outbox")
+        # --- Help desk (helpdesk branch) ---
+        from ent.helpdesk.demo import DEMO_ADMIN, demo_admin_reset
+
+        self.stdout.write(
+            f"  Help desk: {settings.BASE_URL}/helpdesk/login  user {DEMO_ADMIN}"
+            f"  password {demo_admin_reset()}  (new at each start; enrol a TOTP app at first sign-in)"
+        )
         self.stdout.write(
             f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})"
         )
