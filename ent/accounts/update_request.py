@@ -189,7 +189,9 @@ class DecisionError(Exception):
 
 
 def _open_for_update(pk: int) -> UpdateRequest:
-    request = UpdateRequest.objects.select_for_update().select_related("student").get(pk=pk)
+    request = (
+        UpdateRequest.objects.select_for_update(of=("self",)).select_related("student").get(pk=pk)
+    )
     if not request.is_open:
         raise DecisionError(_("Cette demande a déjà été traitée."))
     return request

@@ -39,7 +39,10 @@ class ActionError(Exception):
 
 
 def _locked_account(account: Account) -> Account:
-    return Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the student join.
+    return (
+        Account.objects.select_for_update(of=("self",)).select_related("student").get(pk=account.pk)
+    )
 
 
 def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
