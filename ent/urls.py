@@ -3,15 +3,15 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from ent.accounts import help_views
+from ent.accounts import documentation_views, help_views, views_selfservice
 from ent.core import views as core_views
 
 urlpatterns = [
     path("", include("ent.portal.urls")),
     path("", include("ent.sso.urls")),
     path("", include("ent.accounts.urls")),
-    path("documentation/", help_views.documentation, name="documentation"),
-    path("password/reset/", help_views.password_reset, name="password-reset"),
+    path("documentation/", documentation_views.documentation, name="documentation"),
+    path("password/reset/", views_selfservice.reset_request, name="password-reset"),
     path("update-request/", help_views.update_request, name="update-request"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("demo/outbox", core_views.outbox, name="demo-outbox"),

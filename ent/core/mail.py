@@ -44,6 +44,11 @@ def _build(*, to: str, template: str, context: dict[str, Any]) -> EmailMultiAlte
     return message
 
 
+def mail_preview(*, template: str, context: dict[str, Any]) -> EmailMultiAlternatives:
+    """The message ``mail_send`` would send, not sent (the documentation shows real mails)."""
+    return _build(to="", template=template, context=context)
+
+
 def mail_send(*, to: str, template: str, context: dict[str, Any], background: bool = False) -> None:
     """Render now, send after the current transaction commits (never for a rolled-back one).
 
