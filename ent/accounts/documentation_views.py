@@ -23,7 +23,11 @@ SAMPLE_CODE = "N4QWQ6FVIT6451ACN54P"
 
 def _sample(template: str, context: dict[str, object]) -> dict[str, str]:
     message = mail_preview(template=template, context=context)
-    return {"from": message.from_email, "subject": str(message.subject), "body": str(message.body)}
+    return {
+        "from": message.from_email,
+        "subject": str(message.subject),
+        "body": str(message.body).strip(),
+    }
 
 
 def documentation(request: HttpRequest) -> HttpResponse:

@@ -184,6 +184,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
 def _keep_this_session(request: HttpRequest, account: Account, old_key: str | None) -> None:
     # Django signs sessions with the password hash: refresh it so this browser stays signed
     # in. It also gives the session a new key; the session index must follow it.
+    account.refresh_from_db(fields=["password"])
     update_session_auth_hash(request, account)
     new_key = request.session.session_key
     if old_key and new_key and old_key != new_key:
