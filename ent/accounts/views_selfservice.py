@@ -220,9 +220,24 @@ def email_change_view(request: HttpRequest) -> HttpResponse:
             form.add_error("current_password", _wrong_password_message(exc))
         else:
             address = form.cleaned_data["email"]
-            email_change.email_change_start(
-                account=account, new_email=address, actor=account, ip=ip
-            )
+            try:
+                email_change.email_change_start(
+                    account=account, new_email=address, actor=account, ip=ip
+                )
+            except email_change.TooManyRequestsError:
+                form.add_error(
+                    None,
+                    _(
+                        "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
+                        " dernier reçu, ou réessayez plus tard."
+                    ),
+                )
+                return render(
+                    request,
+                    "accounts/email_change.html",
+                    {"form": form, "account": account},
+                    status=429,
+                )
             messages.success(
                 request,
                 _(

@@ -102,3 +102,26 @@ def test_bad_links(active_student: Any, case: str) -> None:
     assert expected in page_text(page)
     assert browser.post("/account/email/confirm").status_code == 400
     assert Account.objects.get(student=active_student).personal_email == "sophie@example.org"
+
+
+def test_student_requests_limited_per_hour(active_student: Any) -> None:
+    from ent.accounts.email_change import LINKS_PER_HOUR
+
+    client = signed_in(active_student)
+    for n in range(LINKS_PER_HOUR):
+        assert ask(client, f"try{n}@example.org").status_code == 302
+    before = len(outbox())
+    response = ask(client, "one-more@example.org")
+    assert response.status_code == 429
+    assert "plusieurs liens de confirmation dans l'heure" in page_text(response)
+    assert len(outbox()) == before
+    # The help desk is not limited (it acts on a checked request).
+    from ent.accounts import email_change
+
+    staff = Account.objects.create_user("agent", "Agent.Helpdesk2026")
+    email_change.email_change_start(
+        account=active_student.account, new_email="checked@example.org", actor=staff, ip=None
+    )
+    assert outbox()[-1].to == ["checked@example.org"]
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert ask(client, "later@example.org").status_code == 302

@@ -253,3 +253,19 @@ def test_locked_after_the_link_was_sent(client: Client, active_student: Any) -> 
     response = _follow_link(client, code)
     assert response.status_code == 400
     assert "Ce compte n'est pas actif" in page_text(response)
+
+
+def test_reset_lifts_the_login_delay(client: Client, active_student: Any, settings: Any) -> None:
+    """A student who mistyped the password until blocked resets it and gets in at once."""
+    for _ in range(settings.THROTTLE_FREE_FAILURES):
+        Client().post(
+            "/login", {"identifier": active_student.student_number, "password": "Oublie.2026"}
+        )
+    blocked = Client().post(
+        "/login", {"identifier": active_student.student_number, "password": GOOD_PASSWORD}
+    )
+    assert blocked.status_code != 302 and "Vous pourrez réessayer" in page_text(blocked)
+    ask(client, active_student.student_number)
+    _follow_link(client, code_in(outbox()[-1].body))
+    client.post("/password/reset/confirm", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert is_signed_in(signed_in(active_student, NEW_PASSWORD))
