@@ -3,15 +3,15 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from ent.accounts import help_views, update_request_views
+from ent.accounts import documentation_views, update_request_views, views_selfservice
 from ent.core import views as core_views
 
 urlpatterns = [
     path("", include("ent.portal.urls")),
     path("", include("ent.sso.urls")),
     path("", include("ent.accounts.urls")),
-    path("documentation/", help_views.documentation, name="documentation"),
-    path("password/reset/", help_views.password_reset, name="password-reset"),
+    path("documentation/", documentation_views.documentation, name="documentation"),
+    path("password/reset/", views_selfservice.reset_request, name="password-reset"),
     path("update-request/", update_request_views.update_request_view, name="update-request"),
     path(
         "update-request/sent/",

@@ -22,7 +22,13 @@ from django.utils.translation import gettext as _
 
 from ent.core import clock, throttle
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup
+from ent.core.codes import (
+    CodeStatus,
+    code_consume,
+    code_issue,
+    code_lookup,
+    codes_issued_last_hour,
+)
 from ent.core.mail import mail_send
 from ent.core.messages import mask_email
 from ent.core.models import OneTimeCode
@@ -53,6 +59,15 @@ def normalise_email(raw: str) -> str:
     return f"{local}@{domain}"
 
 
+# Verification links a student may have sent per hour (each goes to an address they typed:
+# without a limit the form would mail anyone, over and over). The help desk is not limited.
+LINKS_PER_HOUR = 5
+
+
+class TooManyRequestsError(Exception):
+    """The student asked for too many verification links in the last hour."""
+
+
 def _lifetime() -> timedelta:
     return timedelta(hours=settings.EMAIL_CHANGE_CODE_HOURS)
 
@@ -63,12 +78,19 @@ def email_change_start(
     """Mail a verification link to ``new_email``; the address is used only once verified.
 
     A newer request revokes the previous link. ``actor`` is the staff member when the help
-    desk starts it, None (the student) otherwise. Raises ``ValidationError`` for an address
-    that cannot be a personal one.
+    desk starts it, the account itself or None when the student does. Raises
+    ``ValidationError`` for an address that cannot be a personal one, and
+    ``TooManyRequestsError`` after ``LINKS_PER_HOUR`` student requests in an hour.
     """
     address = normalise_email(new_email)
+    by_helpdesk = actor is not None and actor.pk != account.pk
     with transaction.atomic():
         account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        if not by_helpdesk and (
+            codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.EMAIL_CHANGE)
+            >= LINKS_PER_HOUR
+        ):
+            raise TooManyRequestsError
         _row, code = code_issue(
             purpose=OneTimeCode.Purpose.EMAIL_CHANGE,
             account=account,
@@ -81,7 +103,7 @@ def email_change_start(
             actor=actor,
             ip=ip,
             new_email=mask_email(address),
-            by="helpdesk" if actor is not None and actor.pk != account.pk else "student",
+            by="helpdesk" if by_helpdesk else "student",
         )
         mail_send(
             to=address,

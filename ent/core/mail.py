@@ -44,6 +44,11 @@ def _build(*, to: str, template: str, context: dict[str, Any]) -> EmailMultiAlte
     return message
 
 
+def mail_preview(*, template: str, context: dict[str, Any]) -> EmailMultiAlternatives:
+    """The message ``mail_send`` would send, not sent (the documentation shows real mails)."""
+    return _build(to="", template=template, context=context)
+
+
 def _record_failure(*, to: str, template: str, subject: str, error: Exception) -> None:
     """Keep a row for the help-desk dashboard; a failure to record must not raise either."""
     from . import clock

@@ -4,6 +4,8 @@ ACTIVATION_STUDENT = "ent.activation.student_id"
 ACTIVATION_STARTED_AT = "ent.activation.identified_at"
 ACTIVATION_ACCOUNT = "ent.activation.account_id"
 ACTIVATION_LINK_CODE = "ent.activation.link_code"
+PASSWORD_RESET_LINK_CODE = "ent.password_reset.link_code"  # noqa: S105 (a key name)
+EMAIL_CHANGE_LINK_CODE = "ent.email_change.link_code"
 
 # Update requests and help desk (helpdesk branch)
 UPDATE_REQUEST_REFERENCE = "ent.update_request.reference"

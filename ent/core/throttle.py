@@ -110,3 +110,14 @@ def success(policy: Policy, key: str) -> None:
     ThrottleCounter.objects.filter(
         scope=policy.scope, key_hash=_hash(policy.scope, key), consecutive_failures__gt=0
     ).update(consecutive_failures=0, updated_at=clock.now())
+
+
+def release(policy: Policy, key: str) -> None:
+    """Lift the current delay and the consecutive run (the count of the window stays).
+
+    For when the person proved who they are another way (a password reset through the mailed
+    link): the old guesses say nothing about the new password, but the daily cap still holds.
+    """
+    ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key)).update(
+        consecutive_failures=0, blocked_until=None, updated_at=clock.now()
+    )

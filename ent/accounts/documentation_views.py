@@ -1,0 +1,64 @@
+"""The student guide at ``/documentation/``: one page, one section per question.
+
+Everything that depends on the configuration is generated from it, so the guide never
+disagrees with the service: the password rules come from ``password_policy.rules()`` (the
+checker reads the same), the sample mails are rendered from the real mail templates, the
+durations and the help desk address from the settings.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from ent.core.mail import mail_preview
+
+from . import password_policy
+
+# The guide's own example (Blaise Pascal and his activation code).
+SAMPLE_NAME = "Blaise Pascal"
+SAMPLE_CODE = "N4QWQ6FVIT6451ACN54P"
+
+
+def _sample(template: str, context: dict[str, object]) -> dict[str, str]:
+    message = mail_preview(template=template, context=context)
+    return {
+        "from": message.from_email,
+        "subject": str(message.subject),
+        "body": str(message.body).strip(),
+    }
+
+
+def documentation(request: HttpRequest) -> HttpResponse:
+    """How to activate, password rules, what the mails look like, forwarding, help."""
+    activation_link = f"{settings.BASE_URL}/activation/confirm?code={SAMPLE_CODE}"
+    return render(
+        request,
+        "accounts/documentation.html",
+        {
+            "rules": password_policy.rules(),
+            "code_hours": settings.ACTIVATION_CODE_HOURS,
+            "reset_minutes": settings.PASSWORD_RESET_CODE_MINUTES,
+            "free_failures": settings.THROTTLE_FREE_FAILURES,
+            "example_link": activation_link,
+            "student_mail_domain": settings.STUDENT_MAIL_DOMAIN,
+            "activation_mail": _sample(
+                "activation",
+                {
+                    "full_name": SAMPLE_NAME,
+                    "link": activation_link,
+                    "hours": settings.ACTIVATION_CODE_HOURS,
+                },
+            ),
+            "reset_mail": _sample(
+                "password_reset",
+                {
+                    "full_name": SAMPLE_NAME,
+                    "username": "21900042",
+                    "link": f"{settings.BASE_URL}/password/reset/confirm?code={SAMPLE_CODE}",
+                    "minutes": settings.PASSWORD_RESET_CODE_MINUTES,
+                },
+            ),
+        },
+    )

@@ -1,0 +1,282 @@
+"""Self-service pages: forgotten password, profile, password and address changes.
+
+Thin: parse with a form, call one service of ``password_reset``, ``password_change`` or
+``email_change``, render. Mailed links follow the activation pattern (see
+``ent.accounts.views.confirm``): the GET with ``?code=`` moves the code into the session and
+redirects, with ``Referrer-Policy: no-referrer``, to the same URL without it, so the code
+never shows in a Referer header nor in the address bar of the page holding the form.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from ent.core import clock
+from ent.core import session_keys as keys
+from ent.core.messages import retry_message
+from ent.core.models import AuditEvent, OneTimeCode
+from ent.core.net import client_ip
+
+from . import email_change, password_policy, password_reset
+from .email_change import EmailChangeStatus
+from .forms_selfservice import (
+    EmailChangeForm,
+    PasswordChangeForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+)
+from .models import Account, AccountSession
+from .password_change import WrongPasswordError, password_change, password_verify
+from .password_reset import ResetLink, ResetStatus
+
+# How many sign-ins the profile lists.
+LAST_LOGINS = 10
+
+
+def _code_to_session(request: HttpRequest, key: str, url_name: str) -> HttpResponse:
+    """The mailed link's GET: keep the code in the session, drop it from the URL."""
+    request.session[key] = request.GET["code"][:64]
+    response = redirect(url_name)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- Forgotten password -------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reset_request(request: HttpRequest) -> HttpResponse:
+    """``/password/reset/``: the same answer whatever the account (no enumeration)."""
+    form = ResetRequestForm(request.POST or None, mail_domain=settings.STUDENT_MAIL_DOMAIN)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_reset.password_reset_request(
+                identifier=form.cleaned_data["identifier"], ip=client_ip(request)
+            )
+        except password_reset.ResetThrottledError as exc:
+            form.add_error(None, retry_message(exc.retry_at))
+            return render(request, "accounts/reset_request.html", {"form": form}, status=429)
+        return render(
+            request,
+            "accounts/reset_sent.html",
+            {"minutes": settings.PASSWORD_RESET_CODE_MINUTES},
+        )
+    return render(request, "accounts/reset_request.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reset_confirm(request: HttpRequest) -> HttpResponse:
+    """``/password/reset/confirm``: the new password, behind the mailed link."""
+    if request.method == "GET" and "code" in request.GET:
+        return _code_to_session(request, keys.PASSWORD_RESET_LINK_CODE, "accounts:reset-confirm")
+    code = request.POST.get("code") or request.session.get(keys.PASSWORD_RESET_LINK_CODE, "")
+    found = password_reset.password_reset_code_status(code) if code else ResetStatus.UNKNOWN
+    if not isinstance(found, ResetLink):
+        return _reset_result(request, found)
+    form = ResetPasswordForm(request.POST or None, account=found.account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            status = password_reset.password_reset_confirm(
+                code=code, password=form.cleaned_data["password1"], ip=client_ip(request)
+            )
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+        else:
+            request.session.pop(keys.PASSWORD_RESET_LINK_CODE, None)
+            if status is ResetStatus.RESET and request.user.is_authenticated:
+                # Every session of the account ended; this browser's too (no automatic login).
+                logout(request)
+            return _reset_result(request, status)
+    return render(
+        request,
+        "accounts/reset_confirm.html",
+        {"form": form, "rules": password_policy.rules(), "account": found.account},
+    )
+
+
+def _reset_result(request: HttpRequest, status: ResetStatus) -> HttpResponse:
+    code_status = {ResetStatus.RESET: 200, ResetStatus.THROTTLED: 429}.get(status, 400)
+    response = render(
+        request,
+        "accounts/reset_result.html",
+        {"status": status.value, "minutes": settings.PASSWORD_RESET_CODE_MINUTES},
+        status=code_status,
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- Profile and signed-in changes ----------------------------------------------------------
+
+
+def _account(request: HttpRequest) -> Account:
+    user = request.user
+    assert isinstance(user, Account)
+    return user
+
+
+@never_cache
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """``/account/``: what the university knows of the student, and the last sign-ins."""
+    account = _account(request)
+    logins = AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_OK, actor=account)[:LAST_LOGINS]
+    pending = account.codes.filter(
+        purpose=OneTimeCode.Purpose.EMAIL_CHANGE, used_at__isnull=True, revoked_at__isnull=True
+    ).order_by("-created_at")
+    pending_email = next(
+        (row.email for row in pending[:1] if row.expires_at > clock.now()),
+        None,
+    )
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "account": account,
+            "student": account.student,
+            "logins": logins,
+            "pending_email": pending_email,
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    """``/account/password/``: current password, new one twice; other sessions end."""
+    account = _account(request)
+    form = PasswordChangeForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        old_key = request.session.session_key
+        try:
+            ended = password_change(
+                account=account,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["password1"],
+                ip=client_ip(request),
+                keep_session_key=old_key,
+            )
+        except WrongPasswordError as exc:
+            form.add_error("current_password", _wrong_password_message(exc))
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+        else:
+            _keep_this_session(request, account, old_key)
+            messages.success(request, _changed_message(ended))
+            return redirect("accounts:profile")
+    return render(
+        request, "accounts/password_change.html", {"form": form, "rules": password_policy.rules()}
+    )
+
+
+def _keep_this_session(request: HttpRequest, account: Account, old_key: str | None) -> None:
+    # Django signs sessions with the password hash: refresh it so this browser stays signed
+    # in. It also gives the session a new key; the session index must follow it.
+    account.refresh_from_db(fields=["password"])
+    update_session_auth_hash(request, account)
+    new_key = request.session.session_key
+    if old_key and new_key and old_key != new_key:
+        AccountSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
+def _changed_message(ended: int) -> str:
+    if not ended:
+        return _("Votre mot de passe a été modifié.")
+    return _("Votre mot de passe a été modifié. Vos autres sessions ont été fermées (%(n)d).") % {
+        "n": ended
+    }
+
+
+def _wrong_password_message(exc: WrongPasswordError) -> str:
+    if exc.retry_at is not None:
+        return retry_message(exc.retry_at)
+    return _("Mot de passe incorrect.")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_change_view(request: HttpRequest) -> HttpResponse:
+    """``/account/email/``: the new address and the password; a link goes to the new one."""
+    account = _account(request)
+    form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ip = client_ip(request)
+        try:
+            password_verify(account=account, password=form.cleaned_data["current_password"], ip=ip)
+        except WrongPasswordError as exc:
+            form.add_error("current_password", _wrong_password_message(exc))
+        else:
+            address = form.cleaned_data["email"]
+            try:
+                email_change.email_change_start(
+                    account=account, new_email=address, actor=account, ip=ip
+                )
+            except email_change.TooManyRequestsError:
+                form.add_error(
+                    None,
+                    _(
+                        "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
+                        " dernier reçu, ou réessayez plus tard."
+                    ),
+                )
+                return render(
+                    request,
+                    "accounts/email_change.html",
+                    {"form": form, "account": account},
+                    status=429,
+                )
+            messages.success(
+                request,
+                _(
+                    "Un lien de confirmation a été envoyé à %(email)s. Votre adresse actuelle reste"
+                    " utilisée tant que vous ne l'avez pas suivi."
+                )
+                % {"email": address},
+            )
+            return redirect("accounts:profile")
+    return render(request, "accounts/email_change.html", {"form": form, "account": account})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest) -> HttpResponse:
+    """``/account/email/confirm``: the link mailed to the new address (no sign-in needed:
+    it may be opened on another device; the code proves the mailbox)."""
+    if request.method == "GET" and "code" in request.GET:
+        return _code_to_session(request, keys.EMAIL_CHANGE_LINK_CODE, "accounts:email-confirm")
+    code = request.POST.get("code") or request.session.get(keys.EMAIL_CHANGE_LINK_CODE, "")
+    if request.method == "GET":
+        refusal = email_change.email_change_code_status(code) if code else EmailChangeStatus.UNKNOWN
+        if refusal is None:
+            return render(request, "accounts/email_confirm.html")
+        return _email_result(request, refusal)
+    status = email_change.email_change_confirm(code=code, ip=client_ip(request))
+    request.session.pop(keys.EMAIL_CHANGE_LINK_CODE, None)
+    return _email_result(request, status)
+
+
+def _email_result(request: HttpRequest, status: EmailChangeStatus) -> HttpResponse:
+    code_status = {EmailChangeStatus.CHANGED: 200, EmailChangeStatus.THROTTLED: 429}.get(
+        status, 400
+    )
+    response = render(
+        request,
+        "accounts/email_result.html",
+        {"status": status.value},
+        status=code_status,
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
