@@ -85,7 +85,11 @@ def email_change_start(
     address = normalise_email(new_email)
     by_helpdesk = actor is not None and actor.pk != account.pk
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        account = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .get(pk=account.pk)
+        )
         if not by_helpdesk and (
             codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.EMAIL_CHANGE)
             >= LINKS_PER_HOUR
@@ -162,7 +166,9 @@ def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
         return refusal
     with transaction.atomic():
         account = (
-            Account.objects.select_for_update().select_related("student").get(pk=row.account_id)
+            Account.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .get(pk=row.account_id)
         )
         if not code_consume(row):
             return EmailChangeStatus.USED

@@ -71,7 +71,11 @@ def password_change(
     if problems:
         raise ValidationError(problems)
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        account = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .get(pk=account.pk)
+        )
         account.set_password(new_password)
         account.save(update_fields=["password"])
         ended = sessions_end(account=account, keep_key=keep_session_key)

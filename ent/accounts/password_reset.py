@@ -213,7 +213,11 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
     address. The audit record names ``actor`` (the staff member who pressed the button).
     """
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        account = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .get(pk=account.pk)
+        )
         sent = can_receive_link(account)
         if sent:
             _issue_and_mail(account, background=False)
@@ -305,7 +309,11 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
     if problems:
         raise ValidationError(problems)
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("student").get(pk=account.pk)
+        account = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .get(pk=account.pk)
+        )
         if not code_consume(row):
             return ResetStatus.USED
         if account.state != Account.State.ACTIVE:

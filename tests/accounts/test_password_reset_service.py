@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from ent.accounts import password_reset as reset
 from ent.accounts.models import Account
@@ -194,3 +196,28 @@ def test_wrong_codes_are_throttled_per_address(active_student: Any) -> None:
     assert reset.password_reset_confirm(code=code, password=NEW_PASSWORD, ip="5.6.7.9") is (
         ResetStatus.RESET
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_resets_at_once_change_the_password_once(active_student: Any) -> None:
+    code = _link(active_student)
+    passwords = [f"Course.Parallele{n}x" for n in range(4)]
+    results: list[ResetStatus] = []
+    barrier = threading.Barrier(len(passwords))
+
+    def confirm(password: str) -> None:
+        barrier.wait()
+        try:
+            results.append(reset.password_reset_confirm(code=code, password=password, ip=None))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm, args=(p,)) for p in passwords]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.value for r in results) == ["reset", "used", "used", "used"], results
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.PASSWORD_RESET).count() == 1
+    account = Account.objects.get(pk=active_student.account.pk)
+    assert sum(account.check_password(p) for p in passwords) == 1
