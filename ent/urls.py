@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("ent.portal.urls")),
     path("", include("ent.sso.urls")),
     path("", include("ent.accounts.urls")),
+    path("cas/", include("ent.sso.cas_urls")),  # CAS 3.0 server
     path("documentation/", help_views.documentation, name="documentation"),
     path("password/reset/", help_views.password_reset, name="password-reset"),
     path("update-request/", help_views.update_request, name="update-request"),

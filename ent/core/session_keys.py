@@ -4,3 +4,9 @@ ACTIVATION_STUDENT = "ent.activation.student_id"
 ACTIVATION_STARTED_AT = "ent.activation.identified_at"
 ACTIVATION_ACCOUNT = "ent.activation.account_id"
 ACTIVATION_LINK_CODE = "ent.activation.link_code"
+
+# CAS single sign-on (ent.sso.cas)
+SSO_ID = "ent.sso.id"  # random id of this sign-on session, kept across session-key rotation
+SSO_AUTHENTICATED_AT = "ent.sso.authenticated_at"  # when the password was last typed (ISO)
+CAS_FRESH_LOGIN = "ent.cas.fresh_login"  # {"next": /cas/login URL, "at": timestamp}
+CAS_SERVICES = "ent.cas.services"  # [[ticket, service id, service URL], …] for single logout
