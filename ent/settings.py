@@ -382,3 +382,11 @@ STAFF_INVITE_HOURS = _env_int("ENT_STAFF_INVITE_HOURS", 72, minimum=1, maximum=2
 AUDIT_RETENTION_MONTHS = _env_int("ENT_AUDIT_RETENTION_MONTHS", 12, minimum=1, maximum=120)
 # ``ent purge``: never-activated students absent from the imports for this many days.
 PURGE_ABSENT_DAYS = _env_int("ENT_PURGE_ABSENT_DAYS", 180, minimum=1)
+# --- CAS 3.0 server (ent.sso.cas) ------------------------------------------------------------
+
+# Lifetime of an unvalidated service or proxy ticket (the spec recommends five minutes at most).
+CAS_TICKET_SECONDS = _env_int("ENT_CAS_TICKET_SECONDS", 60, minimum=5, maximum=300)
+# Proxy callbacks (pgtUrl) must be HTTPS; tests and local demos may allow http://127.0.0.1…
+CAS_ALLOW_HTTP_LOOPBACK_CALLBACK = _env_bool("ENT_CAS_ALLOW_HTTP_LOOPBACK_CALLBACK", False)
+# Timeout of each back-channel call: proxy callback and single-logout POST.
+CAS_HTTP_TIMEOUT_SECONDS = _env_int("ENT_CAS_HTTP_TIMEOUT_SECONDS", 3, minimum=1, maximum=30)

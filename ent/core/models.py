@@ -88,6 +88,12 @@ class AuditEvent(models.Model):
             _("Lien d'activation renvoyé par l'assistance"),
         )
         PURGE_RUN = "purge.run", _("Purge des données anciennes")
+        # CAS server (ent.sso.cas)
+        CAS_TICKET_ISSUED = "cas.ticket_issued", _("CAS : connexion à un service")
+        CAS_PROXY_TICKET_ISSUED = "cas.proxy_ticket_issued", _("CAS : ticket de proxy délivré")
+        CAS_PROXY_GRANTED = "cas.proxy_granted", _("CAS : ticket d'octroi de proxy délivré")
+        CAS_VALIDATION_FAILED = "cas.validation_failed", _("CAS : validation de ticket refusée")
+        CAS_SERVICE_UNKNOWN = "cas.service_unknown", _("CAS : service inconnu refusé")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must

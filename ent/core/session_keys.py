@@ -12,3 +12,9 @@ UPDATE_REQUEST_REFERENCE = "ent.update_request.reference"
 HELPDESK_PENDING_STAFF = "ent.helpdesk.pending_staff_id"
 HELPDESK_PENDING_AT = "ent.helpdesk.pending_at"
 HELPDESK_INVITE_CODE = "ent.helpdesk.invite_code"
+
+# CAS single sign-on (ent.sso.cas)
+SSO_ID = "ent.sso.id"  # random id of this sign-on session, kept across session-key rotation
+SSO_AUTHENTICATED_AT = "ent.sso.authenticated_at"  # when the password was last typed (ISO)
+CAS_FRESH_LOGIN = "ent.cas.fresh_login"  # {"next": /cas/login URL, "at": timestamp}
+CAS_SERVICES = "ent.cas.services"  # [[ticket, service id, service URL], …] for single logout

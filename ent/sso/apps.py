@@ -8,3 +8,7 @@ class SsoConfig(AppConfig):
 
     name = "ent.sso"
     label = "sso"
+
+    def ready(self) -> None:
+        """Connect the CAS server to Django's login and logout signals (single logout)."""
+        from . import cas  # noqa: F401

@@ -67,8 +67,9 @@ class Service(models.Model):
         blank=True,
         help_text=_("Noms d'attributs (uid, mail, displayName…) que le service peut recevoir."),
     )
-    # CAS: a service URL is accepted when this pattern matches it from its first character
-    # (re.match), so "https://moodle\\.univ-perp\\.fr/.*" cannot be fooled by a prefix.
+    # CAS: a service URL is accepted when this pattern matches all of it (re.fullmatch, see
+    # ``matches_cas_service``), so "https://moodle\\.univ-perp\\.fr/.*" cannot be fooled by a
+    # prefix ("https://moodle.univ-perp.fr.evil.example/") or a suffix.
     cas_service_pattern = models.CharField(
         _("motif des adresses de service CAS"),
         max_length=500,
@@ -106,3 +107,61 @@ class Service(models.Model):
     def allows_attribute(self, name: str) -> bool:
         """Whether the registry lets this service receive the attribute."""
         return name in (self.attributes or [])
+
+    def matches_cas_service(self, url: str) -> bool:
+        """Whether ``url`` is one of this entry's CAS service URLs (the whole URL must match)."""
+        if not self.cas_service_pattern:
+            return False
+        return re.fullmatch(self.cas_service_pattern, url) is not None
+
+    def allows_proxy_callback(self, url: str) -> bool:
+        """Whether this service may receive proxy-granting tickets at ``url`` (pgtUrl)."""
+        if not self.cas_proxy_callback_pattern:
+            return False
+        return re.fullmatch(self.cas_proxy_callback_pattern, url) is not None
+
+
+# --- CAS tickets (ent.sso.cas) -----------------------------------------------------------------
+
+
+class CasTicket(models.Model):
+    """A CAS ticket: service ticket (ST), proxy ticket (PT) or proxy-granting ticket (PGT).
+
+    Only the SHA-256 of the ticket is stored: a copy of the table yields no usable ticket.
+    An ST or PT is consumed by one conditional UPDATE (``consumed_at IS NULL``), so two
+    validations at once cannot both succeed, whatever the database. Tickets live in the database
+    so that every web instance behind the load balancer sees them. A PGTIOU is never stored: it
+    only correlates the callback with the validation response, which happen in one request.
+    """
+
+    class Kind(models.TextChoices):
+        SERVICE = "ST", _("Ticket de service")
+        PROXY = "PT", _("Ticket de proxy")
+        PROXY_GRANTING = "PGT", _("Ticket d'octroi de proxy")
+
+    kind = models.CharField(max_length=3, choices=Kind.choices)
+    ticket_hash = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="cas_tickets"
+    )
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cas_tickets")
+    # The exact service identifier the ticket was issued for (ST: ``service`` given to /login;
+    # PT: ``targetService`` given to /proxy; PGT: the service whose validation created it).
+    service_url = models.CharField(max_length=2000)
+    # The ENT session it came from: logging out deletes the session's tickets (a PGT "MUST
+    # expire when the client logs out", spec 3.3.1).
+    session_key = models.CharField(max_length=64, db_index=True)
+    # Issued right after the student typed the password (``renew``, ``isFromNewLogin``).
+    primary = models.BooleanField(default=False)
+    authenticated_at = models.DateTimeField()
+    # Proxy chain, most recent first (PT, PGT); a PGT's own callback URL comes first.
+    proxies = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket CAS")
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.service_url[:60]}"

@@ -20,6 +20,7 @@ from ent.core.audit import Kind, audit_record
 from ent.core.messages import retry_message
 from ent.core.net import client_ip
 
+from .cas_views import mark_fresh_login
 from .forms import LoginForm
 from .services import LoginStatus, login_attempt
 
@@ -47,7 +48,11 @@ def login(request: HttpRequest) -> HttpResponse:
         )
         if result.status is LoginStatus.OK and result.account is not None:
             auth_login(request, result.account, backend=BACKEND)  # new session id
-            return redirect(_safe_next(request))
+            target = _safe_next(request)
+            # Back to /cas/login: the ticket it issues comes from the password just typed
+            # (CAS "renew" and isFromNewLogin).
+            mark_fresh_login(request, target)
+            return redirect(target)
         if result.status is LoginStatus.ACTIVATE and result.student is not None:
             remember_identified(request, result.student)
             return redirect("accounts:activation-details")
@@ -75,7 +80,12 @@ def login(request: HttpRequest) -> HttpResponse:
             if result.retry_at is not None:
                 message += " " + retry_message(result.retry_at)
             form.add_error(None, message)
-    return render(request, "sso/login.html", {"form": form, "next": _safe_next(request)})
+    # ``renew``: a service asked for the password again (CAS renew=true); the form is shown
+    # even to a signed-in student, with a word of explanation.
+    renew = (request.POST.get("renew") or request.GET.get("renew")) == "1"
+    return render(
+        request, "sso/login.html", {"form": form, "next": _safe_next(request), "renew": renew}
+    )
 
 
 @require_POST

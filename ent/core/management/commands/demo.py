@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ent.directory.demo import DEMO_STUDENTS
 from ent.directory.models import Student
 from ent.directory.services import students_import
+from ent.sso.cas_demo import register_demo_cas_services
 
 
 class Command(BaseCommand):
@@ -27,6 +28,7 @@ class Command(BaseCommand):
             raise CommandError("ent demo needs ENT_DEMO=1 (it loads demo data and the demo outbox)")
         call_command("migrate", interactive=False, verbosity=0)
         students_import(rows=DEMO_STUDENTS)
+        register_demo_cas_services()
         base = urlsplit(settings.BASE_URL)
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"ENT demo — {settings.UNIVERSITY_NAME}"))

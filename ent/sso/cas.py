@@ -1,0 +1,628 @@
+"""CAS 3.0 server: tickets, validation, proxying and single logout (Apereo CAS Protocol 3.0).
+
+The views (``ent.sso.cas_views``) parse the request and call one function of this module:
+
+- ``service_for_url``: the registry entry of a ``service`` URL, or None (the registry is never
+  open: an unknown service gets no ticket and no redirect).
+- ``service_ticket_issue``: a ticket ``ST-…`` for a signed-in student going to a service.
+- ``ticket_validate``: ``/validate``, ``/serviceValidate``, ``/proxyValidate`` and their
+  ``/p3/`` twins. One conditional UPDATE consumes the ticket whatever the outcome, so a ticket
+  serves one validation attempt and two concurrent validations cannot both succeed.
+- ``proxy_ticket_issue``: ``/proxy``.
+- ``render_xml``/``render_json``: the spec's response documents, built with ElementTree/json
+  (never by pasting strings), so a name with ``<``, ``&`` or quotes cannot break them.
+- single logout: a receiver of ``user_logged_out`` deletes the session's tickets and POSTs the
+  SAML ``LogoutRequest`` to every service the session signed into, in background threads, so a
+  slow or broken service never holds up the student's logout.
+
+Tickets are stored as SHA-256 hashes (``CasTicket``); the plaintext exists only in the redirect
+to the service and, for single logout, in the student's own session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import string
+import threading
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import transaction
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from ent.accounts.models import Account
+from ent.core import clock
+from ent.core import session_keys as keys
+from ent.core.audit import Kind, audit_record
+
+from .attributes import attributes_all, attributes_for
+from .models import Attribute, CasTicket, Service
+
+logger = logging.getLogger(__name__)
+
+CAS_NS = "http://www.yale.edu/tp/cas"
+SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+# Clients such as phpCAS look for the literal "cas:" and "samlp:" prefixes, not only the
+# namespaces: register them so ElementTree writes those and not ns0/ns1.
+ET.register_namespace("cas", CAS_NS)
+ET.register_namespace("samlp", SAMLP_NS)
+ET.register_namespace("saml", SAML_NS)
+
+# Spec 3.7: tickets use only A-Z, a-z, 0-9 and "-". 40 random characters ≈ 238 bits.
+_TICKET_ALPHABET = string.ascii_letters + string.digits
+_TICKET_RANDOM_LENGTH = 40
+_TICKET_RE = re.compile(r"(ST|PT|PGT)-[A-Za-z0-9]{32,250}")
+_MAX_URL_LENGTH = 2000
+_MAX_SLO_ENTRIES = 100
+# XML 1.0 cannot carry most control characters, even escaped: drop them from values.
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class ErrorCode(StrEnum):
+    """Error codes of the CAS 3.0 specification (sections 2.5.3 and 2.7.3)."""
+
+    INVALID_REQUEST = "INVALID_REQUEST"
+    INVALID_TICKET_SPEC = "INVALID_TICKET_SPEC"
+    UNAUTHORIZED_SERVICE_PROXY = "UNAUTHORIZED_SERVICE_PROXY"
+    INVALID_PROXY_CALLBACK = "INVALID_PROXY_CALLBACK"
+    INVALID_TICKET = "INVALID_TICKET"
+    INVALID_SERVICE = "INVALID_SERVICE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    UNAUTHORIZED_SERVICE = "UNAUTHORIZED_SERVICE"
+
+
+@dataclass
+class Validation:
+    """Outcome of a ticket validation: success (``user`` set) or an error code."""
+
+    user: str = ""
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    pgt_iou: str = ""
+    proxies: list[str] = field(default_factory=list)
+    code: ErrorCode | None = None
+    description: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the ticket was accepted."""
+        return self.code is None
+
+
+@dataclass
+class ProxyResult:
+    """Outcome of ``/proxy``: a proxy ticket or an error code."""
+
+    ticket: str = ""
+    code: ErrorCode | None = None
+    description: str = ""
+
+
+def new_ticket(prefix: str) -> str:
+    """A fresh ticket ``PREFIX-`` followed by 40 random letters and digits."""
+    return f"{prefix}-" + "".join(
+        secrets.choice(_TICKET_ALPHABET) for _ in range(_TICKET_RANDOM_LENGTH)
+    )
+
+
+def ticket_hash(ticket: str) -> str:
+    """What the database keeps of a ticket."""
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def _is_http_url(url: str) -> bool:
+    if not url or len(url) > _MAX_URL_LENGTH or any(c.isspace() for c in url):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def service_for_url(url: str) -> Service | None:
+    """The enabled CAS registry entry whose pattern matches the whole ``url``, if any."""
+    if not _is_http_url(url):
+        return None
+    for service in Service.objects.filter(enabled=True, protocol=Service.Protocol.CAS):
+        if service.matches_cas_service(url):
+            return service
+    return None
+
+
+def url_with_ticket(service_url: str, ticket: str) -> str:
+    """The service URL with ``ticket=…`` appended to its query (its own parameters kept)."""
+    parts = urlsplit(service_url)
+    extra = urlencode({"ticket": ticket})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+# --- Issuing service tickets (/cas/login) ---------------------------------------------------
+
+
+def sso_id(request: HttpRequest) -> str:
+    """The id of the browser's sign-on session, created on first use.
+
+    Django's session key changes at every login; this id lives in the session data, so the
+    tickets issued before a second password entry (``renew``) still end with the session.
+    """
+    value = request.session.get(keys.SSO_ID)
+    if not isinstance(value, str) or not value:
+        value = secrets.token_hex(16)
+        request.session[keys.SSO_ID] = value
+    return value
+
+
+def authenticated_at(request: HttpRequest) -> datetime:
+    """When the student last typed the password in this session (now if unknown)."""
+    raw = request.session.get(keys.SSO_AUTHENTICATED_AT)
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            pass
+    return clock.now()
+
+
+def service_ticket_issue(
+    *,
+    account: Account,
+    service: Service,
+    service_url: str,
+    session_id: str,
+    primary: bool,
+    authenticated: datetime,
+    ip: str | None,
+) -> str:
+    """Issue a service ticket for ``service_url``; the caller redirects the browser with it."""
+    now = clock.now()
+    ticket = new_ticket("ST")
+    with transaction.atomic():
+        # Housekeeping: expired tickets are useless; dropping them here keeps the table small
+        # without a scheduled job (the expiry index makes this cheap).
+        CasTicket.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
+        CasTicket.objects.create(
+            kind=CasTicket.Kind.SERVICE,
+            ticket_hash=ticket_hash(ticket),
+            account=account,
+            service=service,
+            service_url=service_url,
+            session_key=session_id,
+            primary=primary,
+            authenticated_at=authenticated,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.CAS_TICKET_SECONDS),
+        )
+        audit_record(
+            kind=Kind.CAS_TICKET_ISSUED,
+            student=account.student,
+            actor=account,
+            ip=ip,
+            service=service.slug,
+            renew=primary,
+        )
+    return ticket
+
+
+def remember_for_logout(request: HttpRequest, *, ticket: str, service: Service, url: str) -> None:
+    """Keep (ticket, service) in the session: single logout names the ticket (SessionIndex)."""
+    entries = list(request.session.get(keys.CAS_SERVICES) or [])
+    entries.append([ticket, service.pk, url])
+    request.session[keys.CAS_SERVICES] = entries[-_MAX_SLO_ENTRIES:]
+
+
+# --- Validating tickets ------------------------------------------------------------------------
+
+
+def _fail(code: ErrorCode, description: str) -> Validation:
+    return Validation(code=code, description=description)
+
+
+def _shown(ticket: str) -> str:
+    # Echo the ticket in the message only when it looks like one of ours.
+    return ticket if _TICKET_RE.fullmatch(ticket) else "(invalid)"
+
+
+def _user_id(account: Account) -> str:
+    return attributes_all(account)[Attribute.UID]
+
+
+def _audit_refusal(row: CasTicket, reason: str, ip: str | None) -> None:
+    audit_record(
+        kind=Kind.CAS_VALIDATION_FAILED,
+        student=row.account.student,
+        ip=ip,
+        service=row.service.slug,
+        reason=reason,
+    )
+
+
+def ticket_validate(
+    *,
+    ticket: str,
+    service_url: str,
+    renew: bool,
+    pgt_url: str,
+    allow_proxy_tickets: bool,
+    ip: str | None,
+) -> Validation:
+    """Validate a service (or proxy) ticket once; every outcome consumes it.
+
+    Two queries on the success path without ``pgtUrl``: the conditional UPDATE that consumes
+    the ticket and one SELECT of ticket, account, student and service together.
+    """
+    if not ticket or not service_url:
+        return _fail(
+            ErrorCode.INVALID_REQUEST, "'ticket' and 'service' parameters are both required"
+        )
+    if not _TICKET_RE.fullmatch(ticket) or ticket.startswith("PGT-"):
+        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {_shown(ticket)} not recognized")
+    digest = ticket_hash(ticket)
+    now = clock.now()
+    consumed = CasTicket.objects.filter(
+        ticket_hash=digest,
+        kind__in=(CasTicket.Kind.SERVICE, CasTicket.Kind.PROXY),
+        consumed_at__isnull=True,
+    ).update(consumed_at=now)
+    if consumed != 1:
+        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
+    row = (
+        CasTicket.objects.select_related("account__student", "service")
+        .filter(ticket_hash=digest)
+        .first()
+    )
+    if row is None:  # deleted by a logout between the two statements
+        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
+    if row.expires_at <= now:
+        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} expired")
+    if row.service_url != service_url:
+        # Spec 2.5.3: the ticket is invalidated too (it already is: consumed above).
+        _audit_refusal(row, "service mismatch", ip)
+        return _fail(ErrorCode.INVALID_SERVICE, f"Ticket {ticket} was not issued for this service")
+    if row.kind == CasTicket.Kind.PROXY and not allow_proxy_tickets:
+        _audit_refusal(row, "proxy ticket on serviceValidate", ip)
+        return _fail(
+            ErrorCode.INVALID_TICKET_SPEC,
+            f"Ticket {ticket} is a proxy ticket: validate it at /proxyValidate",
+        )
+    if renew and not row.primary:
+        _audit_refusal(row, "renew", ip)
+        return _fail(
+            ErrorCode.INVALID_TICKET,
+            f"Ticket {ticket} did not come from an initial login and renew was requested",
+        )
+    account, service = row.account, row.service
+    if not service.enabled or service.protocol != Service.Protocol.CAS:
+        return _fail(ErrorCode.INVALID_SERVICE, "This service is no longer registered")
+    if not account.is_active:
+        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
+    result = Validation(
+        user=_user_id(account),
+        attributes=_released_attributes(account, service, row),
+        proxies=list(row.proxies or []),
+    )
+    if pgt_url:
+        error = _proxy_granting_ticket_issue(row=row, pgt_url=pgt_url, result=result, ip=ip)
+        if error is not None:
+            return error
+    return result
+
+
+def _released_attributes(
+    account: Account, service: Service, row: CasTicket
+) -> dict[str, list[str]]:
+    # The three authentication attributes of the spec's schema (Appendix A) are not personal
+    # data; every personal attribute goes through the registry's list.
+    released: dict[str, list[str]] = {
+        "authenticationDate": [row.authenticated_at.isoformat()],
+        "longTermAuthenticationRequestTokenUsed": ["false"],
+        "isFromNewLogin": ["true" if row.primary else "false"],
+    }
+    for name, value in attributes_for(account, service).items():
+        released[name] = [value]
+    return released
+
+
+# --- Proxying ----------------------------------------------------------------------------------
+
+
+def _callback_allowed_scheme(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http" or not settings.CAS_ALLOW_HTTP_LOOPBACK_CALLBACK:
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A callback that redirects gets no PGT: following it could send the PGT to a host the
+    # registry never allowed.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _http_get_ok(url: str) -> bool:
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=settings.CAS_HTTP_TIMEOUT_SECONDS) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        logger.info("CAS proxy callback failed: %s", type(exc).__name__)
+        return False
+
+
+def _proxy_granting_ticket_issue(
+    *, row: CasTicket, pgt_url: str, result: Validation, ip: str | None
+) -> Validation | None:
+    """Spec 2.5.4: send a PGT and its IOU to ``pgt_url``; on 200, put the IOU in ``result``."""
+    service = row.service
+    if not service.cas_proxy_callback_pattern:
+        return _fail(
+            ErrorCode.UNAUTHORIZED_SERVICE_PROXY, "This service may not obtain proxy tickets"
+        )
+    if (
+        not _is_http_url(pgt_url)
+        or not _callback_allowed_scheme(pgt_url)
+        or not service.allows_proxy_callback(pgt_url)
+    ):
+        return _fail(
+            ErrorCode.INVALID_PROXY_CALLBACK,
+            "The proxy callback URL is not an HTTPS address registered for this service",
+        )
+    pgt, iou = new_ticket("PGT"), new_ticket("PGTIOU")
+    now = clock.now()
+    # Stored before the callback: the proxy may use its PGT as soon as it receives it.
+    pgt_row = CasTicket.objects.create(
+        kind=CasTicket.Kind.PROXY_GRANTING,
+        ticket_hash=ticket_hash(pgt),
+        account=row.account,
+        service=service,
+        service_url=row.service_url,
+        session_key=row.session_key,
+        primary=False,
+        authenticated_at=row.authenticated_at,
+        proxies=[pgt_url, *(row.proxies or [])],
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.SESSION_COOKIE_AGE),
+    )
+    parts = urlsplit(pgt_url)
+    extra = urlencode({"pgtId": pgt, "pgtIou": iou})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    if not _http_get_ok(urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))):
+        pgt_row.delete()
+        return _fail(ErrorCode.INVALID_PROXY_CALLBACK, "The proxy callback did not answer 200 OK")
+    audit_record(
+        kind=Kind.CAS_PROXY_GRANTED,
+        student=row.account.student,
+        ip=ip,
+        service=service.slug,
+        callback=pgt_url[:200],
+    )
+    result.pgt_iou = iou
+    return None
+
+
+def proxy_ticket_issue(*, pgt: str, target_service: str, ip: str | None) -> ProxyResult:
+    """``/proxy``: a proxy ticket for ``target_service`` from a proxy-granting ticket."""
+    if not pgt or not target_service:
+        return ProxyResult(
+            code=ErrorCode.INVALID_REQUEST,
+            description="'pgt' and 'targetService' parameters are both required",
+        )
+    now = clock.now()
+    row = (
+        CasTicket.objects.select_related("account__student", "service")
+        .filter(
+            ticket_hash=ticket_hash(pgt),
+            kind=CasTicket.Kind.PROXY_GRANTING,
+            expires_at__gt=now,
+        )
+        .first()
+        if pgt.startswith("PGT-")
+        else None
+    )
+    if row is None or not row.account.is_active or not row.service.enabled:
+        return ProxyResult(
+            code=ErrorCode.INVALID_TICKET, description=f"Ticket {_shown(pgt)} not recognized"
+        )
+    target = service_for_url(target_service)
+    if target is None:
+        return ProxyResult(
+            code=ErrorCode.UNAUTHORIZED_SERVICE,
+            description="The target service is not registered with this CAS server",
+        )
+    ticket = new_ticket("PT")
+    with transaction.atomic():
+        CasTicket.objects.create(
+            kind=CasTicket.Kind.PROXY,
+            ticket_hash=ticket_hash(ticket),
+            account=row.account,
+            service=target,
+            service_url=target_service,
+            session_key=row.session_key,
+            primary=False,
+            authenticated_at=row.authenticated_at,
+            proxies=list(row.proxies or []),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.CAS_TICKET_SECONDS),
+        )
+        audit_record(
+            kind=Kind.CAS_PROXY_TICKET_ISSUED,
+            student=row.account.student,
+            ip=ip,
+            service=target.slug,
+            proxy=row.service.slug,
+        )
+    return ProxyResult(ticket=ticket)
+
+
+# --- Response documents --------------------------------------------------------------------
+
+
+def _clean(value: str) -> str:
+    return _XML_INVALID.sub("", value)
+
+
+def _cas(tag: str) -> str:
+    return f"{{{CAS_NS}}}{tag}"
+
+
+def _xml(root: ET.Element) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def render_xml(result: Validation) -> str:
+    """The ``cas:serviceResponse`` of a validation (spec 2.5.2, 2.6.2, Appendix A)."""
+    root = ET.Element(_cas("serviceResponse"))
+    if result.code is not None:
+        failure = ET.SubElement(root, _cas("authenticationFailure"), code=result.code.value)
+        failure.text = _clean(result.description)
+        return _xml(root)
+    success = ET.SubElement(root, _cas("authenticationSuccess"))
+    ET.SubElement(success, _cas("user")).text = _clean(result.user)
+    if result.attributes:
+        attributes = ET.SubElement(success, _cas("attributes"))
+        for name, values in result.attributes.items():
+            for value in values:
+                ET.SubElement(attributes, _cas(name)).text = _clean(value)
+    if result.pgt_iou:
+        ET.SubElement(success, _cas("proxyGrantingTicket")).text = result.pgt_iou
+    if result.proxies:
+        proxies = ET.SubElement(success, _cas("proxies"))
+        for url in result.proxies:
+            ET.SubElement(proxies, _cas("proxy")).text = _clean(url)
+    return _xml(root)
+
+
+def render_json(result: Validation) -> str:
+    """The JSON form of the same response (``format=JSON``)."""
+    body: dict[str, Any]
+    if result.code is not None:
+        body = {
+            "authenticationFailure": {"code": result.code.value, "description": result.description}
+        }
+    else:
+        success: dict[str, Any] = {"user": result.user}
+        if result.pgt_iou:
+            success["proxyGrantingTicket"] = result.pgt_iou
+        if result.proxies:
+            success["proxies"] = result.proxies
+        if result.attributes:
+            success["attributes"] = result.attributes
+        body = {"authenticationSuccess": success}
+    return json.dumps({"serviceResponse": body}, ensure_ascii=False)
+
+
+def render_proxy_xml(result: ProxyResult) -> str:
+    """The ``/proxy`` response (spec 2.7.2)."""
+    root = ET.Element(_cas("serviceResponse"))
+    if result.code is not None:
+        failure = ET.SubElement(root, _cas("proxyFailure"), code=result.code.value)
+        failure.text = _clean(result.description)
+    else:
+        success = ET.SubElement(root, _cas("proxySuccess"))
+        ET.SubElement(success, _cas("proxyTicket")).text = result.ticket
+    return _xml(root)
+
+
+def render_proxy_json(result: ProxyResult) -> str:
+    """The JSON form of the ``/proxy`` response."""
+    if result.code is not None:
+        body = {"proxyFailure": {"code": result.code.value, "description": result.description}}
+    else:
+        body = {"proxySuccess": {"proxyTicket": result.ticket}}
+    return json.dumps({"serviceResponse": body})
+
+
+# --- Single logout ---------------------------------------------------------------------------
+
+
+def logout_request_xml(ticket: str) -> str:
+    """The SAML ``LogoutRequest`` of the spec's Appendix C, naming the service ticket."""
+    root = ET.Element(
+        f"{{{SAMLP_NS}}}LogoutRequest",
+        ID="LR-" + secrets.token_hex(16),
+        Version="2.0",
+        IssueInstant=clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    ET.SubElement(root, f"{{{SAML_NS}}}NameID").text = "@NOT_USED@"
+    ET.SubElement(root, f"{{{SAMLP_NS}}}SessionIndex").text = ticket
+    return ET.tostring(root, encoding="unicode")
+
+
+def _post_logout(url: str, ticket: str) -> None:
+    if not _is_http_url(url):
+        return
+    data = urlencode({"logoutRequest": logout_request_xml(ticket)}).encode()
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        url, data=data, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=settings.CAS_HTTP_TIMEOUT_SECONDS):
+            pass
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        # Spec 2.3.3.1: errors are ignored ("fire and forget"); logged for the operators.
+        logger.warning("CAS single logout to %s failed: %s", urlsplit(url).netloc, exc)
+
+
+def single_logout_send(entries: list[list[Any]]) -> list[threading.Thread]:
+    """POST a LogoutRequest for each (ticket, service id, service URL), each in its own thread.
+
+    The service's registered ``logout_url`` receives it, or else the URL it signed in with.
+    Returns the started threads (tests join them; the logout itself never waits).
+    """
+    ids = {e[1] for e in entries if len(e) == 3}
+    services = {s.pk: s for s in Service.objects.filter(pk__in=ids)}
+    threads = []
+    for ticket, service_id, url in entries:
+        service = services.get(service_id)
+        if service is None:  # removed from the registry since: it is owed nothing
+            continue
+        target = service.logout_url or url
+        thread = threading.Thread(
+            target=_post_logout, args=(target, ticket), name="cas-slo", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+@receiver(user_logged_in)
+def _remember_authentication(
+    sender: Any, request: HttpRequest | None, user: Account, **kwargs: Any
+) -> None:
+    if request is not None and hasattr(request, "session"):
+        request.session[keys.SSO_AUTHENTICATED_AT] = clock.now().isoformat()
+
+
+@receiver(user_logged_out)
+def _end_sign_on(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Logout of the ENT: the session's tickets die and its services are told (SLO)."""
+    if request is None or not hasattr(request, "session"):
+        return
+    session_id = request.session.get(keys.SSO_ID)
+    if isinstance(session_id, str) and session_id:
+        CasTicket.objects.filter(session_key=session_id).delete()
+    entries = request.session.get(keys.CAS_SERVICES)
+    if isinstance(entries, list) and entries:
+        single_logout_send(entries)

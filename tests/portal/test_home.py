@@ -1,0 +1,110 @@
+"""The portal: the tiles of a signed-in student, and the demo's CAS services."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cas import CASClient
+from django.test import Client
+
+from ent.sso.cas_demo import register_demo_cas_services
+from ent.sso.models import Service
+from tests.conftest import page_text
+from tests.sso.cas_helpers import register, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def tiles(response: Any) -> list[tuple[str, str]]:
+    """(href, name) of each tile, in page order."""
+    html = response.content.decode()
+    return re.findall(
+        r'<a class="tile" href="([^"]+)">.*?<span class="tile-name">([^<]+)</span>', html, re.S
+    )
+
+
+def test_signed_in_student_sees_the_tiles_in_order(active_student: Any) -> None:
+    register(
+        "courses",
+        r"https://courses\.example\.org/.*",
+        order=20,
+        name="Cours",
+        home_url="https://courses.example.org/",
+        icon=Service.Icon.COURSES,
+    )
+    register(
+        "mail",
+        r"https://mail\.example\.org/.*",
+        order=10,
+        name="Messagerie",
+        home_url="https://mail.example.org/",
+        icon=Service.Icon.MAIL,
+    )
+    register("off", r"https://off\.example\.org/.*", enabled=False, name="Éteint")
+    register("hidden", r"https://hidden\.example\.org/.*", show_on_portal=False, name="Caché")
+    Service.objects.create(
+        name="Agenda",
+        slug="agenda",
+        home_url="https://agenda.example.org/",
+        protocol=Service.Protocol.OIDC,
+        order=30,
+        icon=Service.Icon.CALENDAR,
+    )
+    response = signed_in(active_student).get("/")
+    page = page_text(response)
+    assert "Bonjour Sophie Germain" in page
+    assert tiles(response) == [
+        ("https://mail.example.org/", "Messagerie"),
+        ("https://courses.example.org/", "Cours"),
+        ("https://agenda.example.org/", "Agenda"),
+    ]
+    html = response.content.decode()
+    assert html.count('aria-hidden="true" focusable="false"') == 3  # decorative icons
+    assert 'href="/account/"' in html and "Mon profil" in page
+    assert "Se déconnecter" in page
+
+
+def test_anonymous_home_has_no_tiles(db: None) -> None:
+    register()
+    response = Client().get("/")
+    assert tiles(response) == [] and "Activer mon compte" in page_text(response)
+
+
+def test_no_service_yet(active_student: Any) -> None:
+    assert "Aucun service n'est encore ouvert." in page_text(signed_in(active_student).get("/"))
+
+
+def test_demo_services_are_registered_idempotently(settings: Any) -> None:
+    settings.BASE_URL = "http://127.0.0.1:8000"
+    register_demo_cas_services()
+    register_demo_cas_services()
+    webmail = Service.objects.get(slug="webmail")
+    moodle = Service.objects.get(slug="moodle")
+    assert Service.objects.count() == 2
+    assert webmail.home_url == "http://127.0.0.1:8000/webmail/"
+    assert webmail.matches_cas_service("http://127.0.0.1:8000/webmail/login")
+    assert not webmail.matches_cas_service("http://127.0.0.1:8000/other/")
+    assert not webmail.matches_cas_service("http://127.0.0.1:80000/webmail/")
+    assert moodle.matches_cas_service("https://moodle.univ-perp.fr/login/index.php")
+    assert moodle.matches_cas_service("http://localhost:8080/login/index.php")
+    assert not moodle.matches_cas_service("https://moodle.univ-perp.fr.evil.example/")
+    assert not moodle.matches_cas_service("http://moodle.univ-perp.fr/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tile_service_signs_in_through_cas_without_password(
+    live_server: Any, active_student: Any
+) -> None:
+    """The demo Moodle (on the loopback) signs the student in with the ENT session alone."""
+    register_demo_cas_services()
+    browser = signed_in(active_student)
+    service_url = "http://127.0.0.1:8080/login/index.php"
+    response = browser.get("/cas/login", {"service": service_url})
+    ticket = parse_qs(urlsplit(response["Location"]).query)["ticket"][0]
+    client = CASClient(version=3, server_url=f"{live_server.url}/cas/", service_url=service_url)
+    user, attributes, _ = client.verify_ticket(ticket)
+    assert user == active_student.student_number
+    assert attributes["givenName"] == "Sophie" and "supannEtuId" not in attributes
