@@ -34,6 +34,13 @@ class AuditEvent(models.Model):
             _("Connexion avec l'INE : vers l'activation"),
         )
         LOGOUT = "logout", _("Déconnexion")
+        # OpenID Connect (ent.sso.oidc)
+        OIDC_CLIENT_CREATED = "oidc.client_created", _("OIDC : client créé")
+        OIDC_CLIENT_UPDATED = "oidc.client_updated", _("OIDC : client modifié")
+        OIDC_CLIENT_REMOVED = "oidc.client_removed", _("OIDC : client supprimé")
+        OIDC_SECRET_ROTATED = "oidc.secret_rotated", _("OIDC : secret client renouvelé")
+        OIDC_AUTHORIZED = "oidc.authorized", _("OIDC : connexion à un service")
+        OIDC_LOGOUT = "oidc.logout", _("OIDC : déconnexion demandée par un service")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must

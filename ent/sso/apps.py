@@ -8,3 +8,7 @@ class SsoConfig(AppConfig):
 
     name = "ent.sso"
     label = "sso"
+
+    def ready(self) -> None:
+        """Connect the OIDC receivers (back-channel logout, registry deletions)."""
+        from . import oidc  # noqa: F401
