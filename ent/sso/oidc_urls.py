@@ -13,7 +13,7 @@ urlpatterns = [
         name="oidc-connect-discovery-info",
     ),
     path("oauth/authorize/", oidc_views.AuthorizeView.as_view(), name="authorize"),
-    path("oauth/token/", dot_views.TokenView.as_view(), name="token"),
+    path("oauth/token/", oidc_views.TokenView.as_view(), name="token"),
     path("oauth/revoke/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/userinfo/", dot_views.UserInfoView.as_view(), name="user-info"),
     path("oauth/jwks/", dot_views.JwksInfoView.as_view(), name="jwks-info"),

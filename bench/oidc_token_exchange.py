@@ -1,0 +1,139 @@
+"""Authorization-code exchanges per second at /oauth/token/, against a trivial view.
+
+Usage: ``ENT_DEMO=1 ENT_VAR_DIR=/tmp/bench-var [ENT_DATABASE_URL=...] .venv/bin/python
+bench/oidc_token_exchange.py [N]``. One process, Django's in-process WSGI client (no HTTP
+server), so the figure is the cost of the view itself: a confidential client authenticating
+with its secret (client_secret_basic), a code with PKCE S256 and the openid profile email
+scopes, answered with an access token, a refresh token and an RS256 ID token. The database
+named by ENT_DATABASE_URL is used as is: point it at a throw-away one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import time
+from datetime import date, timedelta
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ent.settings")
+
+
+def main(count: int = 300) -> None:
+    """Create ``count`` codes, exchange them, time /healthz as many times, print the ratio."""
+    import django
+
+    django.setup()
+    from authlib.common.security import generate_token
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+    from oauth2_provider.models import Grant
+
+    from ent.accounts.models import Account
+    from ent.directory.importing import Row
+    from ent.directory.models import Student
+    from ent.directory.services import students_import
+    from ent.sso.models import Attribute, Service
+    from ent.sso.oidc import oidc_secret_rotate
+
+    call_command("migrate", verbosity=0)
+    students_import(
+        rows=[Row(0, "39999999", "999999999ZZ", "Bench", "Ada", date(2004, 1, 1), "Licence")]
+    )
+    student = Student.objects.get(student_number="39999999")
+    account = getattr(student, "account", None) or Account.objects.create(
+        username=student.student_number, student=student, state=Account.State.ACTIVE
+    )
+    redirect_uri = "https://bench.example.org/cb"
+    service, _ = Service.objects.get_or_create(
+        slug="bench-oidc",
+        defaults={
+            "name": "Bench",
+            "home_url": "https://bench.example.org/",
+            "protocol": Service.Protocol.OIDC,
+            "oidc_redirect_uris": redirect_uri,
+            "attributes": [Attribute.UID, Attribute.DISPLAY_NAME, Attribute.MAIL],
+        },
+    )
+    secret = oidc_secret_rotate(service=service)
+    service.refresh_from_db()
+    application = service.oidc_client.application  # type: ignore[attr-defined]
+    verifier = generate_token(48)
+    challenge = create_s256_code_challenge(verifier)
+    codes = [generate_token(30) for _ in range(count)]
+    Grant.objects.bulk_create(
+        Grant(
+            application=application,
+            user=account,
+            code=code,
+            expires=timezone.now() + timedelta(hours=1),
+            redirect_uri=redirect_uri,
+            scope="openid profile email",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+            nonce="n",
+            claims="{}",
+        )
+        for code in codes
+    )
+    basic = base64.b64encode(f"{service.oidc_client_id}:{secret}".encode()).decode()
+    client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
+
+    def exchange(code: str) -> None:
+        response = client.post(
+            "/oauth/token/",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": verifier,
+            },
+            HTTP_AUTHORIZATION=f"Basic {basic}",
+        )
+        assert response.status_code == 200, response.content
+
+    exchange(codes.pop())  # warm-up (key loading, caches)
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        exchange(codes.pop())
+    if os.environ.get("BENCH_SHOW_SQL"):
+        print("\n".join(queries))
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for code in codes[:100]:
+            exchange(code)
+        profiler.disable()
+        codes = codes[100:]
+        pstats.Stats(profiler).sort_stats(
+            os.environ.get("BENCH_PROFILE", "cumulative")
+        ).print_stats(60)
+    start = time.perf_counter()
+    for code in codes:
+        exchange(code)
+    token_rate = len(codes) / (time.perf_counter() - start)
+
+    client.get("/healthz")
+    start = time.perf_counter()
+    for _ in range(len(codes)):
+        client.get("/healthz")
+    trivial_rate = len(codes) / (time.perf_counter() - start)
+    print(f"token exchanges: {token_rate:.0f}/s ({len(queries)} SQL queries each)")
+    print(f"trivial view:    {trivial_rate:.0f}/s")
+    print(f"ratio:           {token_rate / trivial_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
