@@ -601,7 +601,7 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
     The secret is returned only the first time (it is stored as a digest); rotate it with
     ``oidc_secret_rotate`` to see a new one.
     """
-    service, _created = Service.objects.get_or_create(
+    service, created = Service.objects.get_or_create(
         slug=DEMO_SLUG,
         defaults={
             "name": "Emploi du temps",
@@ -622,5 +622,7 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
             "order": 40,
         },
     )
+    if not created and OidcClient.objects.filter(service=service).exists():
+        return service.oidc_client_id, None
     secret = oidc_client_sync(service=service)
     return service.oidc_client_id, secret
