@@ -43,7 +43,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from jwcrypto import jwt
 from oauth2_provider.generators import generate_client_id, generate_client_secret
-from oauth2_provider.models import AbstractApplication, AccessToken, Application, Grant
+from oauth2_provider.models import (
+    AbstractApplication,
+    AccessToken,
+    Application,
+    Grant,
+    RefreshToken,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
@@ -186,6 +192,10 @@ def oidc_client_sync(*, service: Service, actor: Account | None = None) -> str |
             application = link.application
         _application_fill(application, service, uris)
         application.save()
+        if not service.enabled:
+            # A disabled service keeps its client (and secret) for later, but no live token.
+            AccessToken.objects.filter(application=application).delete()
+            RefreshToken.objects.filter(application=application).delete()
         if link is None:
             OidcClient.objects.create(
                 service=service, application=application, secret_set_at=clock.now()
@@ -317,6 +327,12 @@ class ENTOAuth2Validator(OAuth2Validator):
             return None
         request.client = client
         return client
+
+    def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        # An access token stops working as soon as its service is disabled or removed.
+        return bool(super().validate_bearer_token(token, scopes, request)) and _usable(
+            request.client
+        )
 
     # Redirect URIs: exact string comparison ------------------------------------------------
 

@@ -25,6 +25,7 @@ from oauth2_provider.models import AccessToken, Application, Grant
 
 from ent.core.models import AuditEvent
 from ent.sso.models import Attribute, OidcSession
+from ent.sso.oidc import oidc_client_sync
 from tests.sso.oidc_helpers import (
     ALL_SCOPES,
     RP_HOME,
@@ -204,6 +205,28 @@ def test_trusted_skips_consent_untrusted_asks(ent: str, active_student: Any) -> 
     assert _params(refused.headers["Location"])["error"] == ["access_denied"]
     allowed = browser.post(response.url, data={**form, "allow": "on"}, allow_redirects=False)
     assert allowed.headers["Location"].startswith(RP_REDIRECT + "?code=")
+
+
+def test_refresh_and_disabled_service(ent: str, client_app: Client, active_student: Any) -> None:
+    browser = browser_login(ent, active_student.student_number)
+    authz = authorize(ent, browser, client_app)
+    token = exchange(ent, authz)
+    refreshed = authz.rp.refresh_token(f"{ent}/oauth/token/", refresh_token=token["refresh_token"])
+    assert refreshed["access_token"] != token["access_token"]
+    assert authz.rp.get(f"{ent}/oauth/userinfo/").status_code == 200
+    # Refresh tokens are single use (rotation with reuse detection).
+    with pytest.raises(OAuthError):
+        authz.rp.refresh_token(f"{ent}/oauth/token/", refresh_token=token["refresh_token"])
+    # A new sign-in; then the help desk disables the service.
+    authz = authorize(ent, browser, client_app)
+    exchange(ent, authz)
+    assert authz.rp.get(f"{ent}/oauth/userinfo/").status_code == 200
+    service = client_app.service
+    service.enabled = False
+    service.save()
+    assert authz.rp.get(f"{ent}/oauth/userinfo/").status_code == 401  # at once
+    oidc_client_sync(service=service)
+    assert AccessToken.objects.count() == 0  # and the tokens are gone
 
 
 # --- Negative cases from the specifications ---------------------------------------------------
