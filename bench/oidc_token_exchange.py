@@ -117,21 +117,27 @@ def main(count: int = 300) -> None:
             exchange(code)
         profiler.disable()
         codes = codes[100:]
-        pstats.Stats(profiler).sort_stats(
-            os.environ.get("BENCH_PROFILE", "cumulative")
-        ).print_stats(60)
-    start = time.perf_counter()
+        stats = pstats.Stats(profiler)
+        by_package: dict[str, float] = {}
+        for (filename, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
+            parts = filename.split("site-packages/")
+            package = parts[1].split("/")[0] if len(parts) > 1 else "/".join(filename.split("/")[-2:-1]) or filename
+            by_package[package] = by_package.get(package, 0.0) + row[2]
+        for package, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:12]:
+            print(f"{package:30s} {seconds * 10:.2f} ms per exchange (own time, profiled)")
+    # CPU time of this process: on a shared machine, wall time also counts the others.
+    start = time.process_time()
     for code in codes:
         exchange(code)
-    token_rate = len(codes) / (time.perf_counter() - start)
+    token_rate = len(codes) / (time.process_time() - start)
 
     client.get("/healthz")
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(len(codes)):
         client.get("/healthz")
-    trivial_rate = len(codes) / (time.perf_counter() - start)
-    print(f"token exchanges: {token_rate:.0f}/s ({len(queries)} SQL queries each)")
-    print(f"trivial view:    {trivial_rate:.0f}/s")
+    trivial_rate = len(codes) / (time.process_time() - start)
+    print(f"token exchanges: {token_rate:.0f}/s of CPU ({len(queries)} SQL statements each)")
+    print(f"trivial view:    {trivial_rate:.0f}/s of CPU")
     print(f"ratio:           {token_rate / trivial_rate:.3f}")
 
 

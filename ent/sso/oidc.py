@@ -248,6 +248,15 @@ def service_of(application: Application) -> Service | None:
         return None
 
 
+def client_id_plausible(client_id: object) -> bool:
+    """Whether a client id from a request may be looked up at all.
+
+    PostgreSQL refuses a NUL byte in a text parameter (DataError, a 500): such an id, or an
+    absurdly long one, can match no client, so it is answered like an unknown id.
+    """
+    return isinstance(client_id, str) and 0 < len(client_id) <= 255 and client_id.isprintable()
+
+
 def _usable(application: Application) -> bool:
     service = service_of(application)
     return service is not None and service.enabled and service.protocol == Service.Protocol.OIDC
@@ -315,13 +324,13 @@ class ENTOAuth2Validator(OAuth2Validator):
         if isinstance(client, Application) and client.client_id == client_id:
             return client
         request.client = None
-        if not client_id:
+        if not client_id_plausible(client_id):
             return None
         try:
             client = Application.objects.select_related("ent_client__service").get(
                 client_id=client_id
             )
-        except (Application.DoesNotExist, ValueError):  # ValueError: NUL byte on PostgreSQL
+        except Application.DoesNotExist:
             return None
         if not _usable(client):
             return None

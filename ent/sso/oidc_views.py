@@ -35,7 +35,12 @@ from ent.accounts.models import Account
 from ent.core.audit import Kind, audit_record
 from ent.core.net import client_ip
 
-from .oidc import SUPPORTED_CLAIMS, oidc_authorisation_record, service_of
+from .oidc import (
+    SUPPORTED_CLAIMS,
+    client_id_plausible,
+    oidc_authorisation_record,
+    service_of,
+)
 
 _CLIENT_ERRORS = (oauth_errors.InvalidClientIdError, oauth_errors.MissingClientIdError)
 _REDIRECT_ERRORS = (
@@ -85,7 +90,11 @@ class AuthorizeView(AuthorizationView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         # DOT looks the posted client id up with .get(): a tampered form would be a 500.
-        if not Application.objects.filter(client_id=form.cleaned_data["client_id"]).exists():
+        client_id = form.cleaned_data["client_id"]
+        if (
+            not client_id_plausible(client_id)
+            or not Application.objects.filter(client_id=client_id).exists()
+        ):
             return self._error_page(oauth_errors.InvalidClientIdError(), 400)
         return super().form_valid(form)  # type: ignore[no-any-return]
 
@@ -111,7 +120,11 @@ class LogoutView(RPInitiatedLogoutView):
 
     def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
         if client_id:
-            application = Application.objects.filter(client_id=client_id).first()
+            application = (
+                Application.objects.filter(client_id=client_id).first()
+                if client_id_plausible(client_id)
+                else None
+            )
             if application is None:
                 raise InvalidOIDCClientError()
             return application

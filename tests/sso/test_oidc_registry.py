@@ -71,6 +71,11 @@ def test_sync_updates_without_new_secret() -> None:
     assert Application.objects.count() == 1
 
 
+def test_token_endpoint_with_nul_client_id() -> None:
+    response = _token_request(DjangoClient(), "no\x00body", "secret")
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
 def test_rotate_replaces_the_secret() -> None:
     registered = register()
     client = DjangoClient()
@@ -183,6 +188,13 @@ def test_authorize_errors_are_french_pages(signed_in: DjangoClient) -> None:
 def test_tampered_consent_form_is_not_a_500(signed_in: DjangoClient) -> None:
     for data in (
         {
+            "client_id": "no\x00body",
+            "redirect_uri": RP_REDIRECT,
+            "scope": "openid",
+            "response_type": "code",
+            "allow": "on",
+        },
+        {
             "client_id": "nobody",
             "redirect_uri": RP_REDIRECT,
             "scope": "openid",
@@ -199,6 +211,7 @@ def test_tampered_consent_form_is_not_a_500(signed_in: DjangoClient) -> None:
 def test_logout_errors_are_french_pages(signed_in: DjangoClient) -> None:
     for url in (
         "/oauth/logout/?client_id=nobody",
+        "/oauth/logout/?client_id=%00",
         "/oauth/logout/?id_token_hint=not-a-jwt",
         "/oauth/logout/?post_logout_redirect_uri=https://evil.example.org/",
     ):
