@@ -1,7 +1,7 @@
 """Authorization-code exchanges per second at /oauth/token/, against a trivial view.
 
 Usage: ``ENT_DEMO=1 ENT_VAR_DIR=/tmp/bench-var [ENT_DATABASE_URL=...] .venv/bin/python
-bench/oidc_token_exchange.py [N]``. One process, Django's in-process WSGI client (no HTTP
+bench/oidc_token_exchange.py [N] [--baseline | --baseline-hashed]``. One process, Django's in-process WSGI client (no HTTP
 server), so the figure is the cost of the view itself: a confidential client authenticating
 with its secret (client_secret_basic), a code with PKCE S256 and the openid profile email
 scopes, answered with an access token, a refresh token and an RS256 ID token. The database
@@ -17,6 +17,30 @@ import time
 from datetime import date, timedelta
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ent.settings")
+
+
+# ``--baseline`` / ``--baseline-hashed``: the same measure on django-oauth-toolkit as shipped.
+BASELINE = {"--baseline": "clear", "--baseline-hashed": "hashed"}.get(
+    sys.argv[2] if len(sys.argv) > 2 else "", ""
+)
+
+
+def _baseline_urls() -> list[object]:
+    from django.urls import path
+    from oauth2_provider import views as dot_views
+
+    from ent.core import views as core_views
+
+    return [
+        path("oauth/token/", dot_views.TokenView.as_view()),
+        path("healthz", core_views.healthz),
+    ]
+
+
+def __getattr__(name: str) -> object:  # urlpatterns of this module, for --baseline
+    if name == "urlpatterns":
+        return _baseline_urls()
+    raise AttributeError(name)
 
 
 def main(count: int = 300) -> None:
@@ -62,6 +86,33 @@ def main(count: int = 300) -> None:
     secret = oidc_secret_rotate(service=service)
     service.refresh_from_db()
     application = service.oidc_client.application  # type: ignore[attr-defined]
+    client_id = service.oidc_client_id
+    if BASELINE:
+        # django-oauth-toolkit as shipped: its validator, server and token view, a secret
+        # stored in clear (hash_client_secret=False) or hashed with the password hasher.
+        from django.contrib.auth.hashers import make_password
+        from oauth2_provider.models import Application
+        from oauth2_provider.settings import oauth2_settings
+
+        settings.ROOT_URLCONF = __name__
+        settings.OAUTH2_PROVIDER = {
+            **settings.OAUTH2_PROVIDER,
+            "OAUTH2_VALIDATOR_CLASS": "oauth2_provider.oauth2_validators.OAuth2Validator",
+            "OIDC_SERVER_CLASS": "oauthlib.openid.Server",
+            "OAUTH2_SERVER_CLASS": "oauthlib.openid.Server",
+        }
+        oauth2_settings.reload()
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+        client_id = "baseline-" + generate_token(20)
+        application = Application.objects.create(
+            client_id=client_id,
+            client_secret=make_password(secret) if BASELINE == "hashed" else secret,
+            hash_client_secret=False,
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=redirect_uri,
+            algorithm=Application.RS256_ALGORITHM,
+        )
     verifier = generate_token(48)
     challenge = create_s256_code_challenge(verifier)
     codes = [generate_token(30) for _ in range(count)]
@@ -80,7 +131,7 @@ def main(count: int = 300) -> None:
         )
         for code in codes
     )
-    basic = base64.b64encode(f"{service.oidc_client_id}:{secret}".encode()).decode()
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
 
     def exchange(code: str) -> None:
@@ -121,7 +172,11 @@ def main(count: int = 300) -> None:
         by_package: dict[str, float] = {}
         for (filename, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
             parts = filename.split("site-packages/")
-            package = parts[1].split("/")[0] if len(parts) > 1 else "/".join(filename.split("/")[-2:-1]) or filename
+            package = (
+                parts[1].split("/")[0]
+                if len(parts) > 1
+                else "/".join(filename.split("/")[-2:-1]) or filename
+            )
             by_package[package] = by_package.get(package, 0.0) + row[2]
         for package, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:12]:
             print(f"{package:30s} {seconds * 10:.2f} ms per exchange (own time, profiled)")
