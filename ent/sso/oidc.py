@@ -373,6 +373,8 @@ class ENTOAuth2Validator(OAuth2Validator):
         cached = getattr(request, "_ent_grant", None)
         if cached is not None and cached.code == code:
             return cached  # type: ignore[no-any-return]
+        if not isinstance(code, str) or not code.isprintable() or len(code) > 255:
+            return None  # a NUL byte would be a DataError on PostgreSQL; no code looks so
         grant = (
             Grant.objects.select_related("user", "user__student", "user__oidc_subject")
             .filter(code=code)
