@@ -587,33 +587,45 @@ def _deliver(deliveries: list[tuple[str, str, str]]) -> None:
             log.warning("back-channel logout to %s failed: %s", slug, type(exc).__name__)
 
 
-@receiver(user_logged_out, dispatch_uid="ent.sso.oidc.backchannel_logout")
-def _backchannel_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """Tell every OIDC service this session signed in to that the session has ended."""
-    if request is None or not isinstance(user, Account):
-        return
-    session_key = request.session.session_key
-    if not session_key:
-        return
+def oidc_backchannel_logout(*, session_keys: list[str], account: Account) -> int:
+    """Send back-channel logout tokens for ENT sessions that have ended; returns how many.
+
+    Called on every logout (``user_logged_out``); also call it when sessions end without a
+    logout (e.g. ``ent.accounts.sessions.sessions_end`` after a password change), with the
+    keys of the sessions ended. The POSTs run in a background thread: never blocks.
+    """
+    keys = [key for key in session_keys if key]
+    if not keys:
+        return 0
     rows = list(
-        OidcSession.objects.filter(session_key=session_key).select_related(
+        OidcSession.objects.filter(session_key__in=keys).select_related(
             "service__oidc_client__application"
         )
     )
     if not rows:
-        return
-    OidcSession.objects.filter(session_key=session_key).delete()
+        return 0
+    OidcSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
     deliveries = []
     for row in rows:
         service = row.service
         link = getattr(service, "oidc_client", None)
         if not service.logout_url or not service.enabled or link is None:
             continue
-        token = logout_token(client_id=link.application.client_id, account=user)
+        token = logout_token(client_id=link.application.client_id, account=account)
         deliveries.append((service.slug, service.logout_url, token))
     if deliveries:
-        # Never block the logout on a relying party: deliver from a background thread.
         threading.Thread(target=_deliver, args=(deliveries,), daemon=True).start()
+    return len(deliveries)
+
+
+@receiver(user_logged_out, dispatch_uid="ent.sso.oidc.backchannel_logout")
+def _backchannel_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Tell every OIDC service this session signed in to that the session has ended."""
+    if request is None or not isinstance(user, Account):
+        return
+    session_key = request.session.session_key
+    if session_key:
+        oidc_backchannel_logout(session_keys=[session_key], account=user)
 
 
 # --- Demo ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from oauth2_provider.models import AccessToken, Application, Grant
 
 from ent.core.models import AuditEvent
 from ent.sso.models import Attribute, OidcSession
-from ent.sso.oidc import oidc_client_sync
+from ent.sso.oidc import oidc_backchannel_logout, oidc_client_sync
 from tests.sso.oidc_helpers import (
     ALL_SCOPES,
     RP_HOME,
@@ -484,3 +484,17 @@ def test_all_scopes_constant_is_supported(ent: str) -> None:
     config = requests.get(f"{ent}/.well-known/openid-configuration", timeout=10).json()
     assert set(ALL_SCOPES.split()) <= set(config["scopes_supported"])
     assert rp_session  # the helper module stays importable
+
+
+def test_backchannel_logout_for_sessions_ended_elsewhere(
+    ent: str, active_student: Any, logout_receiver: tuple[str, type[_LogoutCatcher]]
+) -> None:
+    """Sessions ended without a logout (e.g. by a password change) are announced too."""
+    url, catcher = logout_receiver
+    client = register(slug="edt", logout_url=url)
+    browser = browser_login(ent, active_student.student_number)
+    exchange(ent, authorize(ent, browser, client))
+    session_key = OidcSession.objects.get().session_key
+    assert oidc_backchannel_logout(session_keys=[session_key], account=active_student.account) == 1
+    assert catcher.event.wait(10) and len(catcher.received) == 1
+    assert oidc_backchannel_logout(session_keys=[session_key], account=active_student.account) == 0
