@@ -390,3 +390,101 @@ CAS_TICKET_SECONDS = _env_int("ENT_CAS_TICKET_SECONDS", 60, minimum=5, maximum=3
 CAS_ALLOW_HTTP_LOOPBACK_CALLBACK = _env_bool("ENT_CAS_ALLOW_HTTP_LOOPBACK_CALLBACK", False)
 # Timeout of each back-channel call: proxy callback and single-logout POST.
 CAS_HTTP_TIMEOUT_SECONDS = _env_int("ENT_CAS_HTTP_TIMEOUT_SECONDS", 3, minimum=1, maximum=30)
+# --- OpenID Connect provider (django-oauth-toolkit; see ent/sso/oidc.py) ----------------------
+
+INSTALLED_APPS += ["oauth2_provider"]
+# DOT's swappable Application model, named explicitly: the sso migrations depend on it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+
+
+def _oidc_private_key() -> str:
+    """The RS256 signing key (PEM), from the file named by ENT_OIDC_PRIVATE_KEY.
+
+    Outside demo mode the file is required: a key generated on the fly would change at every
+    restart (and differ between instances), and every relying party would reject the ID tokens.
+    """
+    raw = _env_str("ENT_OIDC_PRIVATE_KEY", "")
+    if raw:
+        path = Path(raw)
+    elif DEMO or DEBUG:
+        path = VAR_DIR / "oidc_private_key.pem"
+        if not path.exists():
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            # Created 0600 from the start: the key never exists world-readable, even briefly.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pem)
+    else:
+        raise ImproperlyConfigured(
+            "ENT_OIDC_PRIVATE_KEY: required outside demo mode (path of the PEM file of the RSA"
+            " private key that signs OpenID Connect ID tokens; e.g. openssl genpkey -algorithm"
+            " RSA -pkeyopt rsa_keygen_bits:2048)"
+        )
+    try:
+        pem_text = path.read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"ENT_OIDC_PRIVATE_KEY: cannot read {path} ({exc})") from None
+    from cryptography.hazmat.primitives.asymmetric import rsa as _rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        loaded = load_pem_private_key(pem_text.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            f"ENT_OIDC_PRIVATE_KEY: {path} is not an unencrypted PEM private key"
+        ) from None
+    if not isinstance(loaded, _rsa.RSAPrivateKey) or loaded.key_size < 2048:
+        raise ImproperlyConfigured(
+            f"ENT_OIDC_PRIVATE_KEY: {path} must hold an RSA key of at least 2048 bits"
+        )
+    return pem_text
+
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": _oidc_private_key(),
+    # The issuer comes from ENT_BASE_URL, never from the Host header of a request.
+    "OIDC_ISS_ENDPOINT": BASE_URL,
+    "OAUTH2_VALIDATOR_CLASS": "ent.sso.oidc.ENTOAuth2Validator",
+    "OIDC_SERVER_CLASS": "ent.sso.oidc.ENTServer",
+    "OAUTH2_SERVER_CLASS": "ent.sso.oidc.ENTServer",
+    "SCOPES": {
+        "openid": _("Vous identifier (identifiant opaque)"),
+        "profile": _("Votre identifiant, vos prénom et nom"),
+        "email": _("Votre adresse électronique institutionnelle"),
+        "affiliation": _("Votre statut à l'université (étudiant)"),
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    # Authorization code only: no implicit, no hybrid, no password grant (RFC 9700).
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # "plain" refused: S256 only
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": SESSION_COOKIE_AGE,
+    # Consent is asked for every untrusted service; trusted ones skip it (Application field).
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
+}

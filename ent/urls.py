@@ -24,6 +24,8 @@ urlpatterns = [
     path("demo/outbox", core_views.outbox, name="demo-outbox"),
     path("demo/outbox/<int:pk>", core_views.outbox_mail, name="demo-outbox-mail"),
     path("healthz", core_views.healthz, name="healthz"),
+    # OpenID Connect provider (ent.sso.oidc): discovery, /oauth/authorize/, token, userinfo…
+    path("", include("ent.sso.oidc_urls")),
 ]
 
 handler400 = "ent.core.errors.bad_request"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+# The demo key the test settings generated (ENT_VAR_DIR of this run).
+OIDC_KEY = os.path.join(os.environ["ENT_VAR_DIR"], "oidc_private_key.pem")
 PROBE = "import django; from django.conf import settings; django.setup(); print(({attr},))"
 
 
@@ -55,7 +58,12 @@ def test_production_needs_secret_key_and_smtp() -> None:
     result = run_settings({"ENT_SECRET_KEY": "x" * 50})
     assert result.returncode != 0 and "ENT_SMTP_URL" in result.stderr
     result = run_settings(
-        {"ENT_SECRET_KEY": "x" * 50, "ENT_SMTP_URL": "smtp://127.0.0.1:2525"}, "settings.EMAIL_PORT"
+        {
+            "ENT_SECRET_KEY": "x" * 50,
+            "ENT_SMTP_URL": "smtp://127.0.0.1:2525",
+            "ENT_OIDC_PRIVATE_KEY": OIDC_KEY,
+        },
+        "settings.EMAIL_PORT",
     )
     assert result.stdout.strip() == "(2525,)", result.stderr
 
@@ -97,3 +105,32 @@ def test_ent_command_reports_configuration_error_in_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("ent: configuration error: ENT_DEBUG")
     assert "Traceback" not in result.stderr
+
+
+# --- OpenID Connect signing key (ent.sso.oidc) ------------------------------------------------
+
+
+def test_production_needs_oidc_key(tmp_path: Path) -> None:
+    base = {"ENT_SECRET_KEY": "x" * 50, "ENT_SMTP_URL": "smtp://127.0.0.1:2525"}
+    result = run_settings(base)
+    assert result.returncode != 0 and "ENT_OIDC_PRIVATE_KEY: required" in result.stderr
+    missing = tmp_path / "absent.pem"
+    result = run_settings({**base, "ENT_OIDC_PRIVATE_KEY": str(missing)})
+    assert result.returncode != 0 and "ENT_OIDC_PRIVATE_KEY: cannot read" in result.stderr
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    result = run_settings({**base, "ENT_OIDC_PRIVATE_KEY": str(junk)})
+    assert result.returncode != 0 and "not an unencrypted PEM private key" in result.stderr
+    result = run_settings(
+        {**base, "ENT_OIDC_PRIVATE_KEY": OIDC_KEY},
+        "settings.OAUTH2_PROVIDER['OIDC_ISS_ENDPOINT']",
+    )
+    assert result.stdout.strip() == "('http://127.0.0.1:8000',)", result.stderr
+
+
+def test_demo_generates_a_private_key(tmp_path: Path) -> None:
+    result = run_settings({"ENT_DEMO": "1", "ENT_VAR_DIR": str(tmp_path)}, "settings.VAR_DIR")
+    assert result.returncode == 0, result.stderr
+    key = tmp_path / "oidc_private_key.pem"
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert key.stat().st_mode & 0o777 == 0o600

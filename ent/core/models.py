@@ -94,6 +94,13 @@ class AuditEvent(models.Model):
         CAS_PROXY_GRANTED = "cas.proxy_granted", _("CAS : ticket d'octroi de proxy délivré")
         CAS_VALIDATION_FAILED = "cas.validation_failed", _("CAS : validation de ticket refusée")
         CAS_SERVICE_UNKNOWN = "cas.service_unknown", _("CAS : service inconnu refusé")
+        # OpenID Connect (ent.sso.oidc)
+        OIDC_CLIENT_CREATED = "oidc.client_created", _("OIDC : client créé")
+        OIDC_CLIENT_UPDATED = "oidc.client_updated", _("OIDC : client modifié")
+        OIDC_CLIENT_REMOVED = "oidc.client_removed", _("OIDC : client supprimé")
+        OIDC_SECRET_ROTATED = "oidc.secret_rotated", _("OIDC : secret client renouvelé")
+        OIDC_AUTHORIZED = "oidc.authorized", _("OIDC : connexion à un service")
+        OIDC_LOGOUT = "oidc.logout", _("OIDC : déconnexion demandée par un service")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must

@@ -10,5 +10,5 @@ class SsoConfig(AppConfig):
     label = "sso"
 
     def ready(self) -> None:
-        """Connect the CAS server to Django's login and logout signals (single logout)."""
-        from . import cas  # noqa: F401
+        """Connect the CAS and OIDC receivers (single logout, registry deletions)."""
+        from . import cas, oidc  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -165,3 +166,69 @@ class CasTicket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.service_url[:60]}"
+
+# --- OpenID Connect (ent.sso.oidc) ------------------------------------------------------------
+
+
+class OidcClient(models.Model):
+    """The django-oauth-toolkit Application that stands for one OIDC entry of the registry.
+
+    Created and changed only by ``ent.sso.oidc.oidc_client_sync`` (and the secret by
+    ``oidc_secret_rotate``), so the registry stays the one place where a client is described.
+    """
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="oidc_client")
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="ent_client",
+    )
+    secret_set_at = models.DateTimeField(_("secret défini le"))
+
+    class Meta:
+        verbose_name = _("client OpenID Connect")
+
+    def __str__(self) -> str:
+        return f"{self.service} ({self.application.client_id})"
+
+
+class OidcSubject(models.Model):
+    """The ``sub`` claim of an account: random, opaque and stable.
+
+    Random rather than derived from a key, so rotating SECRET_KEY or the signing key never
+    changes it (a relying party keys its users on ``sub``), and it reveals nothing of the
+    student number.
+    """
+
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_subject"
+    )
+    sub = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("identifiant OpenID Connect")
+
+    def __str__(self) -> str:
+        return self.sub
+
+
+class OidcSession(models.Model):
+    """An OIDC service that an ENT session signed in to: it gets a back-channel logout."""
+
+    session_key = models.CharField(max_length=64, db_index=True)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_key", "service"], name="sso_oidcsession_unique_per_service"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} → {self.service_id}"

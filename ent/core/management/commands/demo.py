@@ -13,6 +13,7 @@ from ent.directory.demo import DEMO_STUDENTS
 from ent.directory.models import Student
 from ent.directory.services import students_import
 from ent.sso.cas_demo import register_demo_cas_services
+from ent.sso.oidc import DEMO_REDIRECT_URI, register_demo_oidc_client
 
 
 class Command(BaseCommand):
@@ -51,6 +52,19 @@ class Command(BaseCommand):
             f"  Help desk: {settings.BASE_URL}/helpdesk/login  user {DEMO_ADMIN}"
             f"  password {demo_admin_reset()}  (new at each start; enrol a TOTP app at first sign-in)"
         )
+        # OpenID Connect demo client (ent.sso.oidc): its secret is shown once, at creation.
+        client_id, secret = register_demo_oidc_client()
+        self.stdout.write(
+            f"  OIDC demo client « Emploi du temps »: discovery at"
+            f" {settings.BASE_URL}/.well-known/openid-configuration"
+        )
+        self.stdout.write(f"    client_id     {client_id}")
+        self.stdout.write(
+            f"    client_secret {secret}"
+            if secret
+            else "    client_secret (shown when first created; rotate it from the help desk)"
+        )
+        self.stdout.write(f"    redirect_uri  {DEMO_REDIRECT_URI}")
         self.stdout.write(
             f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})"
         )

@@ -1,0 +1,667 @@
+"""The OpenID Connect provider of ENT: django-oauth-toolkit, customised here and only here.
+
+What this module decides, on top of django-oauth-toolkit (DOT):
+
+* **The registry is the only source of clients.** A DOT ``Application`` exists only as the
+  shadow of an OIDC entry of ``Service``; ``oidc_client_sync`` and ``oidc_secret_rotate`` are
+  the only functions that create or change one. A client whose entry is disabled, deleted or
+  switched to CAS cannot authenticate.
+* **Client secrets are stored as a SHA-256 digest**, not with the password hasher. A client
+  secret is 128 random characters (hundreds of bits of entropy): a slow, salted password hash
+  protects low-entropy human passwords against guessing and adds nothing here, while it made
+  every token exchange cost about 0.37 s of CPU (PBKDF2, 1,000,000 rounds; see NOTES.md). One
+  SHA-256 of such a secret cannot be inverted, so a leaked table still reveals no secret.
+* **Exact redirect URIs**: the requested URI must be one of the registered ones, character for
+  character (OIDC Core 3.1.2.1); DOT's looser loopback/port rules do not apply.
+* **Claims** come from the attributes the registry lets the service receive
+  (``ent.sso.attributes.attributes_for``) *and* the scopes granted; ``sub`` is a random opaque
+  identifier per account (``OidcSubject``), never the student number.
+* **Back-channel logout** (OpenID Connect Back-Channel Logout 1.0): ending an ENT session POSTs
+  a signed logout token to every OIDC service that session signed in to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from jwcrypto import jwt
+from oauth2_provider.generators import generate_client_id, generate_client_secret
+from oauth2_provider.models import (
+    AbstractApplication,
+    AccessToken,
+    Application,
+    Grant,
+    RefreshToken,
+)
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
+from oauthlib.openid import Server as OpenIDServer
+
+from ent.accounts.models import Account
+from ent.core import clock
+from ent.core.audit import Kind, audit_record
+
+from .attributes import attributes_for
+from .models import Attribute, OidcClient, OidcSession, OidcSubject, Service
+
+log = logging.getLogger(__name__)
+
+SECRET_PREFIX = "ent-sha256$"  # noqa: S105 (a marker of the stored format, not a secret)
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# A relying party that does not answer quickly must not hold anything up (the POST runs in a
+# background thread anyway).
+BACKCHANNEL_TIMEOUT_SECONDS = 5.0
+
+# Claim → the registry attribute that must be allowed for it to be released.
+CLAIM_ATTRIBUTE = {
+    "preferred_username": Attribute.UID,
+    "name": Attribute.DISPLAY_NAME,
+    "given_name": Attribute.GIVEN_NAME,
+    "family_name": Attribute.SN,
+    "email": Attribute.MAIL,
+    "email_verified": Attribute.MAIL,
+    "eduperson_affiliation": Attribute.AFFILIATION,
+    "eduperson_principal_name": Attribute.EPPN,
+}
+SUPPORTED_CLAIMS = ["sub", *CLAIM_ATTRIBUTE]
+
+
+# --- Client secrets ---------------------------------------------------------------------------
+
+
+def secret_digest(secret: str) -> str:
+    """The stored form of a client secret (see the module docstring for why SHA-256)."""
+    return SECRET_PREFIX + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def secret_matches(provided: str | None, stored: str) -> bool:
+    """Whether ``provided`` is the secret whose digest is ``stored`` (constant time)."""
+    # A stored value without the prefix is never compared in clear: no plaintext fallback.
+    if not provided or not stored.startswith(SECRET_PREFIX):
+        return False
+    return hmac.compare_digest(secret_digest(provided), stored)
+
+
+# --- The registry → DOT Application -----------------------------------------------------------
+
+
+def _redirect_uris(service: Service) -> list[str]:
+    uris = [line.strip() for line in service.oidc_redirect_uris.splitlines() if line.strip()]
+    if not uris:
+        raise ValidationError(
+            {"oidc_redirect_uris": _("Indiquez au moins une adresse de redirection.")}
+        )
+    for uri in uris:
+        parts = urlsplit(uri)
+        if (
+            parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or "#" in uri
+            or "@" in parts.netloc
+            or any(c.isspace() for c in uri)
+        ):
+            raise ValidationError(
+                {
+                    "oidc_redirect_uris": _(
+                        "Adresse de redirection invalide : %(uri)s (adresse http(s) complète,"
+                        " sans fragment ni identifiants)."
+                    )
+                    % {"uri": uri}
+                }
+            )
+    return uris
+
+
+def _application_fill(application: Application, service: Service, uris: list[str]) -> None:
+    application.name = service.name[:255]
+    application.client_id = service.oidc_client_id
+    application.client_type = AbstractApplication.CLIENT_CONFIDENTIAL
+    application.authorization_grant_type = AbstractApplication.GRANT_AUTHORIZATION_CODE
+    application.redirect_uris = " ".join(uris)
+    # After an RP-initiated logout a service may send the student back to its home page only.
+    application.post_logout_redirect_uris = service.home_url
+    application.skip_authorization = service.trusted
+    application.algorithm = AbstractApplication.RS256_ALGORITHM
+    # DOT must not hash again: client_secret already holds our SHA-256 digest.
+    application.hash_client_secret = False
+    application.user = None
+
+
+def _oidc_client_remove(service: Service, actor: Account | None) -> None:
+    link = OidcClient.objects.filter(service=service).select_related("application").first()
+    if link is None:
+        return
+    client_id = link.application.client_id
+    link.application.delete()  # cascades to the link, the grants and the tokens
+    audit_record(
+        kind=Kind.OIDC_CLIENT_REMOVED, actor=actor, service=service.slug, client_id=client_id
+    )
+
+
+def oidc_client_sync(*, service: Service, actor: Account | None = None) -> str | None:
+    """Create or update the DOT Application of a registry entry; call after every edit.
+
+    Returns the new client secret, in clear, only when the client is created (it is shown to
+    staff once and never stored). A service that is no longer OIDC loses its Application.
+    Raises ``ValidationError`` (field errors, in French) for bad redirect URIs or a client id
+    used by another service.
+    """
+    with transaction.atomic():
+        if service.protocol != Service.Protocol.OIDC:
+            _oidc_client_remove(service, actor)
+            return None
+        uris = _redirect_uris(service)
+        if not service.oidc_client_id:
+            service.oidc_client_id = generate_client_id()
+            service.save(update_fields=["oidc_client_id"])
+        link = OidcClient.objects.filter(service=service).select_related("application").first()
+        taken = Application.objects.filter(client_id=service.oidc_client_id)
+        if link is not None:
+            taken = taken.exclude(pk=link.application_id)
+        if taken.exists():
+            raise ValidationError(
+                {
+                    "oidc_client_id": _(
+                        "Cet identifiant client est déjà utilisé par un autre service."
+                    )
+                }
+            )
+        secret: str | None = None
+        if link is None:
+            secret = generate_client_secret()
+            application = Application(client_secret=secret_digest(secret))
+        else:
+            application = link.application
+        _application_fill(application, service, uris)
+        application.save()
+        if not service.enabled:
+            # A disabled service keeps its client (and secret) for later, but no live token.
+            AccessToken.objects.filter(application=application).delete()
+            RefreshToken.objects.filter(application=application).delete()
+        if link is None:
+            OidcClient.objects.create(
+                service=service, application=application, secret_set_at=clock.now()
+            )
+        audit_record(
+            kind=Kind.OIDC_CLIENT_CREATED if link is None else Kind.OIDC_CLIENT_UPDATED,
+            actor=actor,
+            service=service.slug,
+            client_id=application.client_id,
+            trusted=service.trusted,
+        )
+    return secret
+
+
+def oidc_secret_rotate(*, service: Service, actor: Account | None = None) -> str:
+    """Give the service's client a new secret; returns it in clear (shown once, never stored).
+
+    The previous secret stops working at once. Creates the client first if needed.
+    """
+    with transaction.atomic():
+        created = oidc_client_sync(service=service, actor=actor)
+        link = OidcClient.objects.select_related("application").get(service=service)
+        secret = created or generate_client_secret()
+        if created is None:
+            link.application.client_secret = secret_digest(secret)
+            link.application.save(update_fields=["client_secret", "updated"])
+            link.secret_set_at = clock.now()
+            link.save(update_fields=["secret_set_at"])
+        audit_record(
+            kind=Kind.OIDC_SECRET_ROTATED,
+            actor=actor,
+            service=service.slug,
+            client_id=link.application.client_id,
+        )
+    return secret
+
+
+@receiver(pre_delete, sender=Service, dispatch_uid="ent.sso.oidc.service_deleted")
+def _service_deleted(sender: Any, instance: Service, **kwargs: Any) -> None:
+    # The link cascades with the service, but the Application (and its tokens) would stay
+    # behind: delete it with the entry.
+    Application.objects.filter(ent_client__service=instance).delete()
+
+
+def service_of(application: Application) -> Service | None:
+    """The registry entry of an Application (None for an orphan, which is never usable)."""
+    try:
+        return application.ent_client.service  # type: ignore[attr-defined, no-any-return]
+    except OidcClient.DoesNotExist:
+        return None
+
+
+def client_id_plausible(client_id: object) -> bool:
+    """Whether a client id from a request may be looked up at all.
+
+    PostgreSQL refuses a NUL byte in a text parameter (DataError, a 500): such an id, or an
+    absurdly long one, can match no client, so it is answered like an unknown id.
+    """
+    return isinstance(client_id, str) and 0 < len(client_id) <= 255 and client_id.isprintable()
+
+
+def _usable(application: Application) -> bool:
+    service = service_of(application)
+    return service is not None and service.enabled and service.protocol == Service.Protocol.OIDC
+
+
+# --- Subjects and claims ----------------------------------------------------------------------
+
+
+def subject_for(account: Account) -> str:
+    """The account's ``sub``: created at first need, then never changes."""
+    try:
+        return account.oidc_subject.sub  # type: ignore[attr-defined, no-any-return]
+    except OidcSubject.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            subject, _created = OidcSubject.objects.get_or_create(
+                account=account, defaults={"sub": str(uuid.uuid4())}
+            )
+    except IntegrityError:  # two first sign-ins at once: the other one won
+        subject = OidcSubject.objects.get(account=account)
+    account.oidc_subject = subject  # type: ignore[attr-defined]
+    return subject.sub
+
+
+def claims_for(account: Account, service: Service) -> dict[str, Any]:
+    """Every claim the registry lets ``service`` receive about ``account`` (before scopes)."""
+    attributes = attributes_for(account, service)
+    claims: dict[str, Any] = {"sub": subject_for(account)}
+    for claim, attribute in CLAIM_ATTRIBUTE.items():
+        if attribute in attributes:
+            claims[claim] = attributes[attribute]
+    if "email" in claims:
+        # The institutional address is assigned by the university, hence verified.
+        claims["email_verified"] = True
+    if "eduperson_affiliation" in claims:
+        claims["eduperson_affiliation"] = [claims["eduperson_affiliation"]]
+    return claims
+
+
+# --- The validator (DOT's customisation point) ------------------------------------------------
+
+
+class ENTOAuth2Validator(OAuth2Validator):
+    """DOT's validator with the registry, exact redirect URIs, digests and ENT claims.
+
+    The token exchange is kept lean: the client is loaded with its registry entry in one
+    query, and the grant with its account, student and subject in one more, then reused by
+    every check oauthlib makes (scopes, PKCE challenge and method, nonce, redirect URI).
+    """
+
+    oidc_claim_scope = {
+        **OAuth2Validator.oidc_claim_scope,
+        "eduperson_affiliation": "affiliation",
+        "eduperson_principal_name": "affiliation",
+    }
+
+    # Clients ---------------------------------------------------------------------------------
+
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
+        return secret_matches(provided_secret, stored_secret)
+
+    def _load_application(self, client_id: str, request: Any) -> Application | None:
+        client = request.client
+        if isinstance(client, Application) and client.client_id == client_id:
+            return client
+        request.client = None
+        if not client_id_plausible(client_id):
+            return None
+        try:
+            client = Application.objects.select_related("ent_client__service").get(
+                client_id=client_id
+            )
+        except Application.DoesNotExist:
+            return None
+        if not _usable(client):
+            return None
+        request.client = client
+        return client
+
+    def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        # An access token stops working as soon as its service is disabled or removed.
+        return bool(super().validate_bearer_token(token, scopes, request)) and _usable(
+            request.client
+        )
+
+    # Redirect URIs: exact string comparison ------------------------------------------------
+
+    def validate_redirect_uri(
+        self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        return bool(redirect_uri) and redirect_uri in request.client.redirect_uris.split()
+
+    def get_default_redirect_uri(self, client_id: str, request: Any, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        # OIDC Core 3.1.2.1: redirect_uri is REQUIRED; never fill in a registered one.
+        return None
+
+    def confirm_redirect_uri(  # type: ignore[override]
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: Any,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        grant = self._grant(code, request)
+        return grant is not None and bool(redirect_uri) and redirect_uri == grant.redirect_uri
+
+    # Authorization codes: one query for the grant and its account ---------------------------
+
+    def _grant(self, code: str, request: Any) -> Grant | None:
+        cached = getattr(request, "_ent_grant", None)
+        if cached is not None and cached.code == code:
+            return cached  # type: ignore[no-any-return]
+        if not isinstance(code, str) or not code.isprintable() or len(code) > 255:
+            return None  # a NUL byte would be a DataError on PostgreSQL; no code looks so
+        grant = (
+            Grant.objects.select_related("user", "user__student", "user__oidc_subject")
+            .filter(code=code)
+            .first()
+        )
+        request._ent_grant = grant
+        return grant
+
+    def validate_code(  # type: ignore[override]
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        grant = self._grant(code, request)
+        if grant is None or grant.application_id != client.pk or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
+    def get_code_challenge(self, code: str, request: Any) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.code_challenge or None) if grant is not None else None
+
+    def get_code_challenge_method(self, code: str, request: Any) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
+    def get_authorization_code_scopes(
+        self, client_id: str, code: str, redirect_uri: str, request: Any
+    ) -> list[str]:
+        grant = self._grant(code, request)
+        return grant.scope.split(" ") if grant is not None and grant.scope else []
+
+    def get_authorization_code_nonce(
+        self, client_id: str, code: str, redirect_uri: str, request: Any
+    ) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.nonce or None) if grant is not None else None
+
+    # Tokens: reuse what this request already loaded ------------------------------------------
+
+    def _check_and_set_request_resource(self, request: Any) -> None:
+        # DOT reads the grant again here for RFC 8707 resources; ENT's grants carry none unless
+        # the service asked, so answer from the grant already loaded when it can.
+        grant = getattr(request, "_ent_grant", None)
+        if (
+            request.grant_type == "authorization_code"
+            and grant is not None
+            and grant.code == request.code
+            and not getattr(request, "resource", None)
+            and not grant.resource
+        ):
+            request.resource = []
+            return
+        super()._check_and_set_request_resource(request)
+
+    def _create_access_token(
+        self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
+    ) -> Any:
+        # DOT finds the ID token again by verifying the JWT it has just signed and reading it
+        # back from the database; finalize_id_token left it on the request.
+        id_token = getattr(request, "id_token", None)
+        if token.get("id_token") and id_token is not None:
+            access_token = AccessToken(
+                user=request.user,
+                scope=token["scope"],
+                expires=expires,
+                id_token=id_token,
+                application=request.client,
+                source_refresh_token=source_refresh_token,
+                resource=getattr(request, "resource", []),
+            )
+            self._set_token_value(access_token, token["access_token"])
+            access_token.save()
+            return access_token
+        return super()._create_access_token(expires, request, token, source_refresh_token)
+
+    # Grants: "plain" PKCE is refused even if a future setting let it through ---------------
+
+    def _create_authorization_code(self, request: Any, code: Any, expires: Any = None) -> Grant:
+        from oauthlib.oauth2.rfc6749 import errors
+
+        if request.code_challenge_method != "S256":
+            raise errors.InvalidRequestError(
+                description='PKCE is required, with code_challenge_method "S256".',
+                request=request,
+            )
+        return super()._create_authorization_code(request, code, expires)  # type: ignore[no-any-return]
+
+    # Claims and issuer ------------------------------------------------------------------------
+
+    def validate_user(self, *args: Any, **kwargs: Any) -> bool:
+        # No password grant (see ENTServer); never check a password outside login_attempt.
+        return False
+
+    def get_oidc_issuer_endpoint(self, request: Any) -> str:
+        return str(settings.BASE_URL)
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        service = service_of(request.client)
+        if service is None:
+            return {"sub": subject_for(request.user)}
+        return claims_for(request.user, service)
+
+    def get_additional_claims(self, request: Any) -> dict[str, Any]:
+        # Everything is in get_claim_dict; taking ``request`` keeps DOT on its per-request path.
+        return {}
+
+
+class ENTServer(OpenIDServer):
+    """oauthlib's OpenID Connect server with only the authorization-code flow (and refresh).
+
+    The implicit and hybrid response types and the password, client-credentials and device
+    grants are removed from the endpoints themselves, not merely refused per client: the
+    password grant in particular would check a password outside ``login_attempt`` and its
+    throttling.
+    """
+
+    def __init__(self, request_validator: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request_validator, *args, **kwargs)
+        response_types: dict[str, Any] = self.response_types
+        grant_types: dict[str, Any] = self.grant_types
+        self._response_types = {"code": response_types["code"]}
+        self._grant_types = {
+            name: handler
+            for name, handler in grant_types.items()
+            if name in ("authorization_code", "refresh_token")
+        }
+
+
+# --- Authorisations and back-channel logout --------------------------------------------------
+
+
+def oidc_authorisation_record(*, request: HttpRequest, client_id: str, ip: str | None) -> None:
+    """Audit a sign-in to a service and remember it for back-channel logout.
+
+    Call inside the transaction that issued the authorization code.
+    """
+    application = (
+        Application.objects.select_related("ent_client__service")
+        .filter(client_id=client_id)
+        .first()
+    )
+    service = service_of(application) if application is not None else None
+    account = request.user
+    if service is None or not isinstance(account, Account):
+        return
+    audit_record(
+        kind=Kind.OIDC_AUTHORIZED,
+        student=account.student,
+        actor=account,
+        ip=ip,
+        service=service.slug,
+        client_id=client_id,
+    )
+    session_key = request.session.session_key
+    if session_key:
+        # Rows outlive the sessions they name only until the longest session could last.
+        horizon = clock.now() - _session_lifetime()
+        OidcSession.objects.filter(created_at__lt=horizon).delete()
+        OidcSession.objects.get_or_create(
+            session_key=session_key, service=service, defaults={"account": account}
+        )
+
+
+def _session_lifetime() -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=int(settings.SESSION_COOKIE_AGE))
+
+
+def _signing_key() -> Any:
+    return jwk_from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
+
+
+def logout_token(*, client_id: str, account: Account) -> str:
+    """A Back-Channel Logout 1.0 logout token for one client (RS256, the ID-token key)."""
+    key = _signing_key()
+    now = int(time.time())
+    claims = {
+        "iss": settings.BASE_URL,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + 120,
+        "jti": str(uuid.uuid4()),
+        "sub": subject_for(account),
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
+    header = {"alg": "RS256", "typ": "logout+jwt", "kid": key.thumbprint()}
+    token = jwt.JWT(header=header, claims=claims)
+    token.make_signed_token(key)
+    return str(token.serialize())
+
+
+def _deliver(deliveries: list[tuple[str, str, str]]) -> None:
+    for slug, url, token in deliveries:
+        try:
+            response = requests.post(
+                url,
+                data={"logout_token": token},
+                timeout=BACKCHANNEL_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
+            if response.status_code != 200:
+                log.warning("back-channel logout to %s: HTTP %s", slug, response.status_code)
+        except requests.RequestException as exc:
+            log.warning("back-channel logout to %s failed: %s", slug, type(exc).__name__)
+
+
+def oidc_backchannel_logout(*, session_keys: list[str], account: Account) -> int:
+    """Send back-channel logout tokens for ENT sessions that have ended; returns how many.
+
+    Called on every logout (``user_logged_out``); also call it when sessions end without a
+    logout (e.g. ``ent.accounts.sessions.sessions_end`` after a password change), with the
+    keys of the sessions ended. The POSTs run in a background thread: never blocks.
+    """
+    keys = [key for key in session_keys if key]
+    if not keys:
+        return 0
+    rows = list(
+        OidcSession.objects.filter(session_key__in=keys).select_related(
+            "service__oidc_client__application"
+        )
+    )
+    if not rows:
+        return 0
+    OidcSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    deliveries = []
+    for row in rows:
+        service = row.service
+        link = getattr(service, "oidc_client", None)
+        if not service.logout_url or not service.enabled or link is None:
+            continue
+        token = logout_token(client_id=link.application.client_id, account=account)
+        deliveries.append((service.slug, service.logout_url, token))
+    if deliveries:
+        threading.Thread(target=_deliver, args=(deliveries,), daemon=True).start()
+    return len(deliveries)
+
+
+@receiver(user_logged_out, dispatch_uid="ent.sso.oidc.backchannel_logout")
+def _backchannel_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Tell every OIDC service this session signed in to that the session has ended."""
+    if request is None or not isinstance(user, Account):
+        return
+    session_key = request.session.session_key
+    if session_key:
+        oidc_backchannel_logout(session_keys=[session_key], account=user)
+
+
+# --- Demo ---------------------------------------------------------------------------------------
+
+DEMO_SLUG = "emploi-du-temps"
+DEMO_REDIRECT_URI = "http://127.0.0.1:8001/oidc/callback"
+
+
+def register_demo_oidc_client() -> tuple[str, str | None]:
+    """Register (once) the demo OIDC service "Emploi du temps"; return (client id, secret).
+
+    The secret is returned only the first time (it is stored as a digest); rotate it with
+    ``oidc_secret_rotate`` to see a new one.
+    """
+    service, created = Service.objects.get_or_create(
+        slug=DEMO_SLUG,
+        defaults={
+            "name": "Emploi du temps",
+            "description": "Votre emploi du temps (client OpenID Connect de démonstration).",
+            "icon": Service.Icon.CALENDAR,
+            "home_url": "http://127.0.0.1:8001/",
+            "protocol": Service.Protocol.OIDC,
+            "oidc_redirect_uris": DEMO_REDIRECT_URI,
+            "attributes": [
+                Attribute.UID,
+                Attribute.DISPLAY_NAME,
+                Attribute.GIVEN_NAME,
+                Attribute.SN,
+                Attribute.MAIL,
+                Attribute.AFFILIATION,
+            ],
+            "trusted": True,
+            "order": 40,
+        },
+    )
+    if not created and OidcClient.objects.filter(service=service).exists():
+        return service.oidc_client_id, None
+    secret = oidc_client_sync(service=service)
+    return service.oidc_client_id, secret
