@@ -47,6 +47,16 @@ def _on_commit_runs_at_once(
         )
 
 
+@pytest.fixture(autouse=True)
+def _background_mail_finished() -> Iterator[None]:
+    """(selfservice) Mails handed to a thread (``mail_send(background=True)``) must leave
+    before the next test starts, or they would land in its ``mail.outbox``."""
+    from ent.core.mail import mail_background_wait
+
+    yield
+    mail_background_wait()
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:

@@ -116,16 +116,19 @@ def test_same_time_for_known_and_unknown(
         "locked": locked.student_number,
     }
     samples: dict[str, list[float]] = {k: [] for k in identifiers}
-    for _ in range(11):
+    for _ in range(15):
         for label, identifier in identifiers.items():
             samples[label].append(timed(identifier))
+    # Other processes on the machine only ever add time: the fastest of each series shows the
+    # cost of the request itself; the medians must agree too, more loosely.
+    fastest = {k: min(v[1:]) for k, v in samples.items()}
     medians = {k: statistics.median(v[1:]) for k, v in samples.items()}
-    spread = max(medians.values()) - min(medians.values())
     # Sending in the request would add the SMTP conversation (about the cost of the whole
     # request here) to "known" alone; without the floor an INSERT and a thread still showed.
-    assert spread < 0.003, medians
-    assert min(medians.values()) >= password_reset.REQUEST_MIN_SECONDS
-    assert len(smtp_server.wait_for(11)) == 11  # every link really left
+    assert max(fastest.values()) - min(fastest.values()) < 0.003, fastest
+    assert max(medians.values()) - min(medians.values()) < 0.015, medians
+    assert min(fastest.values()) >= password_reset.REQUEST_MIN_SECONDS
+    assert len(smtp_server.wait_for(15)) == 15  # every link really left
 
 
 def test_throttled_request_never_locks_the_account(
