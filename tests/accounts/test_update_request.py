@@ -145,10 +145,9 @@ def test_signed_in_student_uses_verified_address(
 
 
 def test_reference_format_and_uniqueness(make_student: Any) -> None:
-    student = make_student()
     refs = {
         ur.update_request_create(
-            student=student,
+            student=make_student(),
             kind=UpdateRequest.Kind.OTHER,
             message="m",
             new=ur.NewValues(),
@@ -158,6 +157,23 @@ def test_reference_format_and_uniqueness(make_student: Any) -> None:
         for _ in range(20)
     }
     assert len(refs) == 20 and all(REFERENCE_RE.fullmatch(r) for r in refs)
+
+
+def test_requests_per_day_are_capped(client: Client, make_student: Any) -> None:
+    """Each request mails someone: three a day per student, then a message, no mail."""
+    from datetime import timedelta
+
+    from ent.core import clock
+
+    student = make_student()
+    for _ in range(ur.MAX_REQUESTS_PER_DAY):
+        assert anonymous_post(client, student).status_code == 302
+    sent = len(mail.outbox)
+    response = anonymous_post(client, student)
+    assert "plusieurs demandes aujourd'hui" in page_text(response)
+    assert UpdateRequest.objects.count() == ur.MAX_REQUESTS_PER_DAY and len(mail.outbox) == sent
+    clock.advance(timedelta(hours=25))
+    assert anonymous_post(client, student).status_code == 302
 
 
 # --- Lifecycle at the help desk -----------------------------------------------------------------
