@@ -355,3 +355,16 @@ def test_queue_filters(agent_client: Client, make_student: Any) -> None:
     assert name.reference in page and other.reference not in page
     page = page_text(agent_client.get(f"/helpdesk/requests/{name.pk}/"))
     assert "Pascale" in page and "Merci de corriger." in page
+
+
+def test_anonymous_request_for_verified_account_answers_the_verified_address(
+    client: Client, make_active_student: Any
+) -> None:
+    """Someone who knows the number and INE cannot send the answers elsewhere (except for a
+    lost address, where the typed address is all there is, and is marked unverified)."""
+    student = make_active_student(email="real@example.org")
+    before = len(mail.outbox)
+    anonymous_post(client, student, kind="other", contact_email="intruder@example.org")
+    made = UpdateRequest.objects.get(student=student)
+    assert made.contact_email == "real@example.org" and made.contact_verified
+    assert mail.outbox[before].to == ["real@example.org"]
