@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -111,6 +111,15 @@ def contact_for(
     return given_email, False
 
 
+# Each request mails an acknowledgement, possibly to an address nobody verified: a cap per
+# student keeps the form from being used to flood someone's mailbox.
+MAX_REQUESTS_PER_DAY = 3
+
+
+class TooManyRequestsError(Exception):
+    """The student already made ``MAX_REQUESTS_PER_DAY`` requests in the last 24 hours."""
+
+
 def update_request_create(
     *,
     student: Student,
@@ -122,6 +131,11 @@ def update_request_create(
     actor: Account | None = None,
 ) -> UpdateRequest:
     """Record the request and mail the acknowledgement with its reference."""
+    recent = UpdateRequest.objects.filter(
+        student=student, created_at__gte=clock.now() - timedelta(hours=24)
+    ).count()
+    if recent >= MAX_REQUESTS_PER_DAY:
+        raise TooManyRequestsError
     address, verified = contact_for(student=student, kind=kind, given_email=contact_email)
     if not address:
         raise ValueError("a contact address is needed when the account has no verified one")

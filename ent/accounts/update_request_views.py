@@ -232,17 +232,26 @@ def update_request_view(request: HttpRequest) -> HttpResponse:
                     _("Indiquez une adresse mail où l'assistance pourra vous répondre."),
                 )
             else:
-                created = update_request.update_request_create(
-                    student=student,
-                    kind=kind,
-                    message=form.cleaned_data["message"],
-                    new=form.new_values(),
-                    contact_email=contact,
-                    ip=ip,
-                    actor=request.user if isinstance(request.user, Account) else None,
-                )
-                request.session[keys.UPDATE_REQUEST_REFERENCE] = created.reference
-                return redirect("update-request-sent")
+                try:
+                    created = update_request.update_request_create(
+                        student=student,
+                        kind=kind,
+                        message=form.cleaned_data["message"],
+                        new=form.new_values(),
+                        contact_email=contact,
+                        ip=ip,
+                        actor=request.user if isinstance(request.user, Account) else None,
+                    )
+                except update_request.TooManyRequestsError:
+                    form.add_error(
+                        None,
+                        _(
+                            "Vous avez déjà fait plusieurs demandes aujourd'hui : l'assistance les traite, attendez sa réponse."
+                        ),
+                    )
+                else:
+                    request.session[keys.UPDATE_REQUEST_REFERENCE] = created.reference
+                    return redirect("update-request-sent")
     return render(
         request,
         "accounts/update_request.html",

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from ent.accounts.models import Account
 
@@ -65,6 +66,8 @@ def staff_required(role: Role) -> Callable[[View], View]:
     """
 
     def decorator(view: View) -> View:
+        # Help-desk pages show personal data: never kept in a browser or proxy cache.
+        @never_cache
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user

@@ -145,10 +145,9 @@ def test_signed_in_student_uses_verified_address(
 
 
 def test_reference_format_and_uniqueness(make_student: Any) -> None:
-    student = make_student()
     refs = {
         ur.update_request_create(
-            student=student,
+            student=make_student(),
             kind=UpdateRequest.Kind.OTHER,
             message="m",
             new=ur.NewValues(),
@@ -158,6 +157,23 @@ def test_reference_format_and_uniqueness(make_student: Any) -> None:
         for _ in range(20)
     }
     assert len(refs) == 20 and all(REFERENCE_RE.fullmatch(r) for r in refs)
+
+
+def test_requests_per_day_are_capped(client: Client, make_student: Any) -> None:
+    """Each request mails someone: three a day per student, then a message, no mail."""
+    from datetime import timedelta
+
+    from ent.core import clock
+
+    student = make_student()
+    for _ in range(ur.MAX_REQUESTS_PER_DAY):
+        assert anonymous_post(client, student).status_code == 302
+    sent = len(mail.outbox)
+    response = anonymous_post(client, student)
+    assert "plusieurs demandes aujourd'hui" in page_text(response)
+    assert UpdateRequest.objects.count() == ur.MAX_REQUESTS_PER_DAY and len(mail.outbox) == sent
+    clock.advance(timedelta(hours=25))
+    assert anonymous_post(client, student).status_code == 302
 
 
 # --- Lifecycle at the help desk -----------------------------------------------------------------
@@ -339,3 +355,16 @@ def test_queue_filters(agent_client: Client, make_student: Any) -> None:
     assert name.reference in page and other.reference not in page
     page = page_text(agent_client.get(f"/helpdesk/requests/{name.pk}/"))
     assert "Pascale" in page and "Merci de corriger." in page
+
+
+def test_anonymous_request_for_verified_account_answers_the_verified_address(
+    client: Client, make_active_student: Any
+) -> None:
+    """Someone who knows the number and INE cannot send the answers elsewhere (except for a
+    lost address, where the typed address is all there is, and is marked unverified)."""
+    student = make_active_student(email="real@example.org")
+    before = len(mail.outbox)
+    anonymous_post(client, student, kind="other", contact_email="intruder@example.org")
+    made = UpdateRequest.objects.get(student=student)
+    assert made.contact_email == "real@example.org" and made.contact_verified
+    assert mail.outbox[before].to == ["real@example.org"]

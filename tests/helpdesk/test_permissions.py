@@ -91,7 +91,9 @@ def test_agent_cannot_disable_a_student(agent_client: Client, make_active_studen
 
 def test_agent_reaches_agent_pages(agent_client: Client) -> None:
     for path in ("/helpdesk/", "/helpdesk/search?q=x", "/helpdesk/requests/"):
-        assert agent_client.get(path).status_code == 200, path
+        response = agent_client.get(path)
+        assert response.status_code == 200, path
+        assert "no-store" in response["Cache-Control"], path  # personal data: never cached
     page = agent_client.get("/helpdesk/").content.decode()
     assert "/helpdesk/staff/" not in page and "/helpdesk/settings/" not in page
 
