@@ -107,7 +107,7 @@ def login(request: HttpRequest) -> HttpResponse:
             service=service,
             service_url=service_url,
             session_id=cas.sso_id(request),
-            primary=fresh,
+            from_new_login=fresh,
             authenticated=cas.authenticated_at(request),
             ip=client_ip(request),
         )
