@@ -9,8 +9,9 @@ The views (``ent.sso.cas_views``) parse the request and call one function of thi
   ``/p3/`` twins. One conditional UPDATE consumes the ticket whatever the outcome, so a ticket
   serves one validation attempt and two concurrent validations cannot both succeed.
 - ``proxy_ticket_issue``: ``/proxy``.
-- ``render_xml``/``render_json``: the spec's response documents, built with ElementTree/json
-  (never by pasting strings), so a name with ``<``, ``&`` or quotes cannot break them.
+- ``render_xml``/``render_json``: the spec's response documents; every value goes through
+  ``xml.sax.saxutils.escape`` (or ``json.dumps``), so a name with ``<``, ``&`` or quotes
+  cannot break them.
 - single logout: a receiver of ``user_logged_out`` deletes the session's tickets and POSTs the
   SAML ``LogoutRequest`` to every service the session signed into, in background threads, so a
   slow or broken service never holds up the student's logout.

@@ -102,6 +102,18 @@ def login(request: HttpRequest) -> HttpResponse:
     fresh = _pop_fresh_login(request, service_url) if signed_in else False
     if signed_in and (fresh or not renew):
         assert isinstance(user, Account)
+        if _flag(request, "warn") and not fresh:
+            # Spec 2.2.1: with "warn", single sign-on must not be transparent: ask first.
+            params = request.GET.copy()
+            params.pop("warn", None)
+            return render(
+                request,
+                "sso/cas_warn.html",
+                {
+                    "service": service,
+                    "continue_url": f"{reverse('cas:login')}?{params.urlencode()}",
+                },
+            )
         ticket = cas.service_ticket_issue(
             account=user,
             service=service,

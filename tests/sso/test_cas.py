@@ -637,3 +637,17 @@ def test_service_validate_costs_two_queries(active_student: Any) -> None:
         if q["sql"].split()[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE")
     ]
     assert statements == ["UPDATE", "SELECT"]
+
+
+def test_warn_asks_before_signing_in(server: str, active_student: Any) -> None:
+    register()
+    browser = signed_in(active_student)
+    response = browser.get("/cas/login", {"service": SERVICE_URL, "warn": "true"})
+    assert response.status_code == 200 and not CasTicket.objects.exists()
+    page = page_text(response)
+    assert "Continuer vers App" in page and "Sophie Germain" in page
+    continue_url = re.search(r'<a class="button" href="([^"]+)"', page)
+    assert continue_url is not None and "warn" not in continue_url.group(1)
+    response = browser.get(continue_url.group(1))
+    ticket = parse_qs(urlsplit(response["Location"]).query)["ticket"][0]
+    assert client_v3(server).verify_ticket(ticket)[0] == active_student.student_number
