@@ -129,7 +129,8 @@ def ticket_hash(ticket: str) -> str:
 
 
 def _is_http_url(url: str) -> bool:
-    if not url or len(url) > _MAX_URL_LENGTH or any(c.isspace() for c in url):
+    # No whitespace or control character (NUL cannot even be stored by PostgreSQL).
+    if not url or len(url) > _MAX_URL_LENGTH or any(c <= " " or c == "\x7f" for c in url):
         return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
@@ -143,6 +144,12 @@ def service_for_url(url: str) -> Service | None:
         if service.matches_cas_service(url):
             return service
     return None
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` without control characters, cut to ``limit``: fit for the audit log (PostgreSQL
+    refuses NUL in a JSON column)."""
+    return "".join(c for c in text[: limit * 2] if c >= " " and c != "\x7f")[:limit]
 
 
 def url_with_ticket(service_url: str, ticket: str) -> str:
@@ -215,7 +222,7 @@ def service_ticket_issue(
             actor=account,
             ip=ip,
             service=service.slug,
-            renew=from_new_login,
+            new_login=from_new_login,
         )
     return ticket
 
@@ -555,7 +562,7 @@ def _proxy_granting_ticket_issue(
         student=row.account.student,
         ip=ip,
         service=service.slug,
-        callback=pgt_url[:200],
+        callback=printable(pgt_url),
     )
     result.pgt_iou = iou
     return None

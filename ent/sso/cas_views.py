@@ -80,7 +80,7 @@ def login(request: HttpRequest) -> HttpResponse:
         audit_record(
             kind=Kind.CAS_SERVICE_UNKNOWN,
             ip=client_ip(request),
-            service_url=service_url[:200],
+            service_url=cas.printable(service_url),
         )
         return _message(
             request,
