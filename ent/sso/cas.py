@@ -766,6 +766,17 @@ def single_logout_send(entries: list[list[Any]]) -> list[threading.Thread]:
     return threads
 
 
+def tickets_end(*, account: Account) -> int:
+    """Delete every CAS ticket of the account (proxy-granting tickets included).
+
+    For the paths that end sessions without a logout (password change or reset, locking):
+    ``sessions_end`` deletes sessions from the store, which sends no ``user_logged_out``.
+    Returns how many tickets were deleted.
+    """
+    deleted, _ = CasTicket.objects.filter(account=account).delete()
+    return deleted
+
+
 @receiver(user_logged_in)
 def _remember_authentication(
     sender: Any, request: HttpRequest | None, user: Account, **kwargs: Any

@@ -141,3 +141,12 @@ def test_logout_request_document() -> None:
     assert document.startswith("<samlp:LogoutRequest")
     assert 'Version="2.0"' in document and "@NOT_USED@" in document
     assert CASClientV3.verify_logout_request(document, "ST-abc")
+
+
+def test_tickets_end_for_an_account(active_student: Any, make_active_student: Any) -> None:
+    register()
+    other = make_active_student(email="ada@example.org", first_name="Ada")
+    ticket_from(signed_in(active_student))
+    ticket_from(signed_in(other))
+    assert cas.tickets_end(account=active_student.account) == 1
+    assert list(CasTicket.objects.values_list("account__student", flat=True)) == [other.pk]
