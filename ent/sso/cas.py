@@ -427,11 +427,11 @@ def ticket_validate(
     if consumed is None:
         return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
     row_id, alive = consumed
+    if not alive:
+        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} expired")
     row = _load(row_id)
     if row is None:  # deleted by a logout between the two statements
         return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
-    if not alive:
-        return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} expired")
     if row.service_url != service_url:
         # Spec 2.5.3: the ticket is invalidated too (it already is: consumed above).
         _audit_refusal(row, "service mismatch", ip)
