@@ -57,7 +57,9 @@ def test_logout_posts_logout_request_to_each_service(active_student: Any) -> Non
     assert "Activer mon compte" in page_text(browser.get("/"))
 
 
-def test_failing_services_do_not_block_logout(active_student: Any) -> None:
+def test_failing_services_do_not_block_logout(active_student: Any, settings: Any) -> None:
+    # A logout that waited for the hanging service would take the whole timeout (5 s).
+    settings.CAS_HTTP_TIMEOUT_SECONDS = 5
     closed = free_port()  # nobody listens: connection refused
     with http_server(status=500) as broken, http_server(delay=10) as hanging, http_server() as ok:
         register(
@@ -71,7 +73,7 @@ def test_failing_services_do_not_block_logout(active_student: Any) -> None:
             ticket_from(browser, f"https://{host}.example.org/")
         started = time.monotonic()
         response = browser.post("/logout")
-        assert time.monotonic() - started < 1.0  # the hanging service is not waited for
+        assert time.monotonic() - started < 2.5  # the hanging service is not waited for
         assert response.status_code == 302
         ok.wait()
         broken.wait()
