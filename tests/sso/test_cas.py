@@ -651,3 +651,11 @@ def test_warn_asks_before_signing_in(server: str, active_student: Any) -> None:
     response = browser.get(continue_url.group(1))
     ticket = parse_qs(urlsplit(response["Location"]).query)["ticket"][0]
     assert client_v3(server).verify_ticket(ticket)[0] == active_student.student_number
+
+
+def test_pattern_must_match_the_whole_url(active_student: Any) -> None:
+    register(pattern=r"https://app\.example\.org/login/")
+    browser = signed_in(active_student)
+    assert browser.get("/cas/login", {"service": SERVICE_URL}).status_code == 302
+    for longer in (SERVICE_URL + "x", SERVICE_URL + "@evil.com", SERVICE_URL + "?next=//evil"):
+        assert browser.get("/cas/login", {"service": longer}).status_code == 403
