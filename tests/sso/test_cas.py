@@ -659,3 +659,24 @@ def test_pattern_must_match_the_whole_url(active_student: Any) -> None:
     assert browser.get("/cas/login", {"service": SERVICE_URL}).status_code == 302
     for longer in (SERVICE_URL + "x", SERVICE_URL + "@evil.com", SERVICE_URL + "?next=//evil"):
         assert browser.get("/cas/login", {"service": longer}).status_code == 403
+
+
+def test_proxy_granting_ticket_dies_with_the_sign_on_session(
+    server: str, active_student: Any, loopback_callbacks: None
+) -> None:
+    """Spec 3.3.1: a PGT must expire when the student logs out."""
+    register("backend", r"https://backend\.example\.org/.*")
+    browser = signed_in(active_student)
+    with http_server() as callback:
+        register(cas_proxy_callback_pattern=re.escape(callback.url) + "/cb")
+        ticket = ticket_from(browser)
+        client_v3(server, proxy_callback=callback.url + "/cb").verify_ticket(ticket)
+        pgt = callback.requests[0][2]["pgtId"][0]
+    backend = client_v3(server, BACKEND_URL)
+    assert backend.get_proxy_ticket(pgt).startswith("PT-")
+    browser.post("/logout")
+    response = requests.get(
+        server + "proxy", params={"pgt": pgt, "targetService": BACKEND_URL}, timeout=10
+    )
+    failure = ET.fromstring(response.content).find("cas:proxyFailure", NS)  # noqa: S314
+    assert failure is not None and failure.attrib["code"] == "INVALID_TICKET"
