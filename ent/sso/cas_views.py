@@ -80,7 +80,7 @@ def login(request: HttpRequest) -> HttpResponse:
         audit_record(
             kind=Kind.CAS_SERVICE_UNKNOWN,
             ip=client_ip(request),
-            service_url=service_url[:200],
+            service_url=cas.printable(service_url),
         )
         return _message(
             request,
@@ -102,12 +102,24 @@ def login(request: HttpRequest) -> HttpResponse:
     fresh = _pop_fresh_login(request, service_url) if signed_in else False
     if signed_in and (fresh or not renew):
         assert isinstance(user, Account)
+        if _flag(request, "warn") and not fresh:
+            # Spec 2.2.1: with "warn", single sign-on must not be transparent: ask first.
+            params = request.GET.copy()
+            params.pop("warn", None)
+            return render(
+                request,
+                "sso/cas_warn.html",
+                {
+                    "service": service,
+                    "continue_url": f"{reverse('cas:login')}?{params.urlencode()}",
+                },
+            )
         ticket = cas.service_ticket_issue(
             account=user,
             service=service,
             service_url=service_url,
             session_id=cas.sso_id(request),
-            primary=fresh,
+            from_new_login=fresh,
             authenticated=cas.authenticated_at(request),
             ip=client_ip(request),
         )

@@ -153,7 +153,7 @@ class CasTicket(models.Model):
     # expire when the client logs out", spec 3.3.1).
     session_key = models.CharField(max_length=64, db_index=True)
     # Issued right after the student typed the password (``renew``, ``isFromNewLogin``).
-    primary = models.BooleanField(default=False)
+    from_new_login = models.BooleanField(default=False)
     authenticated_at = models.DateTimeField()
     # Proxy chain, most recent first (PT, PGT); a PGT's own callback URL comes first.
     proxies = models.JSONField(default=list, blank=True)

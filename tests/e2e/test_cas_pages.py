@@ -1,5 +1,5 @@
 """Single sign-on in a real browser: portal tiles, a service signing in through CAS with no
-second password, method=POST, renew, unknown service and CAS logout; every page audited."""
+second password, method=POST, renew, warn, unknown service and CAS logout; every page audited."""
 
 from __future__ import annotations
 
@@ -73,9 +73,9 @@ def test_portal_and_cas_in_a_browser(
         app.requests.clear()
         page.goto("/cas/login?method=POST&service=" + app.url + "/moodle/post")
         page.wait_for_url(app.url + "/moodle/post")
-        method, path, _, form = app.requests[-1]
-        assert (method, path) == ("POST", "/moodle/post")
-        assert form["ticket"][0].startswith("ST-")
+        posts = [r for r in app.requests if r[0] == "POST"]  # the browser also asks a favicon
+        assert [r[1] for r in posts] == ["/moodle/post"]
+        assert posts[0][3]["ticket"][0].startswith("ST-")
         # ...and without the script, a visible button does it.
         page.route("**/cas_post.js", lambda route: route.abort())
         page.goto("/cas/login?method=POST&service=" + app.url + "/moodle/post")
@@ -93,15 +93,24 @@ def test_portal_and_cas_in_a_browser(
         sign_in(page, active_student)
         page.wait_for_url(re.compile(rf"^{re.escape(app.url)}/moodle/\?ticket=ST-"))
 
+        # warn: the student is asked before being signed in to the service.
+        page.goto("/cas/login?warn=true&service=" + app.url + "/moodle/")
+        continue_link = page.get_by_role("link", name="Continuer vers Moodle")
+        expect(continue_link).to_be_visible()
+        audit("cas-04-warn")
+        continue_link.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(rf"^{re.escape(app.url)}/moodle/\?ticket=ST-"))
+
         # An unknown service: a clear page, no ticket.
         page.goto("/cas/login?service=https://evil.example.com/")
         expect(page.get_by_role("heading", level=1)).to_have_text("Service inconnu")
-        audit("cas-04-unknown-service")
+        audit("cas-05-unknown-service")
 
         # CAS logout: the page says so; the portal is anonymous again.
         page.goto("/cas/logout")
         expect(page.get_by_role("heading", level=1)).to_have_text("Vous êtes déconnecté")
-        audit("cas-05-logged-out")
+        audit("cas-06-logged-out")
         page.goto("/")
         expect(page.locator("ul.tiles")).to_have_count(0)
     audit.assert_clean()

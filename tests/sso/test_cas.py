@@ -18,7 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from cas import CASClient
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from ent.core import clock
 from ent.core.models import AuditEvent
@@ -325,7 +327,7 @@ def test_login_without_session_goes_through_the_login_page(active_student: Any) 
     assert response.status_code == 302 and response["Location"].startswith(
         SERVICE_URL + "?ticket=ST-"
     )
-    assert CasTicket.objects.get().primary  # issued from the password just typed
+    assert CasTicket.objects.get().from_new_login  # issued from the password just typed
 
 
 def test_login_throttling_applies(active_student: Any) -> None:
@@ -619,13 +621,62 @@ def test_proxy_callback_must_be_registered_and_https(
 # --- Cost -------------------------------------------------------------------------------------
 
 
-def test_service_validate_costs_two_queries(
-    active_student: Any, django_assert_max_num_queries: Any
-) -> None:
+def test_service_validate_costs_two_queries(active_student: Any) -> None:
+    """One UPDATE consumes the ticket, one SELECT loads account, student and service."""
     register()
     ticket = ticket_from(signed_in(active_student))
-    with django_assert_max_num_queries(2):
+    with CaptureQueriesContext(connection) as queries:
         response = Client().get(
             "/cas/p3/serviceValidate", {"ticket": ticket, "service": SERVICE_URL}
         )
     assert b"authenticationSuccess" in response.content
+    # Transaction bookkeeping (savepoints, SET LOCAL on PostgreSQL) is not a query of data.
+    statements = [
+        q["sql"].split()[0].upper()
+        for q in queries.captured_queries
+        if q["sql"].split()[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE")
+    ]
+    assert statements == ["UPDATE", "SELECT"]
+
+
+def test_warn_asks_before_signing_in(server: str, active_student: Any) -> None:
+    register()
+    browser = signed_in(active_student)
+    response = browser.get("/cas/login", {"service": SERVICE_URL, "warn": "true"})
+    assert response.status_code == 200 and not CasTicket.objects.exists()
+    page = page_text(response)
+    assert "Continuer vers App" in page and "Sophie Germain" in page
+    continue_url = re.search(r'<a class="button" href="([^"]+)"', page)
+    assert continue_url is not None and "warn" not in continue_url.group(1)
+    response = browser.get(continue_url.group(1))
+    ticket = parse_qs(urlsplit(response["Location"]).query)["ticket"][0]
+    assert client_v3(server).verify_ticket(ticket)[0] == active_student.student_number
+
+
+def test_pattern_must_match_the_whole_url(active_student: Any) -> None:
+    register(pattern=r"https://app\.example\.org/login/")
+    browser = signed_in(active_student)
+    assert browser.get("/cas/login", {"service": SERVICE_URL}).status_code == 302
+    for longer in (SERVICE_URL + "x", SERVICE_URL + "@evil.com", SERVICE_URL + "?next=//evil"):
+        assert browser.get("/cas/login", {"service": longer}).status_code == 403
+
+
+def test_proxy_granting_ticket_dies_with_the_sign_on_session(
+    server: str, active_student: Any, loopback_callbacks: None
+) -> None:
+    """Spec 3.3.1: a PGT must expire when the student logs out."""
+    register("backend", r"https://backend\.example\.org/.*")
+    browser = signed_in(active_student)
+    with http_server() as callback:
+        register(cas_proxy_callback_pattern=re.escape(callback.url) + "/cb")
+        ticket = ticket_from(browser)
+        client_v3(server, proxy_callback=callback.url + "/cb").verify_ticket(ticket)
+        pgt = callback.requests[0][2]["pgtId"][0]
+    backend = client_v3(server, BACKEND_URL)
+    assert backend.get_proxy_ticket(pgt).startswith("PT-")
+    browser.post("/logout")
+    response = requests.get(
+        server + "proxy", params={"pgt": pgt, "targetService": BACKEND_URL}, timeout=10
+    )
+    failure = ET.fromstring(response.content).find("cas:proxyFailure", NS)  # noqa: S314
+    assert failure is not None and failure.attrib["code"] == "INVALID_TICKET"
