@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from ent.core import clock
@@ -25,12 +25,24 @@ def _store(session_key: str) -> Any:
     return engine.SessionStore(session_key=session_key)
 
 
+# Sent after ``sessions_end`` with ``account`` and ``sessions``: a list of (session key, the
+# session's data as it was). Ending a session this way sends no ``user_logged_out`` (there is no
+# request of that session), so single sign-on listens here too: the services the ended sessions
+# signed in to are logged out (CAS single logout, OIDC back-channel logout).
+sessions_ended = Signal()
+
+
 def sessions_end(*, account: Account, keep_key: str | None = None) -> int:
     """End every session of the account except ``keep_key``; returns how many were ended."""
     rows = list(AccountSession.objects.filter(account=account).exclude(session_key=keep_key or ""))
+    ended: list[tuple[str, dict[str, Any]]] = []
     for row in rows:
-        _store(row.session_key).delete()
+        store = _store(row.session_key)
+        ended.append((row.session_key, dict(store.load())))
+        store.delete()
     AccountSession.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    if ended:
+        sessions_ended.send(sender=Account, account=account, sessions=ended)
     return len(rows)
 
 

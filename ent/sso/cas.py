@@ -49,6 +49,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ent.accounts.models import Account
+from ent.accounts.sessions import sessions_ended
 from ent.core import clock
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
@@ -775,6 +776,20 @@ def tickets_end(*, account: Account) -> int:
     """
     deleted, _ = CasTicket.objects.filter(account=account).delete()
     return deleted
+
+
+@receiver(sessions_ended, dispatch_uid="ent.sso.cas.sessions_ended")
+def _end_ended_sessions(
+    sender: Any, account: Account, sessions: list[tuple[str, dict[str, Any]]], **kwargs: Any
+) -> None:
+    """Sessions ended without a logout (password reset or change, locking): same as a logout."""
+    for _key, data in sessions:
+        session_id = data.get(keys.SSO_ID)
+        if isinstance(session_id, str) and session_id:
+            CasTicket.objects.filter(session_key=session_id).delete()
+        entries = data.get(keys.CAS_SERVICES)
+        if isinstance(entries, list) and entries:
+            single_logout_send(entries)
 
 
 @receiver(user_logged_in)

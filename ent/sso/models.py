@@ -167,6 +167,7 @@ class CasTicket(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} for {self.service_url[:60]}"
 
+
 # --- OpenID Connect (ent.sso.oidc) ------------------------------------------------------------
 
 

@@ -56,6 +56,7 @@ from oauth2_provider.utils import jwk_from_pem
 from oauthlib.openid import Server as OpenIDServer
 
 from ent.accounts.models import Account
+from ent.accounts.sessions import sessions_ended
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
 
@@ -626,6 +627,14 @@ def _backchannel_logout(sender: Any, request: HttpRequest | None, user: Any, **k
     session_key = request.session.session_key
     if session_key:
         oidc_backchannel_logout(session_keys=[session_key], account=user)
+
+
+@receiver(sessions_ended, dispatch_uid="ent.sso.oidc.sessions_ended")
+def _backchannel_logout_ended(
+    sender: Any, account: Account, sessions: list[tuple[str, dict[str, Any]]], **kwargs: Any
+) -> None:
+    """Sessions ended without a logout (password reset or change, locking): same as a logout."""
+    oidc_backchannel_logout(session_keys=[key for key, _data in sessions], account=account)
 
 
 # --- Demo ---------------------------------------------------------------------------------------

@@ -152,3 +152,19 @@ def test_tickets_end_for_an_account(active_student: Any, make_active_student: An
     ticket_from(signed_in(other))
     assert cas.tickets_end(account=active_student.account) == 1
     assert list(CasTicket.objects.values_list("account__student", flat=True)) == [other.pk]
+
+
+def test_sessions_ended_elsewhere_are_logged_out_of_cas_services(active_student: Any) -> None:
+    """A password reset or a help-desk lock ends the sessions: their services are told too."""
+    from ent.accounts.sessions import sessions_end
+
+    with http_server() as app:
+        register(logout_url=app.url + "/slo")
+        browser = signed_in(active_student)
+        ticket = ticket_from(browser)
+        assert sessions_end(account=active_student.account) == 1
+        app.wait()
+        method, path, _, form = app.requests[0]
+        assert (method, path) == ("POST", "/slo")
+        assert session_index(form) == ticket
+    assert not CasTicket.objects.filter(account=active_student.account).exists()

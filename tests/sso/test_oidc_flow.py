@@ -498,3 +498,18 @@ def test_backchannel_logout_for_sessions_ended_elsewhere(
     assert oidc_backchannel_logout(session_keys=[session_key], account=active_student.account) == 1
     assert catcher.event.wait(10) and len(catcher.received) == 1
     assert oidc_backchannel_logout(session_keys=[session_key], account=active_student.account) == 0
+
+
+def test_password_reset_elsewhere_logs_out_of_oidc_services(
+    ent: str, active_student: Any, logout_receiver: tuple[str, type[_LogoutCatcher]]
+) -> None:
+    """``sessions_end`` (password reset or change, help-desk lock) tells the services too."""
+    from ent.accounts.sessions import sessions_end
+
+    url, catcher = logout_receiver
+    client = register(slug="edt", logout_url=url)
+    browser = browser_login(ent, active_student.student_number)
+    exchange(ent, authorize(ent, browser, client))
+    assert sessions_end(account=active_student.account) == 1
+    assert catcher.event.wait(10) and len(catcher.received) == 1
+    assert OidcSession.objects.count() == 0
