@@ -33,6 +33,7 @@ import threading
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -262,8 +263,8 @@ def _audit_refusal(row: _TicketView, reason: str, ip: str | None) -> None:
 
 
 # The validation endpoints are the hot path of single sign-on (every service login calls one):
-# two hand-written statements instead of ORM querysets, whose compilation cost several times
-# the database work here. Column names come from the models' metadata.
+# hand-written statements instead of ORM querysets, whose compilation cost several times the
+# database work here. Table names come from the models' metadata.
 
 
 _CONSUME_SQL = (
@@ -281,32 +282,44 @@ def _consume(digest: str, now: datetime) -> tuple[int, bool] | None:
     sql = _CONSUME_SQL.format(ticket=connection.ops.quote_name(CasTicket._meta.db_table))
     adapted = connection.ops.adapt_datetimefield_value(now)
     kinds = [CasTicket.Kind.SERVICE.value, CasTicket.Kind.PROXY.value]
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [adapted, digest, *kinds, adapted])
-            found = cursor.fetchone()
-    else:
-        # Without waiting for the WAL flush: the commit returns in microseconds instead of a
-        # disk sync. The row lock still lets only one validation win; the only thing at stake
-        # is a database crash within a fraction of a second, after which a ticket that was
-        # just validated (and has not expired) could be validated once more.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute(sql, [adapted, digest, *kinds, adapted])
-            found = cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapted, digest, *kinds, adapted])
+        found = cursor.fetchone()
     return None if found is None else (int(found[0]), bool(found[1]))
 
 
-_LOAD_SQL = (
-    "SELECT t.kind, t.service_url, t.session_key, t.from_new_login, t.authenticated_at,"
+_COLUMNS = (
+    "t.kind, t.service_url, t.session_key, t.from_new_login, t.authenticated_at,"
     " t.proxies, a.id, a.username, a.state, s.id, s.student_number, s.first_name,"
     " s.last_name, s.institutional_email, v.id, v.slug, v.enabled, v.protocol, v.attributes,"
     " v.cas_proxy_callback_pattern"
-    " FROM {ticket} t JOIN {account} a ON a.id = t.account_id"
+)
+_LOAD_SQL = (
+    "SELECT {columns} FROM {ticket} t"
+    " JOIN {account} a ON a.id = t.account_id"
     " LEFT JOIN {student} s ON s.id = a.student_id"
     " JOIN {service} v ON v.id = t.service_id"
     " WHERE t.id = %s"
 )
+# PostgreSQL runs the consuming UPDATE and the SELECT as one statement (one round trip).
+_CONSUME_AND_LOAD_SQL = (
+    "WITH t AS (UPDATE {ticket} SET consumed_at = %s"
+    " WHERE ticket_hash = %s AND kind IN (%s, %s) AND consumed_at IS NULL RETURNING *)"
+    " SELECT t.id, t.expires_at > %s, {columns} FROM t"
+    " JOIN {account} a ON a.id = t.account_id"
+    " LEFT JOIN {student} s ON s.id = a.student_id"
+    " JOIN {service} v ON v.id = t.service_id"
+)
+
+
+def _table_names() -> dict[str, str]:
+    names = {
+        "ticket": CasTicket._meta.db_table,
+        "account": Account._meta.db_table,
+        "student": Student._meta.db_table,
+        "service": Service._meta.db_table,
+    }
+    return {"columns": _COLUMNS} | {k: connection.ops.quote_name(v) for k, v in names.items()}
 
 
 @dataclass(slots=True)
@@ -358,18 +371,33 @@ def _json(value: Any) -> Any:
 
 def _load(row_id: int) -> _TicketView | None:
     """The ticket with its account, student and service, in one SELECT."""
-    names = {
-        "ticket": CasTicket._meta.db_table,
-        "account": Account._meta.db_table,
-        "student": Student._meta.db_table,
-        "service": Service._meta.db_table,
-    }
-    sql = _LOAD_SQL.format(**{k: connection.ops.quote_name(v) for k, v in names.items()})
     with connection.cursor() as cursor:
-        cursor.execute(sql, [row_id])
+        cursor.execute(_LOAD_SQL.format(**_table_names()), [row_id])
         found = cursor.fetchone()
-    if found is None:
+    return None if found is None else _view(row_id, found)
+
+
+def _consume_and_load(digest: str, now: datetime) -> tuple[bool, _TicketView | None] | None:
+    """Consume the ticket and load it: (not expired, ticket), or None if it cannot be used.
+
+    Two statements (``_consume``, ``_load``), or one on PostgreSQL.
+    """
+    if connection.vendor != "postgresql":
+        consumed = _consume(digest, now)
+        if consumed is None:
+            return None
+        row_id, alive = consumed
+        return (alive, _load(row_id) if alive else None)
+    kinds = [CasTicket.Kind.SERVICE.value, CasTicket.Kind.PROXY.value]
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSUME_AND_LOAD_SQL.format(**_table_names()), [now, digest, *kinds, now])
+        found = cursor.fetchone()
+    if found is None:  # unknown, used, or its account or service deleted meanwhile
         return None
+    return (bool(found[1]), _view(int(found[0]), found[2:]))
+
+
+def _view(row_id: int, found: Sequence[Any]) -> _TicketView:
     (kind, service_url, session_key, from_new_login, auth_at, proxies) = found[:6]
     (account_id, username, state, student_id, number, first, last, email) = found[6:14]
     (service_id, slug, enabled, protocol, attributes, callback_pattern) = found[14:]
@@ -415,8 +443,8 @@ def ticket_validate(
 ) -> Validation:
     """Validate a service (or proxy) ticket once; every outcome consumes it.
 
-    Two queries on the success path without ``pgtUrl``: the conditional UPDATE that consumes
-    the ticket and one SELECT of ticket, account, student and service together.
+    On the success path without ``pgtUrl``: the conditional UPDATE that consumes the ticket
+    and one SELECT of ticket, account, student and service (one statement on PostgreSQL).
     """
     if not ticket or not service_url:
         return _fail(
@@ -424,13 +452,12 @@ def ticket_validate(
         )
     if not _TICKET_RE.fullmatch(ticket) or ticket.startswith("PGT-"):
         return _fail(ErrorCode.INVALID_TICKET, f"Ticket {_shown(ticket)} not recognized")
-    consumed = _consume(ticket_hash(ticket), clock.now())
+    consumed = _consume_and_load(ticket_hash(ticket), clock.now())
     if consumed is None:
         return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
-    row_id, alive = consumed
+    alive, row = consumed
     if not alive:
         return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} expired")
-    row = _load(row_id)
     if row is None:  # deleted by a logout between the two statements
         return _fail(ErrorCode.INVALID_TICKET, f"Ticket {ticket} not recognized")
     if row.service_url != service_url:
