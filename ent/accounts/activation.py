@@ -19,7 +19,14 @@ from django.db import IntegrityError, transaction
 
 from ent.core import clock, throttle
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup, codes_issued_last_hour
+from ent.core.codes import (
+    CodeStatus,
+    code_check,
+    code_consume,
+    code_issue,
+    code_lookup,
+    codes_issued_last_hour,
+)
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
 from ent.directory.identifiers import normalise_ine, normalise_student_number
@@ -234,6 +241,7 @@ def _refusal(status: CodeStatus, row: OneTimeCode | None) -> ConfirmStatus:
         CodeStatus.EXPIRED: ConfirmStatus.EXPIRED,
         CodeStatus.USED: ConfirmStatus.USED,
         CodeStatus.REVOKED: ConfirmStatus.REVOKED,
+        CodeStatus.THROTTLED: ConfirmStatus.THROTTLED,
     }[status]
 
 
@@ -243,13 +251,8 @@ def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
     Two clicks at once: ``code_consume`` lets one win; the other is told the account is
     already active.
     """
-    policy = throttle.code_policy()
-    if ip and throttle.retry_at(policy, ip) is not None:
-        return ConfirmStatus.THROTTLED
-    status, row = code_lookup(OneTimeCode.Purpose.ACTIVATION, code)
+    status, row = code_check(purpose=OneTimeCode.Purpose.ACTIVATION, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
-        if status is CodeStatus.UNKNOWN and ip:
-            throttle.failure(policy, ip)
         refusal = _refusal(status, row)
         if row is not None and refusal is not ConfirmStatus.ALREADY_ACTIVE:
             audit_record(

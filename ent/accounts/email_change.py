@@ -20,10 +20,11 @@ from django.core.validators import EmailValidator
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ent.core import clock, throttle
+from ent.core import clock
 from ent.core.audit import Kind, audit_record
 from ent.core.codes import (
     CodeStatus,
+    code_check,
     code_consume,
     code_issue,
     code_lookup,
@@ -137,6 +138,7 @@ def _refusal(status: CodeStatus) -> EmailChangeStatus:
         CodeStatus.EXPIRED: EmailChangeStatus.EXPIRED,
         CodeStatus.USED: EmailChangeStatus.USED,
         CodeStatus.REVOKED: EmailChangeStatus.REVOKED,
+        CodeStatus.THROTTLED: EmailChangeStatus.THROTTLED,
     }.get(status, EmailChangeStatus.UNKNOWN)
 
 
@@ -148,13 +150,8 @@ def email_change_code_status(code: str) -> EmailChangeStatus | None:
 
 def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
     """Switch to the verified new address, once, and notify the old one."""
-    policy = throttle.code_policy()
-    if ip and throttle.retry_at(policy, ip) is not None:
-        return EmailChangeStatus.THROTTLED
-    status, row = code_lookup(OneTimeCode.Purpose.EMAIL_CHANGE, code)
+    status, row = code_check(purpose=OneTimeCode.Purpose.EMAIL_CHANGE, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
-        if status is CodeStatus.UNKNOWN and ip:
-            throttle.failure(policy, ip)
         refusal = _refusal(status)
         if row is not None:
             audit_record(

@@ -34,6 +34,7 @@ from ent.core.codes import (
     CODE_ALPHABET,
     CODE_LENGTH,
     CodeStatus,
+    code_check,
     code_consume,
     code_hash,
     code_issue,
@@ -267,6 +268,7 @@ def _refusal(status: CodeStatus) -> ResetStatus:
         CodeStatus.EXPIRED: ResetStatus.EXPIRED,
         CodeStatus.USED: ResetStatus.USED,
         CodeStatus.REVOKED: ResetStatus.REVOKED,
+        CodeStatus.THROTTLED: ResetStatus.THROTTLED,
     }.get(status, ResetStatus.UNKNOWN)
 
 
@@ -286,13 +288,8 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
     Raises ``ValidationError`` (the messages for the form) when the password breaks the policy
     or is the current one; the link then stays usable. Does not sign the student in.
     """
-    policy = throttle.code_policy()
-    if ip and throttle.retry_at(policy, ip) is not None:
-        return ResetStatus.THROTTLED
-    status, row = code_lookup(OneTimeCode.Purpose.PASSWORD_RESET, code)
+    status, row = code_check(purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
-        if status is CodeStatus.UNKNOWN and ip:
-            throttle.failure(policy, ip)
         refusal = _refusal(status)
         if row is not None:
             audit_record(

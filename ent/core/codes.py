@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from . import clock
+from . import clock, throttle
 from .models import OneTimeCode
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class CodeStatus(Enum):
     EXPIRED = "expired"
     USED = "used"
     REVOKED = "revoked"
+    THROTTLED = "throttled"  # the client address guessed too many unknown codes (code_check)
 
 
 def code_hash(code: str) -> str:
@@ -91,6 +92,24 @@ def code_lookup(purpose: OneTimeCode.Purpose, raw: str) -> tuple[CodeStatus, One
     if row.expires_at <= clock.now():
         return CodeStatus.EXPIRED, row
     return CodeStatus.VALID, row
+
+
+def code_check(
+    *, purpose: OneTimeCode.Purpose, code: str, ip: str | None
+) -> tuple[CodeStatus, OneTimeCode | None]:
+    """``code_lookup`` for a code a client presents, with throttling of guesses per address.
+
+    An address that presented too many unknown codes gets THROTTLED without any lookup; an
+    unknown code counts as a failure of the address (used or expired ones do not: they were
+    real links, followed late).
+    """
+    policy = throttle.code_policy()
+    if ip and throttle.retry_at(policy, ip) is not None:
+        return CodeStatus.THROTTLED, None
+    status, row = code_lookup(purpose, code)
+    if status is CodeStatus.UNKNOWN and ip:
+        throttle.failure(policy, ip)
+    return status, row
 
 
 def code_consume(row: OneTimeCode) -> bool:
