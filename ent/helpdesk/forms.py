@@ -209,7 +209,10 @@ class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["protocol"].choices = Service.Protocol.choices
+        # No empty "---------" radio button: a service is CAS or OIDC.
+        protocol = self.fields["protocol"]
+        assert isinstance(protocol, forms.ChoiceField)
+        protocol.choices = Service.Protocol.choices
         if self.instance.pk is not None:
             self.initial["attributes"] = list(self.instance.attributes or [])
 

@@ -343,6 +343,7 @@ def service_save(*, service: Service, actor: Account | None, ip: str | None) -> 
             service.save()
             secret = oidc_client_sync(service=service, actor=actor)
             changed = sorted(f for f in AUDITED_FIELDS if before.get(f) != getattr(service, f))
+            extra: dict[str, Any] = {} if created else {"changed": changed}
             audit_record(
                 kind=Kind.REGISTRY_CREATED if created else Kind.REGISTRY_UPDATED,
                 actor=actor,
@@ -350,7 +351,7 @@ def service_save(*, service: Service, actor: Account | None, ip: str | None) -> 
                 service=service.slug,
                 protocol=service.protocol,
                 attributes=list(service.attributes),
-                **({} if created else {"changed": changed}),
+                **extra,
             )
     except IntegrityError:
         # Two administrators saving the same short name at once: the unique index decides.
