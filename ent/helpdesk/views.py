@@ -618,13 +618,27 @@ def _secret_handover(request: HttpRequest, service: Service, secret: str | None)
     """
     if secret is None:
         return redirect("helpdesk:service", pk=service.pk)
-    request.session[keys.REGISTRY_NEW_SECRET] = {"service": service.pk, "secret": secret}
+    request.session[keys.REGISTRY_NEW_SECRET] = {
+        "service": service.pk,
+        "secret": secret,
+        "at": clock.now().timestamp(),
+    }
     return redirect("helpdesk:service-secret", pk=service.pk)
+
+
+# The redirect is followed at once; a secret not shown by then is dropped, never shown later.
+SECRET_HANDOVER_SECONDS = 120
+
+
+def _secret_drop(request: HttpRequest) -> None:
+    # Any other registry page forgets a secret that was not shown (a lost redirect).
+    request.session.pop(keys.REGISTRY_NEW_SECRET, None)
 
 
 @staff_required(Role.ADMINISTRATOR)
 def services_list(request: HttpRequest) -> HttpResponse:
     """Every registry entry: protocol, state, tile, order, how many attributes it receives."""
+    _secret_drop(request)
     return render(
         request,
         "helpdesk/services.html",
@@ -658,6 +672,7 @@ def service_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """One entry: its form, enable/disable, the OIDC secret, deletion, its history."""
+    _secret_drop(request)
     service = get_object_or_404(Service, pk=pk)
     form = ServiceForm(request.POST or None, instance=service)
     if request.method == "POST" and form.is_valid():
@@ -695,7 +710,11 @@ def service_secret(request: HttpRequest, pk: int) -> HttpResponse:
     service = get_object_or_404(Service, pk=pk)
     pending = request.session.pop(keys.REGISTRY_NEW_SECRET, None)
     secret = None
-    if isinstance(pending, dict) and pending.get("service") == service.pk:
+    if (
+        isinstance(pending, dict)
+        and pending.get("service") == service.pk
+        and clock.now().timestamp() - float(pending.get("at", 0)) <= SECRET_HANDOVER_SECONDS
+    ):
         secret = pending.get("secret")
     response = render(
         request,

@@ -275,6 +275,25 @@ def test_bad_redirect_uris(admin_client: Client, uris: str, words: str) -> None:
     assert not Service.objects.exists() and not Application.objects.exists()
 
 
+def test_secret_not_shown_after_a_lost_redirect(admin_client: Client, settings: Any) -> None:
+    """A secret whose page was not opened right away is dropped, never shown later."""
+    response = admin_client.post("/helpdesk/services/new", OIDC_FORM)
+    pk = Service.objects.get().pk
+    admin_client.get("/helpdesk/services/")  # elsewhere first: the pending secret is dropped
+    late = admin_client.get(response["Location"])
+    assert 'id="client-secret"' not in late.content.decode()
+    assert "n'est plus affiché" in page_text(late)
+
+    from ent.core import session_keys as keys
+
+    response = admin_client.post(f"/helpdesk/services/{pk}/rotate-secret")
+    session = admin_client.session
+    session[keys.REGISTRY_NEW_SECRET]["at"] -= 3600  # followed an hour later
+    session.save()
+    assert 'id="client-secret"' not in admin_client.get(response["Location"]).content.decode()
+    assert keys.REGISTRY_NEW_SECRET not in admin_client.session
+
+
 def test_loopback_redirect_may_be_http(admin_client: Client) -> None:
     uris = "http://127.0.0.1:8001/callback\nhttp://localhost/cb"
     response = admin_client.post(
