@@ -294,6 +294,17 @@ def test_secret_not_shown_after_a_lost_redirect(admin_client: Client, settings: 
     assert keys.REGISTRY_NEW_SECRET not in admin_client.session
 
 
+def test_secret_page_in_english(admin_client: Client) -> None:
+    admin_client.post("/i18n/setlang/", {"language": "en", "next": "/helpdesk/"})
+    response = admin_client.post("/helpdesk/services/new", OIDC_FORM)
+    page = page_text(admin_client.get(response["Location"]))
+    assert "it will never be shown again" in page
+    response = admin_client.post(
+        "/helpdesk/services/new", {**CAS_FORM, "cas_service_pattern": ".*"}
+    )
+    assert "addresses of any site" in page_text(response)
+
+
 def test_loopback_redirect_may_be_http(admin_client: Client) -> None:
     uris = "http://127.0.0.1:8001/callback\nhttp://localhost/cb"
     response = admin_client.post(
