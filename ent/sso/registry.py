@@ -35,9 +35,9 @@ from .oidc import oidc_client_sync, oidc_secret_rotate
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
 MAX_REDIRECT_URIS = 20
-# How many alternatives of a pattern are followed before it is called too complex to check:
-# real patterns have a handful (a host or two, an optional port).
-_BUDGET = 400
+# How many steps (one per character of every alternative read) before a pattern is called too
+# complex to check: real patterns have a few hosts and an optional port, far below this.
+_BUDGET = 2000
 _HOST_RE = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
     r"|\[[0-9a-f:.]+\]"

@@ -168,6 +168,11 @@ def test_pattern_hosts() -> None:
         "https://moodle.univ-perp.fr",
     ]
     assert pattern_hosts(r"^https://(www\.)?a\.fr/x$") == ["https://a.fr", "https://www.a.fr"]
+    many = "|".join(rf"https://host{i}\.univ-perp\.fr" for i in range(12))
+    assert len(pattern_hosts(f"(?:{many})/.*")) == 12
+    assert pattern_hosts(r"https://a\.fr:(?:443|8443)/x") == ["https://a.fr"]
+    with pytest.raises(ValidationError, match="trop complexe"):
+        pattern_hosts("https://" + "(?:ab)?" * 16 + r"\.fr/")
     for opening in (".*", "https?://.*", r"https://[a-z]+\.fr/", r"https://a\.fr.*", "x" * 10):
         with pytest.raises(ValidationError):
             pattern_hosts(opening)
