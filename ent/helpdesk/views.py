@@ -626,6 +626,18 @@ def _secret_handover(request: HttpRequest, service: Service, secret: str | None)
     return redirect("helpdesk:service-secret", pk=service.pk)
 
 
+# Changes of the entry, not the sign-ins of students (which name the service too).
+REGISTRY_HISTORY = [
+    AuditEvent.Kind.REGISTRY_CREATED,
+    AuditEvent.Kind.REGISTRY_UPDATED,
+    AuditEvent.Kind.REGISTRY_ENABLED,
+    AuditEvent.Kind.REGISTRY_DISABLED,
+    AuditEvent.Kind.REGISTRY_SECRET_ROTATED,
+    AuditEvent.Kind.OIDC_CLIENT_CREATED,
+    AuditEvent.Kind.OIDC_CLIENT_UPDATED,
+    AuditEvent.Kind.OIDC_CLIENT_REMOVED,
+    AuditEvent.Kind.OIDC_SECRET_ROTATED,
+]
 # The redirect is followed at once; a secret not shown by then is dropped, never shown later.
 SECRET_HANDOVER_SECONDS = 120
 
@@ -696,9 +708,9 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "client": getattr(saved, "oidc_client", None)
             if saved.protocol == Service.Protocol.OIDC
             else None,
-            "events": AuditEvent.objects.filter(data__service=saved.slug).select_related("actor")[
-                :20
-            ],
+            "events": AuditEvent.objects.filter(
+                data__service=saved.slug, kind__in=REGISTRY_HISTORY
+            ).select_related("actor")[:20],
             "nav": "services",
         },
     )

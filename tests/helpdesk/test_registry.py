@@ -107,6 +107,10 @@ def test_cas_service_created_then_issues_tickets(admin_client: Client, active_st
     again = browser.get("/cas/login", {"service": SERVICE_URL})
     assert "ticket=ST-" in again["Location"]
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.REGISTRY_ENABLED).count() == 1
+    history = page_text(admin_client.get(f"/helpdesk/services/{service.pk}/"))
+    assert "Registre : service désactivé" in history and "Registre : service activé" in history
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CAS_TICKET_ISSUED).exists()
+    assert "CAS : connexion à un service" not in history  # students' sign-ins are not shown
 
     # Deleted, after the confirmation page: tickets gone, no new ticket.
     confirm = admin_client.get(f"/helpdesk/services/{service.pk}/delete")
