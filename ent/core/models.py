@@ -101,6 +101,13 @@ class AuditEvent(models.Model):
         OIDC_SECRET_ROTATED = "oidc.secret_rotated", _("OIDC : secret client renouvelé")
         OIDC_AUTHORIZED = "oidc.authorized", _("OIDC : connexion à un service")
         OIDC_LOGOUT = "oidc.logout", _("OIDC : déconnexion demandée par un service")
+        # Service registry, managed at the help desk (ent.sso.registry)
+        REGISTRY_CREATED = "registry.created", _("Registre : service ajouté")
+        REGISTRY_UPDATED = "registry.updated", _("Registre : service modifié")
+        REGISTRY_ENABLED = "registry.enabled", _("Registre : service activé")
+        REGISTRY_DISABLED = "registry.disabled", _("Registre : service désactivé")
+        REGISTRY_DELETED = "registry.deleted", _("Registre : service supprimé")
+        REGISTRY_SECRET_ROTATED = "registry.secret_rotated", _("Registre : secret client régénéré")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must

@@ -18,3 +18,7 @@ SSO_ID = "ent.sso.id"  # random id of this sign-on session, kept across session-
 SSO_AUTHENTICATED_AT = "ent.sso.authenticated_at"  # when the password was last typed (ISO)
 CAS_FRESH_LOGIN = "ent.cas.fresh_login"  # {"next": /cas/login URL, "at": timestamp}
 CAS_SERVICES = "ent.cas.services"  # [[ticket, service id, service URL], …] for single logout
+
+# Service registry at the help desk (registry branch): a new OIDC client secret, kept only
+# between the POST that made it and the page that shows it once (popped there).
+REGISTRY_NEW_SECRET = "ent.registry.new_secret"  # noqa: S105 (a key name)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ent.accounts.forms import NewPasswordMixin
 from ent.accounts.models import UpdateRequest
+from ent.sso.models import Attribute, Service
 
 from .roles import ROLE_LABELS, Role
 
@@ -117,3 +121,108 @@ class RoleForm(forms.Form):
 
 class StaffPasswordForm(NewPasswordMixin):
     """The invited staff member chooses a password (twice, under the policy)."""
+
+
+# --- Service registry (administrators) -----------------------------------------------------------
+
+
+def _service_formfield(field: Any, **kwargs: Any) -> Any:
+    # Addresses typed without a scheme are taken as https (Django 6's default, said now).
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
+
+
+class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A registry entry. Parses input only: ``ent.sso.registry.service_save`` checks the rules
+    (patterns that fix the host, https redirect URIs…) and saves."""
+
+    attributes = forms.MultipleChoiceField(
+        label=_("Informations transmises au service"),
+        choices=Attribute.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Le service ne reçoit rien d'autre sur l'étudiant."),
+    )
+    order = forms.IntegerField(
+        label=_("Ordre"),
+        min_value=0,
+        max_value=9999,
+        initial=100,
+        help_text=_("Les tuiles du portail sont classées par ordre croissant."),
+    )
+
+    class Meta:
+        model = Service
+        formfield_callback = _service_formfield
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "icon",
+            "home_url",
+            "show_on_portal",
+            "order",
+            "protocol",
+            "attributes",
+            "logout_url",
+            "cas_service_pattern",
+            "cas_proxy_callback_pattern",
+            "oidc_client_id",
+            "oidc_redirect_uris",
+            "trusted",
+        ]
+        widgets = {
+            "protocol": forms.RadioSelect,
+            "oidc_redirect_uris": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "cas_service_pattern": forms.TextInput(attrs={"spellcheck": "false"}),
+            "cas_proxy_callback_pattern": forms.TextInput(attrs={"spellcheck": "false"}),
+            "oidc_client_id": forms.TextInput(attrs={"spellcheck": "false"}),
+            "slug": forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none"}),
+        }
+        help_texts = {
+            "slug": _("Lettres minuscules, chiffres et tirets ; il ne change plus guère ensuite."),
+            "home_url": _("L'adresse ouverte par la tuile du portail."),
+            "logout_url": _(
+                "Facultatif. CAS : la demande de déconnexion y est envoyée (sinon à l'adresse"
+                " de service). OpenID Connect : le jeton de déconnexion (back-channel)."
+            ),
+            "cas_service_pattern": _(
+                "Expression régulière qui doit correspondre à toute l'adresse de service,"
+                " et commencer par l'adresse exacte du site, points échappés : par exemple"
+                " https://moodle\\.univ-perp\\.fr/.* (jamais .* seul)."
+            ),
+            "cas_proxy_callback_pattern": _(
+                "Facultatif : adresses de rappel autorisées à recevoir des tickets de proxy,"
+                " même règle."
+            ),
+            "oidc_client_id": _("Laissez vide pour en générer un."),
+            "oidc_redirect_uris": _(
+                "Une par ligne, comparées caractère par caractère ; https:// obligatoire"
+                " (http:// seulement pour 127.0.0.1 ou localhost), sans fragment."
+            ),
+            "trusted": _("Service de l'université : l'étudiant n'a pas à consentir."),
+        }
+        error_messages = {
+            "slug": {"invalid": _("Lettres minuscules, chiffres, tirets et soulignés seulement.")},
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No empty "---------" radio button: a service is CAS or OIDC.
+        protocol = self.fields["protocol"]
+        assert isinstance(protocol, forms.ChoiceField)
+        protocol.choices = Service.Protocol.choices
+        if self.instance.pk is not None:
+            self.initial["attributes"] = list(self.instance.attributes or [])
+
+    def clean_slug(self) -> str:
+        """Said here too, so that it shows even when another field is wrong."""
+        slug: str = self.cleaned_data["slug"]
+        if Service.objects.filter(slug=slug).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("Ce nom court est déjà pris par un autre service."))
+        return slug
+
+    def validate_unique(self) -> None:
+        # service_validate says it in French, next to the field.
+        return None

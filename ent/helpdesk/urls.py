@@ -21,4 +21,11 @@ urlpatterns = [
     path("staff/<int:pk>/", views.staff_member, name="staff-member"),
     path("staff/<int:pk>/<slug:action>", views.staff_action, name="staff-action"),
     path("settings/", views.settings_page, name="settings"),
+    # Service registry (administrators)
+    path("services/", views.services_list, name="services"),
+    path("services/new", views.service_new, name="service-new"),
+    path("services/<int:pk>/", views.service_edit, name="service"),
+    path("services/<int:pk>/secret", views.service_secret, name="service-secret"),
+    path("services/<int:pk>/delete", views.service_delete, name="service-delete"),
+    path("services/<int:pk>/<slug:action>", views.service_action, name="service-action"),
 ]

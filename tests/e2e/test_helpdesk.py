@@ -128,6 +128,39 @@ def test_administrator_pages(
     page.get_by_role("link", name="Réglages").click()
     audit("hd-15-settings")
 
+    # The service registry: list, a form with errors, an OIDC client and its secret shown
+    # once, the entry page, the deletion confirmation.
+    page.get_by_role("link", name="Services", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Services connectés à l'ENT")
+    audit("hd-17-services")
+    page.get_by_role("link", name="Ajouter un service").click()
+    audit("hd-18-service-new")
+    page.fill("#id_name", "Bibliothèque")
+    page.fill("#id_slug", "bu")
+    page.fill("#id_home_url", "https://bu.example.org/")
+    page.check("#id_protocol_0")  # CAS
+    page.fill("#id_cas_service_pattern", ".*")
+    page.get_by_role("button", name="Ajouter le service").click()
+    expect(page.locator("#error-summary")).to_contain_text("n'importe quel site")
+    audit("hd-19-service-errors")
+    page.check("#id_protocol_1")  # OpenID Connect
+    page.fill("#id_cas_service_pattern", "")
+    page.fill("#id_oidc_redirect_uris", "https://bu.example.org/callback")
+    page.get_by_label("Prénom et nom").check()
+    page.get_by_role("button", name="Ajouter le service").click()
+    expect(page.locator("#client-secret")).to_be_visible()
+    secret = page.locator("#client-secret").inner_text()
+    assert len(secret) >= 64
+    audit("hd-20-service-secret")
+    page.get_by_role("link", name="Retour à la fiche du service").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Service Bibliothèque")
+    assert secret not in page.content()
+    audit("hd-21-service")
+    page.get_by_role("link", name="Supprimer…").click()
+    audit("hd-22-service-delete")
+    page.get_by_role("button", name="Supprimer définitivement").click()
+    expect(page.locator(".messages")).to_contain_text("est supprimé")
+
     (invite,) = smtp_server.wait_for(1)
     link = re.search(r"https?://\S+/helpdesk/invite\?code=\S+", text_body(invite))
     assert link

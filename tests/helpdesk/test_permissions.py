@@ -19,7 +19,19 @@ pytestmark = pytest.mark.django_db
 
 # The sign-in steps are open to anyone (they show a form, never help-desk data).
 PUBLIC = {"login", "totp", "enrol", "invite"}
-ADMIN_ONLY = {"staff", "staff-member", "staff-action", "settings"}
+ADMIN_ONLY = {
+    "staff",
+    "staff-member",
+    "staff-action",
+    "settings",
+    # The service registry: it decides what every service receives about students.
+    "services",
+    "service-new",
+    "service",
+    "service-secret",
+    "service-delete",
+    "service-action",
+}
 
 
 def url_of(pattern: URLPattern, **values: Any) -> str:
