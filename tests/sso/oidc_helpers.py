@@ -77,9 +77,22 @@ def client_app(transactional_db: None) -> Client:
     return register()
 
 
+# Sessions opened by the helpers, closed after each test (tests/sso/conftest.py): a kept-alive
+# connection holds a live-server thread, and its database connection, beyond the test, and
+# PostgreSQL then refuses to drop the test database.
+OPEN_SESSIONS: list[requests.Session] = []
+
+
+def http_session() -> requests.Session:
+    """A ``requests`` session closed at the end of the test."""
+    session = requests.Session()
+    OPEN_SESSIONS.append(session)
+    return session
+
+
 def browser_login(ent: str, identifier: str, password: str = GOOD_PASSWORD) -> requests.Session:
     """A browser-like session signed in through the real /login form (with its CSRF token)."""
-    session = requests.Session()
+    session = http_session()
     page = session.get(f"{ent}/login")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token, page.text
@@ -105,7 +118,7 @@ def csrf_of(html: str) -> str:
 
 def rp_session(client: Client, scope: str = ALL_SCOPES, **kwargs: Any) -> OAuth2Session:
     """authlib's OAuth2 client for the service: code flow with PKCE S256."""
-    return OAuth2Session(
+    session = OAuth2Session(
         client.client_id,
         client.secret,
         scope=scope,
@@ -113,6 +126,8 @@ def rp_session(client: Client, scope: str = ALL_SCOPES, **kwargs: Any) -> OAuth2
         code_challenge_method="S256",
         **kwargs,
     )
+    OPEN_SESSIONS.append(session)
+    return session
 
 
 @dataclass

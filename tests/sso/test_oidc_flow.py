@@ -37,6 +37,7 @@ from tests.sso.oidc_helpers import (
     csrf_of,
     ent,
     exchange,
+    http_session,
     register,
     rp_session,
     verify_id_token,
@@ -160,7 +161,7 @@ def test_sub_is_stable_and_opaque(ent: str, client_app: Client, make_active_stud
 def test_anonymous_goes_through_login_and_back(
     ent: str, client_app: Client, active_student: Any
 ) -> None:
-    browser = requests.Session()
+    browser = http_session()
     url = _authorize_url(ent, client_app)
     response = browser.get(url, allow_redirects=False)
     assert response.status_code == 302
