@@ -6,6 +6,7 @@ import re
 
 from django.conf import settings
 
+from .demo_services import MOODLE_URL
 from .models import Attribute, Service
 
 # A local Moodle (or any CAS client) started on the loopback for a demo is accepted too.
@@ -36,7 +37,8 @@ def register_demo_cas_services() -> list[Service]:
             "name": "Moodle",
             "description": "Cours en ligne.",
             "icon": Service.Icon.COURSES,
-            "home_url": "https://moodle.univ-perp.fr/",
+            # The demo's stand-in Moodle (ent.sso.demo_services), started by ``ent demo``.
+            "home_url": MOODLE_URL,
             "protocol": Service.Protocol.CAS,
             "enabled": True,
             "show_on_portal": True,

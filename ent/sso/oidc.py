@@ -640,7 +640,9 @@ def _backchannel_logout_ended(
 # --- Demo ---------------------------------------------------------------------------------------
 
 DEMO_SLUG = "emploi-du-temps"
-DEMO_REDIRECT_URI = "http://127.0.0.1:8001/oidc/callback"
+DEMO_REDIRECT_URI = "http://127.0.0.1:8001/oidc/callback"  # ent.sso.demo_services
+DEMO_HOME_URL = "http://127.0.0.1:8001/edt/"
+DEMO_LOGOUT_URL = "http://127.0.0.1:8001/edt/backchannel-logout"
 
 
 def register_demo_oidc_client() -> tuple[str, str | None]:
@@ -655,7 +657,8 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
             "name": "Emploi du temps",
             "description": "Votre emploi du temps (client OpenID Connect de démonstration).",
             "icon": Service.Icon.CALENDAR,
-            "home_url": "http://127.0.0.1:8001/",
+            "home_url": DEMO_HOME_URL,
+            "logout_url": DEMO_LOGOUT_URL,
             "protocol": Service.Protocol.OIDC,
             "oidc_redirect_uris": DEMO_REDIRECT_URI,
             "attributes": [
@@ -670,6 +673,11 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
             "order": 40,
         },
     )
+    if not created and (service.home_url, service.logout_url) != (DEMO_HOME_URL, DEMO_LOGOUT_URL):
+        # A demo database from an earlier version: point it at the stand-in service.
+        Service.objects.filter(pk=service.pk).update(
+            home_url=DEMO_HOME_URL, logout_url=DEMO_LOGOUT_URL
+        )
     if not created and OidcClient.objects.filter(service=service).exists():
         return service.oidc_client_id, None
     secret = oidc_client_sync(service=service)

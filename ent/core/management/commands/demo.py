@@ -13,7 +13,9 @@ from ent.directory.demo import DEMO_STUDENTS
 from ent.directory.models import Student
 from ent.directory.services import students_import
 from ent.sso.cas_demo import register_demo_cas_services
-from ent.sso.oidc import DEMO_REDIRECT_URI, register_demo_oidc_client
+from ent.sso.demo_services import EDT_URL, MOODLE_URL, demo_services_start
+from ent.sso.models import Service
+from ent.sso.oidc import DEMO_SLUG, oidc_secret_rotate, register_demo_oidc_client
 
 
 class Command(BaseCommand):
@@ -52,25 +54,23 @@ class Command(BaseCommand):
             f"  Help desk: {settings.BASE_URL}/helpdesk/login  user {DEMO_ADMIN}"
             f"  password {demo_admin_reset()}  (new at each start; enrol a TOTP app at first sign-in)"
         )
-        # OpenID Connect demo client (ent.sso.oidc): its secret is shown once, at creation.
+        # The OpenID Connect demo client: its secret is stored as a digest only, so the demo
+        # gives it a new one at each start and hands it to the stand-in service.
         client_id, secret = register_demo_oidc_client()
+        if secret is None:
+            secret = oidc_secret_rotate(service=Service.objects.get(slug=DEMO_SLUG))
         self.stdout.write(
-            f"  OIDC demo client « Emploi du temps »: discovery at"
-            f" {settings.BASE_URL}/.well-known/openid-configuration"
+            f"  Single sign-on: sign in, then open the tiles « Moodle » (CAS, {MOODLE_URL})"
+            f" and « Emploi du temps » (OpenID Connect, {EDT_URL}): stand-in services served"
+            " by the demo, signed in without a second password"
         )
-        self.stdout.write(f"    client_id     {client_id}")
-        self.stdout.write(
-            f"    client_secret {secret}"
-            if secret
-            else "    client_secret (shown when first created; rotate it from the help desk)"
-        )
-        self.stdout.write(f"    redirect_uri  {DEMO_REDIRECT_URI}")
         self.stdout.write(
             f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})"
         )
         self.stdout.write("")
         if options["no_serve"]:
             return
+        demo_services_start(ent_url=settings.BASE_URL, client_id=client_id, client_secret=secret)
         call_command(
             "runserver",
             f"{base.hostname}:{base.port or 80}",
