@@ -70,7 +70,12 @@ class Command(BaseCommand):
         self.stdout.write("")
         if options["no_serve"]:
             return
-        demo_services_start(ent_url=settings.BASE_URL, client_id=client_id, client_secret=secret)
+        try:
+            demo_services_start(
+                ent_url=settings.BASE_URL, client_id=client_id, client_secret=secret
+            )
+        except OSError as exc:  # port 8001 taken: the demo still runs, without the stand-ins
+            self.stderr.write(f"  Stand-in services not started (127.0.0.1:8001: {exc.strerror})")
         call_command(
             "runserver",
             f"{base.hostname}:{base.port or 80}",
