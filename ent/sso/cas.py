@@ -134,7 +134,10 @@ def _is_http_url(url: str) -> bool:
     # No whitespace or control character (NUL cannot even be stored by PostgreSQL).
     if not url or len(url) > _MAX_URL_LENGTH or any(c <= " " or c == "\x7f" for c in url):
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[::1/": an unclosed IPv6 bracket
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
