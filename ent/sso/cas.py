@@ -57,7 +57,7 @@ from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
 
 from .attributes import attributes_all
-from .models import Attribute, CasTicket, Service
+from .models import Attribute, CasTicket, Service, pattern_fullmatch
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +131,19 @@ def ticket_hash(ticket: str) -> str:
 
 
 def _is_http_url(url: str) -> bool:
-    # No whitespace or control character (NUL cannot even be stored by PostgreSQL).
-    if not url or len(url) > _MAX_URL_LENGTH or any(c <= " " or c == "\x7f" for c in url):
+    # No whitespace or control character (NUL cannot even be stored by PostgreSQL), and ASCII
+    # only: a URI is ASCII, and a non-ASCII host is another (IDNA) domain than its look-alike.
+    if (
+        not url
+        or len(url) > _MAX_URL_LENGTH
+        or not url.isascii()
+        or any(c <= " " or c == "\x7f" for c in url)
+    ):
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[::1/": an unclosed IPv6 bracket
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
@@ -336,7 +345,7 @@ class _ServiceView:
     def allows_proxy_callback(self, url: str) -> bool:
         """Same rule as ``Service.allows_proxy_callback``."""
         pattern = self.cas_proxy_callback_pattern
-        return bool(pattern) and re.fullmatch(pattern, url) is not None
+        return bool(pattern) and pattern_fullmatch(pattern, url)
 
 
 @dataclass(slots=True)

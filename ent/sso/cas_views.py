@@ -7,6 +7,7 @@ back-channel calls from services: GET, no CSRF token, never cached.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.contrib.auth import logout as auth_logout
@@ -25,6 +26,8 @@ from ent.core.audit import Kind, audit_record
 from ent.core.net import client_ip
 
 from . import cas
+
+logger = logging.getLogger(__name__)
 
 # How long after typing the password /cas/login still counts the ticket as "primary" (renew).
 FRESH_LOGIN_SECONDS = 300
@@ -77,11 +80,22 @@ def login(request: HttpRequest) -> HttpResponse:
 
     service = cas.service_for_url(service_url)
     if service is None:
-        audit_record(
-            kind=Kind.CAS_SERVICE_UNKNOWN,
-            ip=client_ip(request),
-            service_url=cas.printable(service_url),
-        )
+        if isinstance(user, Account):  # signed in
+            # A student sent to an unregistered service: worth a row in the audit log.
+            audit_record(
+                kind=Kind.CAS_SERVICE_UNKNOWN,
+                student=getattr(user, "student", None),
+                actor=user,
+                ip=client_ip(request),
+                service_url=cas.printable(service_url),
+            )
+        else:
+            # Anyone can send these: a log line only, or the audit table could be flooded.
+            logger.warning(
+                "CAS login for an unknown service from %s: %s",
+                client_ip(request),
+                cas.printable(service_url),
+            )
         return _message(
             request,
             _("Service inconnu"),

@@ -28,11 +28,25 @@ class Attribute(models.TextChoices):
     EPPN = "eduPersonPrincipalName", _("eduPersonPrincipalName")
 
 
-def validate_pattern(value: str) -> None:
-    """A service-URL pattern must be a valid regular expression."""
+def pattern_fullmatch(pattern: str, url: str) -> bool:
+    """Whether a registry pattern matches all of ``url``.
+
+    ``re.ASCII``: with a case-insensitive pattern, Unicode folding would let a look-alike host
+    match (``unıv-perp.fr``, dotless ı, for ``(?i)univ-perp\\.fr``), and ``\\w`` would accept
+    any letter: a different domain once IDNA-encoded. A pattern that cannot be matched that way
+    (``(?u)``, refused by ``validate_pattern`` since) matches nothing.
+    """
     try:
-        re.compile(value)
-    except re.error as exc:
+        return re.fullmatch(pattern, url, re.ASCII) is not None
+    except (re.error, ValueError):
+        return False
+
+
+def validate_pattern(value: str) -> None:
+    """A service-URL pattern must be a valid regular expression (matched with ``re.ASCII``)."""
+    try:
+        re.compile(value, re.ASCII)
+    except (re.error, ValueError) as exc:  # ValueError: "(?u)" contradicts re.ASCII
         raise ValidationError(
             _("Expression régulière invalide : %(e)s"), params={"e": exc}
         ) from None
@@ -113,13 +127,13 @@ class Service(models.Model):
         """Whether ``url`` is one of this entry's CAS service URLs (the whole URL must match)."""
         if not self.cas_service_pattern:
             return False
-        return re.fullmatch(self.cas_service_pattern, url) is not None
+        return pattern_fullmatch(self.cas_service_pattern, url)
 
     def allows_proxy_callback(self, url: str) -> bool:
         """Whether this service may receive proxy-granting tickets at ``url`` (pgtUrl)."""
         if not self.cas_proxy_callback_pattern:
             return False
-        return re.fullmatch(self.cas_proxy_callback_pattern, url) is not None
+        return pattern_fullmatch(self.cas_proxy_callback_pattern, url)
 
 
 # --- CAS tickets (ent.sso.cas) -----------------------------------------------------------------

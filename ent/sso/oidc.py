@@ -111,7 +111,10 @@ def _redirect_uris(service: Service) -> list[str]:
             {"oidc_redirect_uris": _("Indiquez au moins une adresse de redirection.")}
         )
     for uri in uris:
-        parts = urlsplit(uri)
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # "https://[x/": an unclosed IPv6 bracket
+            parts = urlsplit("")
         if (
             parts.scheme not in ("https", "http")
             or not parts.hostname

@@ -161,7 +161,10 @@ class LogoutView(RPInitiatedLogoutView):
                 ip=client_ip(self.request),
                 client_id=getattr(application, "client_id", None),
             )
-        response = super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        # token_user=None: DOT then deletes the tokens of the signed-in user, and of nobody for a
+        # visitor without a session. Given the ID token's user, it would delete that student's
+        # tokens for whoever holds one of their ID tokens, signed in as someone else or not.
+        response = super().do_logout(application, post_logout_redirect_uri, state, None)
         if not post_logout_redirect_uri:
             # DOT would build the address from the Host header; ENT links never are.
             return redirect("portal:home")

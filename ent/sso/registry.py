@@ -186,6 +186,18 @@ def _authorities(
         raise _open(_anywhere_message())
 
 
+def _ignores_case(value: Any) -> bool:
+    """Whether a parsed pattern (or a part of it) turns IGNORECASE on, for all or a group."""
+    if isinstance(value, sre_parse.SubPattern):
+        return any(
+            (op is sre_c.SUBPATTERN and av[1] & sre_c.SRE_FLAG_IGNORECASE) or _ignores_case(av)
+            for op, av in value.data
+        )
+    if isinstance(value, (list, tuple)):
+        return any(_ignores_case(item) for item in value)
+    return False
+
+
 def pattern_hosts(pattern: str) -> list[str]:
     """The ``scheme://host`` every URL matched by ``pattern`` starts with; ``ValidationError``
     (in French, saying why) when the pattern is invalid or does not fix them, or when one of
@@ -194,6 +206,13 @@ def pattern_hosts(pattern: str) -> list[str]:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise ValidationError(_("Expression régulière invalide : %(e)s") % {"e": exc}) from None
+    if parsed.state.flags & sre_c.SRE_FLAG_IGNORECASE or _ignores_case(parsed):
+        raise ValidationError(
+            _(
+                "Le motif ne doit pas ignorer la casse ((?i)) : des lettres d'autres alphabets"
+                " pourraient alors désigner un autre domaine. Écrivez l'adresse en minuscules."
+            )
+        )
     try:
         found = sorted(set(_authorities(list(parsed), "", None, [_BUDGET])))
     except _Open as exc:

@@ -47,6 +47,10 @@ def login(request: HttpRequest) -> HttpResponse:
             ip=client_ip(request),
         )
         if result.status is LoginStatus.OK and result.account is not None:
+            if request.user.is_authenticated and request.user.pk != result.account.pk:
+                # Another student on the same browser: a real logout of the first one, so
+                # its CAS tickets go and its services hear of it (auth_login would only flush).
+                _session_end(request)
             auth_login(request, result.account, backend=BACKEND)  # new session id
             target = _safe_next(request)
             # Back to /cas/login: the ticket it issues comes from the password just typed
@@ -88,9 +92,8 @@ def login(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
-def logout(request: HttpRequest) -> HttpResponse:
-    """End the ENT session."""
+def _session_end(request: HttpRequest) -> None:
+    """Audit and end the browser's session; ``user_logged_out`` makes the single logouts."""
     if request.user.is_authenticated:
         audit_record(
             kind=Kind.LOGOUT,
@@ -99,4 +102,10 @@ def logout(request: HttpRequest) -> HttpResponse:
             ip=client_ip(request),
         )
     auth_logout(request)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """End the ENT session."""
+    _session_end(request)
     return redirect("portal:home")

@@ -99,6 +99,8 @@ def test_rotate_replaces_the_secret() -> None:
         "https://rp.example.org/cb#x",
         "https://user@rp.example.org/cb",
         "javascript:alert(1)",
+        "https://[x/",  # urlsplit raises ValueError: refused, not a 500
+        "https://[::1/cb",
     ],
 )
 def test_bad_redirect_uris_refused(uris: str) -> None:
