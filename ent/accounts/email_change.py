@@ -129,6 +129,7 @@ class EmailChangeStatus(Enum):
     EXPIRED = "expired"
     USED = "used"
     REVOKED = "revoked"
+    INACTIVE = "inactive"  # locked or disabled since the link was sent
     THROTTLED = "throttled"
 
 
@@ -161,12 +162,17 @@ def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
                 reason=refusal.value,
             )
         return refusal
+    if row.account.state != Account.State.ACTIVE:
+        return EmailChangeStatus.INACTIVE
     with transaction.atomic():
         account = (
             Account.objects.select_for_update(of=("self",))
             .select_related("student")
             .get(pk=row.account_id)
         )
+        # Checked again under the row lock: a lock by the help desk may have just committed.
+        if account.state != Account.State.ACTIVE:
+            return EmailChangeStatus.INACTIVE
         if not code_consume(row):
             return EmailChangeStatus.USED
         old = account.personal_email

@@ -45,8 +45,16 @@ def _locked_account(account: Account) -> Account:
     )
 
 
+def _codes_revoke(account: Account) -> None:
+    OneTimeCode.objects.filter(
+        account=account, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=clock.now())
+
+
 def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
-    """Lock an active account and end its sessions; returns how many sessions ended."""
+    """Lock an active account, end its sessions and revoke its open codes (reset, address
+    change: a link mailed before the lock must not work after an unlock); returns how many
+    sessions ended."""
     with transaction.atomic():
         row = _locked_account(account)
         if row.state != Account.State.ACTIVE:
@@ -54,6 +62,7 @@ def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
         row.state = Account.State.LOCKED
         row.save(update_fields=["state"])
         ended = sessions_end(account=row)
+        _codes_revoke(row)
         audit_record(
             kind=Kind.HELPDESK_ACCOUNT_LOCKED,
             student=row.student,
@@ -85,9 +94,7 @@ def account_disable(*, account: Account, actor: Account, ip: str | None) -> None
         row.state = Account.State.DISABLED
         row.save(update_fields=["state"])
         ended = sessions_end(account=row)
-        OneTimeCode.objects.filter(
-            account=row, used_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=clock.now())
+        _codes_revoke(row)
         audit_record(
             kind=Kind.HELPDESK_ACCOUNT_DISABLED,
             student=row.student,

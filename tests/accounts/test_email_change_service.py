@@ -92,3 +92,20 @@ def test_expired_revoked_unknown(active_student: Any, settings: Any) -> None:
     assert email_change.email_change_confirm(code=second, ip=None) is EmailChangeStatus.EXPIRED
     account.refresh_from_db()
     assert account.personal_email == "sophie@example.org"
+
+
+def test_confirm_refused_unless_account_active(active_student: Any, client: Any) -> None:
+    """A locked (or disabled) account does not get a new address by a link sent before."""
+    account = active_student.account
+    email_change.email_change_start(account=account, new_email="a@example.org", actor=None, ip=None)
+    code = code_in(outbox()[-1].body, EMAIL_RE)
+    Account.objects.filter(pk=account.pk).update(state=Account.State.LOCKED)
+    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.INACTIVE
+    account.refresh_from_db()
+    assert account.personal_email == "sophie@example.org"
+    client.get(f"/account/email/confirm?code={code}")
+    response = client.post("/account/email/confirm", {"code": code})
+    assert response.status_code == 400
+    assert "n'est pas actif" in response.content.decode()
+    Account.objects.filter(pk=account.pk).update(state=Account.State.ACTIVE)
+    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.CHANGED

@@ -117,6 +117,27 @@ def test_lock_ends_sessions_then_unlock(agent_client: Client, make_active_studen
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_ACCOUNT_UNLOCKED).exists()
 
 
+def test_lock_revokes_open_codes(agent_client: Client, make_active_student: Any) -> None:
+    """A reset or address-change link mailed before the lock is dead after the unlock."""
+    from ent.accounts import email_change, password_reset
+    from ent.core.models import OneTimeCode
+
+    student = make_active_student()
+    account = Account.objects.get(student=student)
+    assert password_reset.password_reset_send(account=account, actor=None, ip=None)
+    email_change.email_change_start(account=account, new_email="x@example.org", actor=None, ip=None)
+    open_codes = OneTimeCode.objects.filter(
+        account=account, used_at__isnull=True, revoked_at__isnull=True
+    )
+    assert open_codes.count() == 2
+    agent_client.post(f"/helpdesk/students/{student.pk}/lock")
+    agent_client.post(f"/helpdesk/students/{student.pk}/unlock")
+    account.refresh_from_db()
+    assert account.state == Account.State.ACTIVE
+    assert open_codes.count() == 0
+    assert OneTimeCode.objects.filter(account=account, revoked_at__isnull=False).count() == 2
+
+
 def test_end_sessions(agent_client: Client, make_active_student: Any) -> None:
     student = make_active_student()
     student_client = Client()
