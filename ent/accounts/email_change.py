@@ -27,7 +27,6 @@ from ent.core.codes import (
     code_check,
     code_consume,
     code_issue,
-    code_lookup,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_send
@@ -143,9 +142,13 @@ def _refusal(status: CodeStatus) -> EmailChangeStatus:
     }.get(status, EmailChangeStatus.UNKNOWN)
 
 
-def email_change_code_status(code: str) -> EmailChangeStatus | None:
-    """What the page with the button should say: None when the link can be used."""
-    status, _row = code_lookup(OneTimeCode.Purpose.EMAIL_CHANGE, code)
+def email_change_code_status(code: str, *, ip: str | None) -> EmailChangeStatus | None:
+    """What the page with the button should say: None when the link can be used.
+
+    Throttled per client address like the confirmation (``code_check``): the page answers
+    whether a guessed code exists.
+    """
+    status, _row = code_check(purpose=OneTimeCode.Purpose.EMAIL_CHANGE, code=code, ip=ip)
     return None if status is CodeStatus.VALID else _refusal(status)
 
 

@@ -38,7 +38,6 @@ from ent.core.codes import (
     code_consume,
     code_hash,
     code_issue,
-    code_lookup,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_preview, mail_send
@@ -252,9 +251,13 @@ class ResetLink:
     account: Account
 
 
-def password_reset_code_status(code: str) -> ResetStatus | ResetLink:
-    """What the page with the form should show: the form (``ResetLink``) or why not."""
-    status, row = code_lookup(OneTimeCode.Purpose.PASSWORD_RESET, code)
+def password_reset_code_status(code: str, *, ip: str | None) -> ResetStatus | ResetLink:
+    """What the page with the form should show: the form (``ResetLink``) or why not.
+
+    Throttled per client address like the confirmation (``code_check``): opening the page is
+    as good a way to test a guessed code as submitting the form.
+    """
+    status, row = code_check(purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
         return _refusal(status)
     if row.account.state != Account.State.ACTIVE:

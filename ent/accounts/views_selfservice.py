@@ -81,7 +81,11 @@ def reset_confirm(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and "code" in request.GET:
         return _code_to_session(request, keys.PASSWORD_RESET_LINK_CODE, "accounts:reset-confirm")
     code = request.POST.get("code") or request.session.get(keys.PASSWORD_RESET_LINK_CODE, "")
-    found = password_reset.password_reset_code_status(code) if code else ResetStatus.UNKNOWN
+    found = (
+        password_reset.password_reset_code_status(code, ip=client_ip(request))
+        if code
+        else ResetStatus.UNKNOWN
+    )
     if not isinstance(found, ResetLink):
         return _reset_result(request, found)
     form = ResetPasswordForm(request.POST or None, account=found.account)
@@ -259,7 +263,11 @@ def email_confirm(request: HttpRequest) -> HttpResponse:
         return _code_to_session(request, keys.EMAIL_CHANGE_LINK_CODE, "accounts:email-confirm")
     code = request.POST.get("code") or request.session.get(keys.EMAIL_CHANGE_LINK_CODE, "")
     if request.method == "GET":
-        refusal = email_change.email_change_code_status(code) if code else EmailChangeStatus.UNKNOWN
+        refusal = (
+            email_change.email_change_code_status(code, ip=client_ip(request))
+            if code
+            else EmailChangeStatus.UNKNOWN
+        )
         if refusal is None:
             return render(request, "accounts/email_confirm.html")
         return _email_result(request, refusal)

@@ -20,7 +20,7 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_end
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup
+from ent.core.codes import CodeStatus, code_check, code_consume, code_issue
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
 
@@ -243,17 +243,36 @@ def staff_totp_reset(*, account: Account, actor: Account, ip: str | None) -> Non
         audit_record(kind=Kind.STAFF_TOTP_RESET, actor=actor, ip=ip, target=account.username)
 
 
-def staff_invite_account(code: str) -> Account | None:
-    """The staff account a still-valid invitation code belongs to (None otherwise)."""
-    status, row = code_lookup(OneTimeCode.Purpose.STAFF_INVITE, code)
+class InviteThrottledError(Exception):
+    """This client address presented too many unknown invitation codes: it must wait."""
+
+
+def _invite_check(code: str, ip: str | None) -> tuple[CodeStatus, OneTimeCode | None]:
+    # An invitation leads to a staff account: guesses are throttled per address like every
+    # other mailed code (ent.core.codes.code_check).
+    status, row = code_check(purpose=OneTimeCode.Purpose.STAFF_INVITE, code=code, ip=ip)
+    if status is CodeStatus.THROTTLED:
+        raise InviteThrottledError
+    return status, row
+
+
+def staff_invite_account(code: str, *, ip: str | None) -> Account | None:
+    """The staff account a still-valid invitation code belongs to (None otherwise).
+
+    Raises ``InviteThrottledError`` when this client address guessed too many codes.
+    """
+    status, row = _invite_check(code, ip)
     if status is not CodeStatus.VALID or row is None or not row.account.is_staff:
         return None
     return row.account
 
 
 def staff_password_set(*, code: str, password: str, ip: str | None) -> Account | None:
-    """The invited person chooses their password; the link then stops working."""
-    status, row = code_lookup(OneTimeCode.Purpose.STAFF_INVITE, code)
+    """The invited person chooses their password; the link then stops working.
+
+    Raises ``InviteThrottledError`` when this client address guessed too many codes.
+    """
+    status, row = _invite_check(code, ip)
     if status is not CodeStatus.VALID or row is None:
         return None
     problems = password_policy.check(password, personal=[row.account.username])

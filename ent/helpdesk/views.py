@@ -190,15 +190,21 @@ def invite(request: HttpRequest) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     code = request.session.get(keys.HELPDESK_INVITE_CODE, "")
-    account = services.staff_invite_account(code) if code else None
+    ip = client_ip(request)
+    try:
+        account = services.staff_invite_account(code, ip=ip) if code else None
+    except services.InviteThrottledError:
+        return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
     if account is None:
         return render(request, "helpdesk/invite.html", {"invalid": True}, status=400)
     form = StaffPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             done = services.staff_password_set(
-                code=code, password=form.cleaned_data["password1"], ip=client_ip(request)
+                code=code, password=form.cleaned_data["password1"], ip=ip
             )
+        except services.InviteThrottledError:
+            return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
         except services.ActionError as exc:
             form.add_error("password1", exc.message)
         else:

@@ -36,7 +36,7 @@ def test_new_address_used_only_once_verified(
     assert password_reset.password_reset_send(account=account, actor=None, ip=None)
     assert smtp_server.wait_for(2)[1]["To"] == "sophie@example.org"
 
-    assert email_change.email_change_code_status(code) is None
+    assert email_change.email_change_code_status(code, ip=None) is None
     assert email_change.email_change_confirm(code=code, ip="192.0.2.4") is (
         EmailChangeStatus.CHANGED
     )
@@ -50,7 +50,7 @@ def test_new_address_used_only_once_verified(
     assert "Sophie.G@example.net" not in text_body(notice)
     # The reset link sent to the old address no longer works.
     assert password_reset.password_reset_code_status(
-        code_in(text_body(smtp_server.messages[1]))
+        code_in(text_body(smtp_server.messages[1])), ip=None
     ) is (password_reset.ResetStatus.REVOKED)
     assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.USED
     kinds = list(
@@ -88,7 +88,7 @@ def test_expired_revoked_unknown(active_student: Any, settings: Any) -> None:
     assert email_change.email_change_confirm(code=first, ip=None) is EmailChangeStatus.REVOKED
     assert email_change.email_change_confirm(code="B" * 20, ip=None) is EmailChangeStatus.UNKNOWN
     clock.advance(timedelta(hours=settings.EMAIL_CHANGE_CODE_HOURS, seconds=1))
-    assert email_change.email_change_code_status(second) is EmailChangeStatus.EXPIRED
+    assert email_change.email_change_code_status(second, ip=None) is EmailChangeStatus.EXPIRED
     assert email_change.email_change_confirm(code=second, ip=None) is EmailChangeStatus.EXPIRED
     account.refresh_from_db()
     assert account.personal_email == "sophie@example.org"
