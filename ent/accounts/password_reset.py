@@ -93,16 +93,19 @@ def normalise_identifier(raw: str) -> str:
 def _find_account(identifier: str) -> Account | None:
     if not identifier:
         return None
-    qs = Account.objects.select_related("student")
+    # Students only: a staff account (which may have verified an address at /account/email/
+    # before that page was closed to staff) must not get a password without its TOTP.
+    qs = Account.objects.select_related("student").filter(kind=Account.Kind.STUDENT)
     if "@" in identifier:
         return qs.filter(student__institutional_email=identifier).first()
     return qs.filter(username=identifier).first()
 
 
 def can_receive_link(account: Account) -> bool:
-    """Only an active account with a verified personal address gets a reset link."""
+    """Only an active student account with a verified personal address gets a reset link."""
     return (
-        account.state == Account.State.ACTIVE
+        account.kind == Account.Kind.STUDENT
+        and account.state == Account.State.ACTIVE
         and bool(account.personal_email)
         and account.personal_email_verified_at is not None
     )

@@ -290,3 +290,25 @@ def test_link_page_guesses_are_throttled(client: Client, active_student: Any) ->
     other = Client(REMOTE_ADDR="192.0.2.55")
     other.get("/password/reset/confirm", {"code": code})
     assert other.get("/password/reset/confirm").status_code == 200
+
+
+def test_staff_accounts_get_no_reset_link(client: Client, make_staff: Any) -> None:
+    """The student reset has no TOTP: a staff account with a verified address gets nothing,
+    and the answer is the one an unknown identifier gets (no enumeration)."""
+    staff = make_staff("agent")
+    Account.objects.filter(pk=staff.pk).update(personal_email_verified_at=clock.now())
+    staff.refresh_from_db()
+    before = len(outbox())
+    unknown = ask(client, "personne.inconnue")
+    response = ask(client, staff.username)
+    assert response.status_code == unknown.status_code
+    assert _without_csrf(response) == _without_csrf(unknown)
+    assert not password_reset.password_reset_send(account=staff, actor=None, ip=None)
+    assert len(outbox()) == before
+
+
+@pytest.mark.parametrize("path", ["/account/", "/account/password/", "/account/email/"])
+def test_staff_session_cannot_use_student_self_service(agent_client: Client, path: str) -> None:
+    """As a student gets 403 at the help desk, a staff session gets 403 on the student pages."""
+    assert agent_client.get(path).status_code == 403
+    assert agent_client.post(path, {"email": "x@example.org"}).status_code == 403
