@@ -209,11 +209,18 @@ def _outcome(account: Account | None) -> str:
     return "sent"
 
 
+class ResetLimitError(Exception):
+    """The account already got ``LINKS_PER_ACCOUNT_PER_HOUR`` reset links in the last hour."""
+
+
 def password_reset_send(*, account: Account, actor: Account | None, ip: str | None) -> bool:
     """Mail a reset link to the account's verified personal address (help desk button).
 
     Returns False, sending nothing, when the account is not active or has no verified personal
-    address. The audit record names ``actor`` (the staff member who pressed the button).
+    address. Raises ``ResetLimitError`` (nothing sent, the refusal audited) when the account
+    already got ``LINKS_PER_ACCOUNT_PER_HOUR`` links in the hour, as the public form does: the
+    button is no way around the cap on mails to one mailbox. The audit record names ``actor``
+    (the staff member who pressed the button).
     """
     with transaction.atomic():
         account = (
@@ -221,18 +228,26 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
             .select_related("student")
             .get(pk=account.pk)
         )
-        sent = can_receive_link(account)
-        if sent:
+        outcome = "sent" if can_receive_link(account) else "refused"
+        if outcome == "sent":
+            sent_last_hour = codes_issued_last_hour(
+                account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET
+            )
+            if sent_last_hour >= LINKS_PER_ACCOUNT_PER_HOUR:
+                outcome = "limit"
+        if outcome == "sent":
             _issue_and_mail(account, background=False)
         audit_record(
             kind=Kind.PASSWORD_RESET_REQUESTED,
             student=account.student,
             actor=actor,
             ip=ip,
-            outcome="sent" if sent else "refused",
+            outcome=outcome,
             by="helpdesk",
         )
-    return sent
+    if outcome == "limit":
+        raise ResetLimitError
+    return outcome == "sent"
 
 
 class ResetStatus(Enum):

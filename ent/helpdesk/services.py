@@ -137,7 +137,11 @@ def account_activation_resend(*, account: Account, actor: Account, ip: str | Non
 
 def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> None:
     """Send a password reset link to the verified personal address (never to another one)."""
-    from ent.accounts.password_reset import password_reset_send
+    from ent.accounts.password_reset import (
+        LINKS_PER_ACCOUNT_PER_HOUR,
+        ResetLimitError,
+        password_reset_send,
+    )
 
     if account.state != Account.State.ACTIVE or not account.personal_email_verified_at:
         raise ActionError(
@@ -146,7 +150,16 @@ def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> N
             )
         )
     # password_reset_send writes the audit record itself, naming the actor.
-    if not password_reset_send(account=account, actor=actor, ip=ip):
+    try:
+        sent = password_reset_send(account=account, actor=actor, ip=ip)
+    except ResetLimitError:
+        raise ActionError(
+            _(
+                "Le lien n'a pas été envoyé : ce compte a déjà reçu %(n)d liens de réinitialisation dans l'heure. Réessayez plus tard."
+            )
+            % {"n": LINKS_PER_ACCOUNT_PER_HOUR}
+        ) from None
+    if not sent:
         raise ActionError(_("Le lien n'a pas été envoyé : le compte ne peut pas le recevoir."))
 
 

@@ -87,6 +87,26 @@ def test_send_reset_link_to_verified_address_only(
     assert len(mail.outbox) == before
 
 
+def test_send_reset_link_respects_the_hourly_limit(
+    agent_client: Client, make_active_student: Any
+) -> None:
+    """The button is no way around the cap of reset links per account and hour."""
+    from ent.accounts.password_reset import LINKS_PER_ACCOUNT_PER_HOUR
+
+    student = make_active_student(email="verified@example.org")
+    for _ in range(LINKS_PER_ACCOUNT_PER_HOUR):
+        response = agent_client.post(f"/helpdesk/students/{student.pk}/send-reset", follow=True)
+        assert "Un lien de réinitialisation a été envoyé" in page_text(response)
+    before = len(mail.outbox)
+    response = agent_client.post(f"/helpdesk/students/{student.pk}/send-reset", follow=True)
+    text = page_text(response)
+    assert f"déjà reçu {LINKS_PER_ACCOUNT_PER_HOUR} liens de réinitialisation dans l" in text
+    assert "Un lien de réinitialisation a été envoyé" not in text
+    assert len(mail.outbox) == before
+    event = AuditEvent.objects.filter(kind=AuditEvent.Kind.PASSWORD_RESET_REQUESTED).latest("pk")
+    assert event.data["outcome"] == "limit" and event.actor == agent_client.staff
+
+
 def test_lock_ends_sessions_then_unlock(agent_client: Client, make_active_student: Any) -> None:
     student = make_active_student()
     account = Account.objects.get(student=student)
