@@ -27,7 +27,6 @@ from ent.core.codes import (
     code_check,
     code_consume,
     code_issue,
-    code_lookup,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_send
@@ -129,6 +128,7 @@ class EmailChangeStatus(Enum):
     EXPIRED = "expired"
     USED = "used"
     REVOKED = "revoked"
+    INACTIVE = "inactive"  # locked or disabled since the link was sent
     THROTTLED = "throttled"
 
 
@@ -142,9 +142,13 @@ def _refusal(status: CodeStatus) -> EmailChangeStatus:
     }.get(status, EmailChangeStatus.UNKNOWN)
 
 
-def email_change_code_status(code: str) -> EmailChangeStatus | None:
-    """What the page with the button should say: None when the link can be used."""
-    status, _row = code_lookup(OneTimeCode.Purpose.EMAIL_CHANGE, code)
+def email_change_code_status(code: str, *, ip: str | None) -> EmailChangeStatus | None:
+    """What the page with the button should say: None when the link can be used.
+
+    Throttled per client address like the confirmation (``code_check``): the page answers
+    whether a guessed code exists.
+    """
+    status, _row = code_check(purpose=OneTimeCode.Purpose.EMAIL_CHANGE, code=code, ip=ip)
     return None if status is CodeStatus.VALID else _refusal(status)
 
 
@@ -161,12 +165,17 @@ def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
                 reason=refusal.value,
             )
         return refusal
+    if row.account.state != Account.State.ACTIVE:
+        return EmailChangeStatus.INACTIVE
     with transaction.atomic():
         account = (
             Account.objects.select_for_update(of=("self",))
             .select_related("student")
             .get(pk=row.account_id)
         )
+        # Checked again under the row lock: a lock by the help desk may have just committed.
+        if account.state != Account.State.ACTIVE:
+            return EmailChangeStatus.INACTIVE
         if not code_consume(row):
             return EmailChangeStatus.USED
         old = account.personal_email

@@ -38,7 +38,6 @@ from ent.core.codes import (
     code_consume,
     code_hash,
     code_issue,
-    code_lookup,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_preview, mail_send
@@ -94,16 +93,19 @@ def normalise_identifier(raw: str) -> str:
 def _find_account(identifier: str) -> Account | None:
     if not identifier:
         return None
-    qs = Account.objects.select_related("student")
+    # Students only: a staff account (which may have verified an address at /account/email/
+    # before that page was closed to staff) must not get a password without its TOTP.
+    qs = Account.objects.select_related("student").filter(kind=Account.Kind.STUDENT)
     if "@" in identifier:
         return qs.filter(student__institutional_email=identifier).first()
     return qs.filter(username=identifier).first()
 
 
 def can_receive_link(account: Account) -> bool:
-    """Only an active account with a verified personal address gets a reset link."""
+    """Only an active student account with a verified personal address gets a reset link."""
     return (
-        account.state == Account.State.ACTIVE
+        account.kind == Account.Kind.STUDENT
+        and account.state == Account.State.ACTIVE
         and bool(account.personal_email)
         and account.personal_email_verified_at is not None
     )
@@ -207,11 +209,18 @@ def _outcome(account: Account | None) -> str:
     return "sent"
 
 
+class ResetLimitError(Exception):
+    """The account already got ``LINKS_PER_ACCOUNT_PER_HOUR`` reset links in the last hour."""
+
+
 def password_reset_send(*, account: Account, actor: Account | None, ip: str | None) -> bool:
     """Mail a reset link to the account's verified personal address (help desk button).
 
     Returns False, sending nothing, when the account is not active or has no verified personal
-    address. The audit record names ``actor`` (the staff member who pressed the button).
+    address. Raises ``ResetLimitError`` (nothing sent, the refusal audited) when the account
+    already got ``LINKS_PER_ACCOUNT_PER_HOUR`` links in the hour, as the public form does: the
+    button is no way around the cap on mails to one mailbox. The audit record names ``actor``
+    (the staff member who pressed the button).
     """
     with transaction.atomic():
         account = (
@@ -219,18 +228,26 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
             .select_related("student")
             .get(pk=account.pk)
         )
-        sent = can_receive_link(account)
-        if sent:
+        outcome = "sent" if can_receive_link(account) else "refused"
+        if outcome == "sent":
+            sent_last_hour = codes_issued_last_hour(
+                account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET
+            )
+            if sent_last_hour >= LINKS_PER_ACCOUNT_PER_HOUR:
+                outcome = "limit"
+        if outcome == "sent":
             _issue_and_mail(account, background=False)
         audit_record(
             kind=Kind.PASSWORD_RESET_REQUESTED,
             student=account.student,
             actor=actor,
             ip=ip,
-            outcome="sent" if sent else "refused",
+            outcome=outcome,
             by="helpdesk",
         )
-    return sent
+    if outcome == "limit":
+        raise ResetLimitError
+    return outcome == "sent"
 
 
 class ResetStatus(Enum):
@@ -252,9 +269,13 @@ class ResetLink:
     account: Account
 
 
-def password_reset_code_status(code: str) -> ResetStatus | ResetLink:
-    """What the page with the form should show: the form (``ResetLink``) or why not."""
-    status, row = code_lookup(OneTimeCode.Purpose.PASSWORD_RESET, code)
+def password_reset_code_status(code: str, *, ip: str | None) -> ResetStatus | ResetLink:
+    """What the page with the form should show: the form (``ResetLink``) or why not.
+
+    Throttled per client address like the confirmation (``code_check``): opening the page is
+    as good a way to test a guessed code as submitting the form.
+    """
+    status, row = code_check(purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
         return _refusal(status)
     if row.account.state != Account.State.ACTIVE:

@@ -174,6 +174,8 @@ def update_request_create(
                     request_kind=kind.value,
                 )
                 _mail(request, "update_request_received")
+                if kind == UpdateRequest.Kind.LOST_EMAIL:
+                    _alert_current_address(request, approved=False)
             return request
         except IntegrityError:
             continue  # the same reference drawn twice: draw again
@@ -190,6 +192,27 @@ def _mail(request: UpdateRequest, template: str) -> None:
             "kind": request.get_kind_display(),
             "reason": request.decision_reason,
             "contact_verified": request.contact_verified,
+        },
+    )
+
+
+def _alert_current_address(request: UpdateRequest, *, approved: bool) -> None:
+    """Warn the account's verified personal address that someone asks to replace it.
+
+    Student number + INE are enough to file a lost-address request, and the INE is not a
+    secret: if the student still reads that address, they learn of a takeover attempt in
+    time to stop it (at filing, and again at approval, before the new address is verified).
+    """
+    account = Account.objects.filter(student=request.student).first()
+    if account is None or not account.personal_email or account.personal_email_verified_at is None:
+        return
+    mail_send(
+        to=account.personal_email,
+        template="update_request_address_alert",
+        context={
+            "full_name": request.student.full_name,
+            "reference": request.reference,
+            "approved": approved,
         },
     )
 
@@ -228,7 +251,9 @@ def update_request_take(*, request: UpdateRequest, actor: Account, ip: str | Non
         )
 
 
-def _apply(request: UpdateRequest, *, actor: Account, ip: str | None) -> None:
+def _apply(
+    request: UpdateRequest, *, actor: Account, ip: str | None, identity_checked: bool
+) -> None:
     """Make the change the request asked for (inside the decision's transaction)."""
     student = request.student
     changed: dict[str, list[str]] = {}
@@ -265,6 +290,11 @@ def _apply(request: UpdateRequest, *, actor: Account, ip: str | None) -> None:
         # the address becomes the account's only once the student follows it.
         from .email_change import email_change_start
 
+        if not identity_checked:
+            raise DecisionError(
+                _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter.")
+            )
+        _alert_current_address(request, approved=True)
         try:
             email_change_start(account=account, new_email=request.new_email, actor=actor, ip=ip)
         except ValidationError:
@@ -292,11 +322,15 @@ def _decide(
     reason: str,
     actor: Account,
     ip: str | None,
+    identity_checked: bool = False,
 ) -> UpdateRequest:
     with transaction.atomic():
         locked = _open_for_update(request.pk)
         if status == UpdateRequest.Status.APPROVED:
-            _apply(locked, actor=actor, ip=ip)
+            _apply(locked, actor=actor, ip=ip, identity_checked=identity_checked)
+        extra: dict[str, Any] = {}
+        if status == UpdateRequest.Status.APPROVED and locked.kind == UpdateRequest.Kind.LOST_EMAIL:
+            extra["identity_checked"] = True
         now = clock.now()
         locked.status = status
         locked.assigned_to = actor
@@ -312,6 +346,7 @@ def _decide(
             actor=actor,
             ip=ip,
             reference=locked.reference,
+            **extra,
         )
         _mail(
             locked,
@@ -323,11 +358,25 @@ def _decide(
 
 
 def update_request_approve(
-    *, request: UpdateRequest, reason: str, actor: Account, ip: str | None
+    *,
+    request: UpdateRequest,
+    reason: str,
+    actor: Account,
+    ip: str | None,
+    identity_checked: bool = False,
 ) -> UpdateRequest:
-    """Accept the request, apply the change and mail the student."""
+    """Accept the request, apply the change and mail the student.
+
+    A lost-address request hands the account to whoever wrote it, so it is only approved once
+    the agent says they checked the student's identity (``identity_checked``, audited).
+    """
     return _decide(
-        request=request, status=UpdateRequest.Status.APPROVED, reason=reason, actor=actor, ip=ip
+        request=request,
+        status=UpdateRequest.Status.APPROVED,
+        reason=reason,
+        actor=actor,
+        ip=ip,
+        identity_checked=identity_checked,
     )
 
 

@@ -9,11 +9,15 @@ never shows in a Referer header nor in the address bar of the page holding the f
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -81,7 +85,11 @@ def reset_confirm(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and "code" in request.GET:
         return _code_to_session(request, keys.PASSWORD_RESET_LINK_CODE, "accounts:reset-confirm")
     code = request.POST.get("code") or request.session.get(keys.PASSWORD_RESET_LINK_CODE, "")
-    found = password_reset.password_reset_code_status(code) if code else ResetStatus.UNKNOWN
+    found = (
+        password_reset.password_reset_code_status(code, ip=client_ip(request))
+        if code
+        else ResetStatus.UNKNOWN
+    )
     if not isinstance(found, ResetLink):
         return _reset_result(request, found)
     form = ResetPasswordForm(request.POST or None, account=found.account)
@@ -126,8 +134,26 @@ def _account(request: HttpRequest) -> Account:
     return user
 
 
+def student_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A signed-in student's page: a staff session gets 403, as a student does at the help desk.
+
+    The self-service pages (profile, password, personal address) are the students' own: a
+    staff account verifying an address there could then reset its password without TOTP.
+    """
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not isinstance(user, Account) or user.kind != Account.Kind.STUDENT:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @never_cache
-@login_required
+@student_required
 def profile(request: HttpRequest) -> HttpResponse:
     """``/account/``: what the university knows of the student, and the last sign-ins."""
     account = _account(request)
@@ -152,7 +178,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@student_required
 @require_http_methods(["GET", "POST"])
 def password_change_view(request: HttpRequest) -> HttpResponse:
     """``/account/password/``: current password, new one twice; other sessions end."""
@@ -206,7 +232,7 @@ def _wrong_password_message(exc: WrongPasswordError) -> str:
 
 
 @never_cache
-@login_required
+@student_required
 @require_http_methods(["GET", "POST"])
 def email_change_view(request: HttpRequest) -> HttpResponse:
     """``/account/email/``: the new address and the password; a link goes to the new one."""
@@ -259,7 +285,11 @@ def email_confirm(request: HttpRequest) -> HttpResponse:
         return _code_to_session(request, keys.EMAIL_CHANGE_LINK_CODE, "accounts:email-confirm")
     code = request.POST.get("code") or request.session.get(keys.EMAIL_CHANGE_LINK_CODE, "")
     if request.method == "GET":
-        refusal = email_change.email_change_code_status(code) if code else EmailChangeStatus.UNKNOWN
+        refusal = (
+            email_change.email_change_code_status(code, ip=client_ip(request))
+            if code
+            else EmailChangeStatus.UNKNOWN
+        )
         if refusal is None:
             return render(request, "accounts/email_confirm.html")
         return _email_result(request, refusal)

@@ -119,9 +119,15 @@ def _check(*, account: Account, device: TOTPDevice | None, code: str, ip: str | 
     token = "".join(code.split())
     # The device is asked only for a well-formed code (verify_token saves the device).
     well_formed = device is not None and token.isdigit() and len(token) == device.digits
-    if well_formed and device is not None and device.verify_token(token):
-        throttle.success(throttle.account_policy(), key)
-        return TotpResult(device)
+    if well_formed and device is not None:
+        # verify_token reads and writes the last used step: under a row lock, freshly read,
+        # so two requests presenting the same code at once cannot both be accepted.
+        with transaction.atomic():
+            locked = TOTPDevice.objects.select_for_update().filter(pk=device.pk).first()
+            verified = locked is not None and locked.verify_token(token)
+        if verified and locked is not None:
+            throttle.success(throttle.account_policy(), key)
+            return TotpResult(locked)
     with transaction.atomic():
         retry = _fail(key, ip)
         audit_record(kind=Kind.STAFF_TOTP_FAILED, actor=account, ip=ip)

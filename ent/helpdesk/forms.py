@@ -91,6 +91,10 @@ class DecisionForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # Required by the view for a lost-address request only (see update_request_approve).
+    identity_checked = forms.BooleanField(
+        label=_("J'ai vérifié l'identité de l'étudiant"), required=False
+    )
 
 
 ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]

@@ -20,7 +20,7 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_end
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_consume, code_issue, code_lookup
+from ent.core.codes import CodeStatus, code_check, code_consume, code_issue
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
 
@@ -45,8 +45,16 @@ def _locked_account(account: Account) -> Account:
     )
 
 
+def _codes_revoke(account: Account) -> None:
+    OneTimeCode.objects.filter(
+        account=account, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=clock.now())
+
+
 def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
-    """Lock an active account and end its sessions; returns how many sessions ended."""
+    """Lock an active account, end its sessions and revoke its open codes (reset, address
+    change: a link mailed before the lock must not work after an unlock); returns how many
+    sessions ended."""
     with transaction.atomic():
         row = _locked_account(account)
         if row.state != Account.State.ACTIVE:
@@ -54,6 +62,7 @@ def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
         row.state = Account.State.LOCKED
         row.save(update_fields=["state"])
         ended = sessions_end(account=row)
+        _codes_revoke(row)
         audit_record(
             kind=Kind.HELPDESK_ACCOUNT_LOCKED,
             student=row.student,
@@ -85,9 +94,7 @@ def account_disable(*, account: Account, actor: Account, ip: str | None) -> None
         row.state = Account.State.DISABLED
         row.save(update_fields=["state"])
         ended = sessions_end(account=row)
-        OneTimeCode.objects.filter(
-            account=row, used_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=clock.now())
+        _codes_revoke(row)
         audit_record(
             kind=Kind.HELPDESK_ACCOUNT_DISABLED,
             student=row.student,
@@ -130,7 +137,11 @@ def account_activation_resend(*, account: Account, actor: Account, ip: str | Non
 
 def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> None:
     """Send a password reset link to the verified personal address (never to another one)."""
-    from ent.accounts.password_reset import password_reset_send
+    from ent.accounts.password_reset import (
+        LINKS_PER_ACCOUNT_PER_HOUR,
+        ResetLimitError,
+        password_reset_send,
+    )
 
     if account.state != Account.State.ACTIVE or not account.personal_email_verified_at:
         raise ActionError(
@@ -139,7 +150,16 @@ def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> N
             )
         )
     # password_reset_send writes the audit record itself, naming the actor.
-    if not password_reset_send(account=account, actor=actor, ip=ip):
+    try:
+        sent = password_reset_send(account=account, actor=actor, ip=ip)
+    except ResetLimitError:
+        raise ActionError(
+            _(
+                "Le lien n'a pas été envoyé : ce compte a déjà reçu %(n)d liens de réinitialisation dans l'heure. Réessayez plus tard."
+            )
+            % {"n": LINKS_PER_ACCOUNT_PER_HOUR}
+        ) from None
+    if not sent:
         raise ActionError(_("Le lien n'a pas été envoyé : le compte ne peut pas le recevoir."))
 
 
@@ -236,17 +256,36 @@ def staff_totp_reset(*, account: Account, actor: Account, ip: str | None) -> Non
         audit_record(kind=Kind.STAFF_TOTP_RESET, actor=actor, ip=ip, target=account.username)
 
 
-def staff_invite_account(code: str) -> Account | None:
-    """The staff account a still-valid invitation code belongs to (None otherwise)."""
-    status, row = code_lookup(OneTimeCode.Purpose.STAFF_INVITE, code)
+class InviteThrottledError(Exception):
+    """This client address presented too many unknown invitation codes: it must wait."""
+
+
+def _invite_check(code: str, ip: str | None) -> tuple[CodeStatus, OneTimeCode | None]:
+    # An invitation leads to a staff account: guesses are throttled per address like every
+    # other mailed code (ent.core.codes.code_check).
+    status, row = code_check(purpose=OneTimeCode.Purpose.STAFF_INVITE, code=code, ip=ip)
+    if status is CodeStatus.THROTTLED:
+        raise InviteThrottledError
+    return status, row
+
+
+def staff_invite_account(code: str, *, ip: str | None) -> Account | None:
+    """The staff account a still-valid invitation code belongs to (None otherwise).
+
+    Raises ``InviteThrottledError`` when this client address guessed too many codes.
+    """
+    status, row = _invite_check(code, ip)
     if status is not CodeStatus.VALID or row is None or not row.account.is_staff:
         return None
     return row.account
 
 
 def staff_password_set(*, code: str, password: str, ip: str | None) -> Account | None:
-    """The invited person chooses their password; the link then stops working."""
-    status, row = code_lookup(OneTimeCode.Purpose.STAFF_INVITE, code)
+    """The invited person chooses their password; the link then stops working.
+
+    Raises ``InviteThrottledError`` when this client address guessed too many codes.
+    """
+    status, row = _invite_check(code, ip)
     if status is not CodeStatus.VALID or row is None:
         return None
     problems = password_policy.check(password, personal=[row.account.username])

@@ -190,15 +190,21 @@ def invite(request: HttpRequest) -> HttpResponse:
         response["Referrer-Policy"] = "no-referrer"
         return response
     code = request.session.get(keys.HELPDESK_INVITE_CODE, "")
-    account = services.staff_invite_account(code) if code else None
+    ip = client_ip(request)
+    try:
+        account = services.staff_invite_account(code, ip=ip) if code else None
+    except services.InviteThrottledError:
+        return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
     if account is None:
         return render(request, "helpdesk/invite.html", {"invalid": True}, status=400)
     form = StaffPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             done = services.staff_password_set(
-                code=code, password=form.cleaned_data["password1"], ip=client_ip(request)
+                code=code, password=form.cleaned_data["password1"], ip=ip
             )
+        except services.InviteThrottledError:
+            return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
         except services.ActionError as exc:
             form.add_error("password1", exc.message)
         else:
@@ -412,7 +418,29 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     item = get_object_or_404(UpdateRequest, pk=pk)
     actor, ip = _actor(request), client_ip(request)
     form = DecisionForm(request.POST)
-    reason = form.cleaned_data["reason"].strip() if form.is_valid() else ""
+    valid = form.is_valid()
+    reason = form.cleaned_data["reason"].strip() if valid else ""
+    identity_checked = bool(valid and form.cleaned_data["identity_checked"])
+    if (
+        action == "approve"
+        and item.kind == UpdateRequest.Kind.LOST_EMAIL
+        and item.is_open
+        and not identity_checked
+    ):
+        form.add_error(
+            "identity_checked",
+            _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter."),
+        )
+        item = get_object_or_404(
+            UpdateRequest.objects.select_related("student", "student__account", "assigned_to"),
+            pk=pk,
+        )
+        return render(
+            request,
+            "helpdesk/request.html",
+            {"item": item, "form": form, "nav": "requests"},
+            status=400,
+        )
     try:
         if action == "take":
             ur.update_request_take(request=item, actor=actor, ip=ip)
@@ -420,7 +448,13 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 request, _("Vous avez pris en charge la demande %(r)s.") % {"r": item.reference}
             )
         elif action == "approve":
-            ur.update_request_approve(request=item, reason=reason, actor=actor, ip=ip)
+            ur.update_request_approve(
+                request=item,
+                reason=reason,
+                actor=actor,
+                ip=ip,
+                identity_checked=identity_checked,
+            )
             messages.success(
                 request,
                 _("Demande %(r)s acceptée ; l'étudiant est prévenu.") % {"r": item.reference},

@@ -125,3 +125,23 @@ def test_student_requests_limited_per_hour(active_student: Any) -> None:
     assert outbox()[-1].to == ["checked@example.org"]
     clock.advance(timedelta(hours=1, seconds=1))
     assert ask(client, "later@example.org").status_code == 302
+
+
+def test_link_page_guesses_are_throttled(client: Client, active_student: Any) -> None:
+    """The link page answers whether a code exists: guesses are throttled per address."""
+    from ent.accounts import email_change
+
+    for n in range(50):
+        client.get("/account/email/confirm", {"code": f"{n:020d}"})
+        assert client.get("/account/email/confirm").status_code == 400
+    email_change.email_change_start(
+        account=active_student.account, new_email="new@example.org", actor=None, ip=None
+    )
+    code = code_in(outbox()[-1].body, EMAIL_RE)
+    client.get("/account/email/confirm", {"code": code})
+    response = client.get("/account/email/confirm")
+    assert response.status_code == 429
+    assert "Trop de tentatives" in page_text(response)
+    other = Client(REMOTE_ADDR="192.0.2.55")
+    other.get("/account/email/confirm", {"code": code})
+    assert other.get("/account/email/confirm").status_code == 200

@@ -36,7 +36,7 @@ def test_new_address_used_only_once_verified(
     assert password_reset.password_reset_send(account=account, actor=None, ip=None)
     assert smtp_server.wait_for(2)[1]["To"] == "sophie@example.org"
 
-    assert email_change.email_change_code_status(code) is None
+    assert email_change.email_change_code_status(code, ip=None) is None
     assert email_change.email_change_confirm(code=code, ip="192.0.2.4") is (
         EmailChangeStatus.CHANGED
     )
@@ -50,7 +50,7 @@ def test_new_address_used_only_once_verified(
     assert "Sophie.G@example.net" not in text_body(notice)
     # The reset link sent to the old address no longer works.
     assert password_reset.password_reset_code_status(
-        code_in(text_body(smtp_server.messages[1]))
+        code_in(text_body(smtp_server.messages[1])), ip=None
     ) is (password_reset.ResetStatus.REVOKED)
     assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.USED
     kinds = list(
@@ -88,7 +88,24 @@ def test_expired_revoked_unknown(active_student: Any, settings: Any) -> None:
     assert email_change.email_change_confirm(code=first, ip=None) is EmailChangeStatus.REVOKED
     assert email_change.email_change_confirm(code="B" * 20, ip=None) is EmailChangeStatus.UNKNOWN
     clock.advance(timedelta(hours=settings.EMAIL_CHANGE_CODE_HOURS, seconds=1))
-    assert email_change.email_change_code_status(second) is EmailChangeStatus.EXPIRED
+    assert email_change.email_change_code_status(second, ip=None) is EmailChangeStatus.EXPIRED
     assert email_change.email_change_confirm(code=second, ip=None) is EmailChangeStatus.EXPIRED
     account.refresh_from_db()
     assert account.personal_email == "sophie@example.org"
+
+
+def test_confirm_refused_unless_account_active(active_student: Any, client: Any) -> None:
+    """A locked (or disabled) account does not get a new address by a link sent before."""
+    account = active_student.account
+    email_change.email_change_start(account=account, new_email="a@example.org", actor=None, ip=None)
+    code = code_in(outbox()[-1].body, EMAIL_RE)
+    Account.objects.filter(pk=account.pk).update(state=Account.State.LOCKED)
+    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.INACTIVE
+    account.refresh_from_db()
+    assert account.personal_email == "sophie@example.org"
+    client.get(f"/account/email/confirm?code={code}")
+    response = client.post("/account/email/confirm", {"code": code})
+    assert response.status_code == 400
+    assert "n'est pas actif" in response.content.decode()
+    Account.objects.filter(pk=account.pk).update(state=Account.State.ACTIVE)
+    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.CHANGED

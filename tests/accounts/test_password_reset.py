@@ -272,3 +272,43 @@ def test_reset_lifts_the_login_delay(client: Client, active_student: Any, settin
     _follow_link(client, code_in(outbox()[-1].body))
     client.post("/password/reset/confirm", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert is_signed_in(signed_in(active_student, NEW_PASSWORD))
+
+
+def test_link_page_guesses_are_throttled(client: Client, active_student: Any) -> None:
+    """Opening the link page tells whether a code exists: guesses there are throttled per
+    client address like the form (50 unknown codes, then "Trop de tentatives", 429)."""
+    for n in range(50):
+        client.get("/password/reset/confirm", {"code": f"{n:020d}"})
+        assert client.get("/password/reset/confirm").status_code == 400
+    password_reset.password_reset_send(account=active_student.account, actor=None, ip=None)
+    code = code_in(outbox()[-1].body)
+    client.get("/password/reset/confirm", {"code": code})
+    response = client.get("/password/reset/confirm")
+    assert response.status_code == 429
+    assert "Trop de tentatives" in page_text(response)
+    # Another client address is not affected.
+    other = Client(REMOTE_ADDR="192.0.2.55")
+    other.get("/password/reset/confirm", {"code": code})
+    assert other.get("/password/reset/confirm").status_code == 200
+
+
+def test_staff_accounts_get_no_reset_link(client: Client, make_staff: Any) -> None:
+    """The student reset has no TOTP: a staff account with a verified address gets nothing,
+    and the answer is the one an unknown identifier gets (no enumeration)."""
+    staff = make_staff("agent")
+    Account.objects.filter(pk=staff.pk).update(personal_email_verified_at=clock.now())
+    staff.refresh_from_db()
+    before = len(outbox())
+    unknown = ask(client, "personne.inconnue")
+    response = ask(client, staff.username)
+    assert response.status_code == unknown.status_code
+    assert _without_csrf(response) == _without_csrf(unknown)
+    assert not password_reset.password_reset_send(account=staff, actor=None, ip=None)
+    assert len(outbox()) == before
+
+
+@pytest.mark.parametrize("path", ["/account/", "/account/password/", "/account/email/"])
+def test_staff_session_cannot_use_student_self_service(agent_client: Client, path: str) -> None:
+    """As a student gets 403 at the help desk, a staff session gets 403 on the student pages."""
+    assert agent_client.get(path).status_code == 403
+    assert agent_client.post(path, {"email": "x@example.org"}).status_code == 403

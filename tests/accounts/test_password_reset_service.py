@@ -127,7 +127,7 @@ def test_confirm_sets_password_ends_every_session_and_notifies(
     phone, laptop = signed_in(active_student), signed_in(active_student)
     reset.password_reset_request(identifier=active_student.student_number, ip=None)
     code = code_in(text_body(smtp_server.wait_for(1)[0]))
-    status = reset.password_reset_code_status(code)
+    status = reset.password_reset_code_status(code, ip=None)
     assert isinstance(status, ResetLink) and status.account == active_student.account
     assert reset.password_reset_confirm(code=code, password=NEW_PASSWORD, ip="192.0.2.9") is (
         ResetStatus.RESET
@@ -141,7 +141,7 @@ def test_confirm_sets_password_ends_every_session_and_notifies(
     body = text_body(notice)
     assert "192.0.2.9" in body and NEW_PASSWORD not in body and "assistance@" in body
     # Single use.
-    assert reset.password_reset_code_status(code) is ResetStatus.USED
+    assert reset.password_reset_code_status(code, ip=None) is ResetStatus.USED
     assert reset.password_reset_confirm(code=code, password="Autre.Chose2028", ip=None) is (
         ResetStatus.USED
     )
@@ -158,27 +158,27 @@ def test_confirm_refuses_policy_and_current_password(active_student: Any) -> Non
     with pytest.raises(ValidationError):
         reset.password_reset_confirm(code=code, password="Sophie.Germain2026", ip=None)
     # A refused password does not use up the link.
-    assert isinstance(reset.password_reset_code_status(code), ResetLink)
+    assert isinstance(reset.password_reset_code_status(code, ip=None), ResetLink)
 
 
 def test_expired_revoked_unknown_inactive(active_student: Any, settings: Any) -> None:
     settings.PASSWORD_RESET_CODE_MINUTES = 30
     first = _link(active_student)
     second = _link(active_student)
-    assert reset.password_reset_code_status(first) is ResetStatus.REVOKED
+    assert reset.password_reset_code_status(first, ip=None) is ResetStatus.REVOKED
     assert reset.password_reset_confirm(code=first, password=NEW_PASSWORD, ip=None) is (
         ResetStatus.REVOKED
     )
-    assert reset.password_reset_code_status("A" * 20) is ResetStatus.UNKNOWN
-    assert reset.password_reset_code_status("not a code") is ResetStatus.UNKNOWN
+    assert reset.password_reset_code_status("A" * 20, ip=None) is ResetStatus.UNKNOWN
+    assert reset.password_reset_code_status("not a code", ip=None) is ResetStatus.UNKNOWN
     clock.advance(timedelta(minutes=31))
-    assert reset.password_reset_code_status(second) is ResetStatus.EXPIRED
+    assert reset.password_reset_code_status(second, ip=None) is ResetStatus.EXPIRED
     assert reset.password_reset_confirm(code=second, password=NEW_PASSWORD, ip=None) is (
         ResetStatus.EXPIRED
     )
     third = _link(active_student)
     Account.objects.filter(pk=active_student.account.pk).update(state=Account.State.LOCKED)
-    assert reset.password_reset_code_status(third) is ResetStatus.INACTIVE
+    assert reset.password_reset_code_status(third, ip=None) is ResetStatus.INACTIVE
     assert reset.password_reset_confirm(code=third, password=NEW_PASSWORD, ip=None) is (
         ResetStatus.INACTIVE
     )

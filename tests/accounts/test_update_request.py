@@ -299,12 +299,12 @@ def test_lost_address_approved_sends_verification_link_and_student_gets_back_in(
     )
     made = UpdateRequest.objects.get(student=student)
     assert made.contact_email == "found@example.org" and not made.contact_verified
-    smtp_server.wait_for(1)
+    smtp_server.wait_for(2)  # the acknowledgement and the alert to the current address
 
     agent_client.post(f"/helpdesk/requests/{made.pk}/take")
-    agent_client.post(f"/helpdesk/requests/{made.pk}/approve")
-    messages = smtp_server.wait_for(3)
-    to_new = [m for m in messages[1:] if m["To"] == "found@example.org"]
+    agent_client.post(f"/helpdesk/requests/{made.pk}/approve", {"identity_checked": "on"})
+    messages = smtp_server.wait_for(5)
+    to_new = [m for m in messages[2:] if m["To"] == "found@example.org"]
     assert len(to_new) == 2  # the decision and the verification link
     link = next(
         re.search(r"https?://\S+/account/email/confirm\?code=\S+", text_body(m))
@@ -325,7 +325,7 @@ def test_lost_address_approved_sends_verification_link_and_student_gets_back_in(
 
     # With the address back, the help desk can send a reset link there.
     agent_client.post(f"/helpdesk/students/{student.pk}/send-reset")
-    messages = smtp_server.wait_for(5)
+    messages = smtp_server.wait_for(7)
     assert messages[-1]["To"] == "found@example.org"
     assert GOOD_PASSWORD not in text_body(messages[-1])
 
@@ -335,7 +335,9 @@ def test_lost_address_of_pending_account_cannot_be_approved(
 ) -> None:
     student = make_student()
     request = make_request(student, UpdateRequest.Kind.LOST_EMAIL, email="new@example.org")
-    response = agent_client.post(f"/helpdesk/requests/{request.pk}/approve", follow=True)
+    response = agent_client.post(
+        f"/helpdesk/requests/{request.pk}/approve", {"identity_checked": "on"}, follow=True
+    )
     assert "n'est pas actif" in page_text(response)
     request.refresh_from_db()
     assert request.status == UpdateRequest.Status.NEW
@@ -368,3 +370,81 @@ def test_anonymous_request_for_verified_account_answers_the_verified_address(
     made = UpdateRequest.objects.get(student=student)
     assert made.contact_email == "real@example.org" and made.contact_verified
     assert mail.outbox[before].to == ["real@example.org"]
+
+
+def test_lost_address_request_alerts_the_current_verified_address(
+    make_active_student: Any, agent_client: Client, request: pytest.FixtureRequest
+) -> None:
+    """Number + INE are not secrets: the owner of the verified address hears of a request to
+    replace it when it is made and again when it is approved, before anything changes."""
+    student = make_active_student(email="owner@example.org")
+    smtp_server: SMTPCatcher = request.getfixturevalue("smtp_server")
+    anonymous_post(
+        Client(), student, kind="lost_email", new_email="thief@example.org", message="perdu"
+    )
+    made = UpdateRequest.objects.get(student=student)
+    messages = smtp_server.wait_for(2)
+    (alert,) = [m for m in messages if m["To"] == "owner@example.org"]
+    body = text_body(alert)
+    assert "Une demande de changement de votre adresse personnelle a été faite" in body
+    assert made.reference in body and "contactez l'assistance" in body
+    assert "thief@example.org" not in body
+
+    agent_client.post(f"/helpdesk/requests/{made.pk}/approve", {"identity_checked": "on"})
+    messages = smtp_server.wait_for(5)
+    to_owner = [m for m in messages[2:] if m["To"] == "owner@example.org"]
+    assert len(to_owner) == 1
+    assert made.reference in text_body(to_owner[0])
+    assert "accepté une demande de changement de votre adresse" in text_body(to_owner[0])
+
+
+def test_lost_address_request_without_verified_address_alerts_nobody_else(
+    client: Client, make_student: Any, smtp_server: SMTPCatcher
+) -> None:
+    student = make_student()
+    anonymous_post(client, student, kind="lost_email", new_email="new@example.org")
+    (message,) = smtp_server.wait_for(1)
+    assert message["To"] == "new@example.org"
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_lost_address_approval_requires_identity_check(
+    agent_client: Client, make_active_student: Any
+) -> None:
+    student = make_active_student(email="owner@example.org")
+    made = make_request(student, UpdateRequest.Kind.LOST_EMAIL, email="new@example.org")
+    page = page_text(agent_client.get(f"/helpdesk/requests/{made.pk}/"))
+    assert "Vérifiez l'identité de l'étudiant avant d'accepter" in page
+    assert "pièce d'identité" in page and 'name="identity_checked"' in page
+
+    response = agent_client.post(f"/helpdesk/requests/{made.pk}/approve", {"reason": "ok"})
+    assert response.status_code == 400
+    assert "cochez la case" in page_text(response)
+    made.refresh_from_db()
+    assert made.status == UpdateRequest.Status.NEW
+    with pytest.raises(ur.DecisionError):  # the service refuses too
+        ur.update_request_approve(
+            request=made,
+            reason="",
+            actor=agent_client.staff,
+            ip=None,  # type: ignore[attr-defined]
+        )
+
+    agent_client.post(f"/helpdesk/requests/{made.pk}/approve", {"identity_checked": "on"})
+    made.refresh_from_db()
+    assert made.status == UpdateRequest.Status.APPROVED
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.UPDATE_REQUEST_APPROVED, student=student)
+    assert event.data["identity_checked"] is True
+
+
+def test_helpdesk_never_shows_a_full_ine(agent_client: Client, make_student: Any) -> None:
+    student = make_student(ine="123456789AB")
+    page = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
+    assert "123456789AB" not in page and "•••••••89AB" in page
+    made = make_request(student, UpdateRequest.Kind.INE, ine="987654321CD")
+    page = page_text(agent_client.get(f"/helpdesk/requests/{made.pk}/"))
+    assert "123456789AB" not in page and "987654321CD" not in page
+    assert "•••••••89AB" in page and "•••••••21CD" in page
+    # Searching by INE still finds the student.
+    page = page_text(agent_client.get("/helpdesk/search?q=123456789AB"))
+    assert f"/helpdesk/students/{student.pk}/" in page and student.student_number in page

@@ -52,8 +52,9 @@ def test_lost_address_through_the_help_desk(
     reference = page.locator(".reference").inner_text()
     assert re.fullmatch(r"MAJ-\d{4}-[A-Z2-9]{6}", reference)
     audit("hd-03-update-request-sent")
-    (ack,) = smtp_server.wait_for(1)
-    assert ack["To"] == "ada.new@example.org" and reference in text_body(ack)
+    first = smtp_server.wait_for(2)  # the acknowledgement, and the alert to the old address
+    (ack,) = [m for m in first if m["To"] == "ada.new@example.org"]
+    assert reference in text_body(ack)
 
     # The agent signs in: password, then enrolment (QR code), then the dashboard.
     page.goto("/helpdesk/login")
@@ -91,13 +92,17 @@ def test_lost_address_through_the_help_desk(
     expect(page.locator(".messages")).to_contain_text("Vous avez pris en charge")
     page.fill("#id_reason", "Nouvelle adresse enregistrée après vérification.")
     page.get_by_role("button", name="Accepter").click()
+    expect(page.locator("#error-summary")).to_contain_text("cochez la case")
+    audit("hd-10b-request-identity-unchecked")
+    page.get_by_label("J'ai vérifié l'identité de l'étudiant").check()
+    page.get_by_role("button", name="Accepter").click()
     expect(page.locator(".messages")).to_contain_text("acceptée")
     audit("hd-11-request-approved")
     made = UpdateRequest.objects.get(reference=reference)
     assert made.status == UpdateRequest.Status.APPROVED and made.assigned_to_id == agent.pk
 
-    messages = smtp_server.wait_for(3)
-    bodies = [text_body(m) for m in messages[1:] if m["To"] == "ada.new@example.org"]
+    messages = smtp_server.wait_for(5)
+    bodies = [text_body(m) for m in messages[2:] if m["To"] == "ada.new@example.org"]
     assert any("/account/email/confirm?code=" in b for b in bodies), bodies
     assert Account.objects.get(student=student).personal_email == "lost@example.org"
     audit.assert_clean()

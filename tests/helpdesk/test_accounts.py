@@ -49,7 +49,7 @@ def test_account_page_never_shows_codes_or_passwords(
     start_activation(student, "marie@example.org")
     code = mail.outbox[-1].body.split("code=")[1].split()[0]
     page = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
-    assert "Marie Curie" in page and student.ine in page
+    assert "Marie Curie" in page and student.ine not in page and student.ine[-4:] in page
     assert "En attente de confirmation" in page
     assert "Activation du compte" in page and "marie@example.org" in page  # pending link listed
     assert code not in page
@@ -87,6 +87,26 @@ def test_send_reset_link_to_verified_address_only(
     assert len(mail.outbox) == before
 
 
+def test_send_reset_link_respects_the_hourly_limit(
+    agent_client: Client, make_active_student: Any
+) -> None:
+    """The button is no way around the cap of reset links per account and hour."""
+    from ent.accounts.password_reset import LINKS_PER_ACCOUNT_PER_HOUR
+
+    student = make_active_student(email="verified@example.org")
+    for _ in range(LINKS_PER_ACCOUNT_PER_HOUR):
+        response = agent_client.post(f"/helpdesk/students/{student.pk}/send-reset", follow=True)
+        assert "Un lien de réinitialisation a été envoyé" in page_text(response)
+    before = len(mail.outbox)
+    response = agent_client.post(f"/helpdesk/students/{student.pk}/send-reset", follow=True)
+    text = page_text(response)
+    assert f"déjà reçu {LINKS_PER_ACCOUNT_PER_HOUR} liens de réinitialisation dans l" in text
+    assert "Un lien de réinitialisation a été envoyé" not in text
+    assert len(mail.outbox) == before
+    event = AuditEvent.objects.filter(kind=AuditEvent.Kind.PASSWORD_RESET_REQUESTED).latest("pk")
+    assert event.data["outcome"] == "limit" and event.actor == agent_client.staff
+
+
 def test_lock_ends_sessions_then_unlock(agent_client: Client, make_active_student: Any) -> None:
     student = make_active_student()
     account = Account.objects.get(student=student)
@@ -115,6 +135,27 @@ def test_lock_ends_sessions_then_unlock(agent_client: Client, make_active_studen
     account.refresh_from_db()
     assert account.state == Account.State.ACTIVE
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_ACCOUNT_UNLOCKED).exists()
+
+
+def test_lock_revokes_open_codes(agent_client: Client, make_active_student: Any) -> None:
+    """A reset or address-change link mailed before the lock is dead after the unlock."""
+    from ent.accounts import email_change, password_reset
+    from ent.core.models import OneTimeCode
+
+    student = make_active_student()
+    account = Account.objects.get(student=student)
+    assert password_reset.password_reset_send(account=account, actor=None, ip=None)
+    email_change.email_change_start(account=account, new_email="x@example.org", actor=None, ip=None)
+    open_codes = OneTimeCode.objects.filter(
+        account=account, used_at__isnull=True, revoked_at__isnull=True
+    )
+    assert open_codes.count() == 2
+    agent_client.post(f"/helpdesk/students/{student.pk}/lock")
+    agent_client.post(f"/helpdesk/students/{student.pk}/unlock")
+    account.refresh_from_db()
+    assert account.state == Account.State.ACTIVE
+    assert open_codes.count() == 0
+    assert OneTimeCode.objects.filter(account=account, revoked_at__isnull=False).count() == 2
 
 
 def test_end_sessions(agent_client: Client, make_active_student: Any) -> None:

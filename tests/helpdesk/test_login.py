@@ -107,6 +107,22 @@ def test_totp_then_session(client: Client, make_staff: Any) -> None:
     assert "Code incorrect" in page_text(response)
 
 
+def test_totp_code_replayed_by_concurrent_requests_is_refused(make_staff: Any) -> None:
+    """Two requests that loaded the device before either verified the code (as two sign-ins
+    at the same moment do): the second must see the step the first used, not its stale copy."""
+    from ent.helpdesk import auth
+
+    agent = make_staff("agent")
+    first_copy = auth.confirmed_device(agent)
+    second_copy = auth.confirmed_device(agent)
+    assert first_copy is not None and second_copy is not None
+    code = totp_code(first_copy)
+    first = auth._check(account=agent, device=first_copy, code=code, ip="192.0.2.1")
+    second = auth._check(account=agent, device=second_copy, code=code, ip="192.0.2.2")
+    assert first.device is not None
+    assert second.device is None
+
+
 def test_totp_throttled(client: Client, make_staff: Any, settings: Any) -> None:
     agent = make_staff("agent")
     client.post("/helpdesk/login", {"username": agent.username, "password": STAFF_PASSWORD})

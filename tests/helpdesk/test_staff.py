@@ -127,3 +127,32 @@ def test_invite_link_unknown(client: Client) -> None:
     client.get("/helpdesk/invite", {"code": "AAAAAAAAAAAAAAAAAAAA"})
     assert client.get("/helpdesk/invite").status_code == 400
     assert client.get("/helpdesk/invite").status_code == 400
+
+
+def test_invite_link_guesses_are_throttled(admin_client: Client) -> None:
+    """An invitation leads to a staff account: unknown codes are throttled per address,
+    on the page and on the form alike (429, "Trop de tentatives")."""
+    from django.core import mail
+
+    admin_client.post(
+        "/helpdesk/staff/",
+        {"username": "jdupont", "email": "j.dupont@univ-perp.fr", "role": "agent"},
+    )
+    link = re.search(r"/helpdesk/invite\?code=\S+", mail.outbox[-1].body)
+    assert link
+    guesser = Client(REMOTE_ADDR="192.0.2.66")
+    for n in range(50):
+        guesser.get("/helpdesk/invite", {"code": f"{n:020d}"})
+        assert guesser.get("/helpdesk/invite").status_code == 400
+    guesser.get(link.group(0))
+    response = guesser.get("/helpdesk/invite")
+    assert response.status_code == 429 and "Trop de tentatives" in page_text(response)
+    response = guesser.post(
+        "/helpdesk/invite", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+    assert response.status_code == 429
+    assert not Account.objects.get(username="jdupont").has_usable_password()
+    # Another address still uses the link.
+    newcomer = Client(REMOTE_ADDR="192.0.2.67")
+    newcomer.get(link.group(0))
+    assert newcomer.get("/helpdesk/invite").status_code == 200
