@@ -318,6 +318,21 @@ class ENTOAuth2Validator(OAuth2Validator):
         "eduperson_principal_name": "affiliation",
     }
 
+    # prompt=none (OIDC Core 3.1.2.6) -----------------------------------------------------------
+
+    def validate_silent_login(self, request: Any) -> bool:
+        """A silent request reaches oauthlib only with a signed-in student.
+
+        oauthlib's request carries no Django user: ``AuthorizeView.dispatch`` answers
+        ``login_required`` itself to a signed-out browser, before any validation.
+        """
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        """Silent sign-in needs no consent only for services the university trusts."""
+        client = getattr(request, "client", None)
+        return bool(isinstance(client, Application) and client.skip_authorization)
+
     # Clients ---------------------------------------------------------------------------------
 
     def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:

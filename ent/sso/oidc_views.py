@@ -24,12 +24,14 @@ from oauth2_provider.exceptions import (
     InvalidOIDCClientError,
     InvalidOIDCRedirectURIError,
     LogoutDenied,
+    OAuthToolkitError,
 )
 from oauth2_provider.models import Application
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from oauthlib.openid.connect.core.exceptions import LoginRequired
 
 from ent.accounts.models import Account
 from ent.core.audit import Kind, audit_record
@@ -69,6 +71,24 @@ class AuthorizeView(AuthorizationView):
     """``/oauth/authorize/``: sign-in to a service; consent page for untrusted services."""
 
     template_name = "oauth2_provider/authorize.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # prompt=none (OIDC Core 3.1.2.6) never shows a page: a signed-out browser gets
+        # login_required at the registered redirect URI instead of the login page. The request
+        # is validated first, so an unknown client or redirect URI still gets the error page.
+        prompt = request.GET.get("prompt", "").split()
+        if "none" in prompt and not request.user.is_authenticated:
+            self.oauth2_data: dict[str, Any] = {}
+            try:
+                _scopes, credentials = self.validate_authorization_request(request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+            silent = OAuthToolkitError(
+                error=LoginRequired(state=credentials.get("state")),
+                redirect_uri=credentials["redirect_uri"],
+            )
+            return self.error_response(silent, application=None)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
 
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
