@@ -108,8 +108,10 @@ class Service(models.Model):
     )
     oidc_redirect_uris = models.TextField(_("adresses de redirection OIDC"), blank=True)
     # OIDC: the university registered it, so the consent screen is skipped.
+    # Off by default: a newly registered service asks the student's consent until staff decide
+    # that the university trusts it (a service outside the university should keep asking).
     trusted = models.BooleanField(
-        _("service de confiance (sans écran de consentement)"), default=True
+        _("service de confiance (sans écran de consentement)"), default=False
     )
 
     class Meta:
