@@ -154,17 +154,14 @@ def email_change_code_status(code: str, *, ip: str | None) -> EmailChangeStatus 
 
 def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
     """Switch to the verified new address, once, and notify the old one."""
-    status, row = code_check(purpose=OneTimeCode.Purpose.EMAIL_CHANGE, code=code, ip=ip)
+    status, row = code_check(
+        purpose=OneTimeCode.Purpose.EMAIL_CHANGE,
+        code=code,
+        ip=ip,
+        rejected_kind=Kind.EMAIL_CHANGE_CODE_REJECTED,
+    )
     if status is not CodeStatus.VALID or row is None:
-        refusal = _refusal(status)
-        if row is not None:
-            audit_record(
-                kind=Kind.EMAIL_CHANGE_CODE_REJECTED,
-                student=row.account.student,
-                ip=ip,
-                reason=refusal.value,
-            )
-        return refusal
+        return _refusal(status)
     if row.account.state != Account.State.ACTIVE:
         return EmailChangeStatus.INACTIVE
     with transaction.atomic():

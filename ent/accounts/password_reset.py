@@ -309,17 +309,14 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
     Raises ``ValidationError`` (the messages for the form) when the password breaks the policy
     or is the current one; the link then stays usable. Does not sign the student in.
     """
-    status, row = code_check(purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code, ip=ip)
+    status, row = code_check(
+        purpose=OneTimeCode.Purpose.PASSWORD_RESET,
+        code=code,
+        ip=ip,
+        rejected_kind=Kind.PASSWORD_RESET_CODE_REJECTED,
+    )
     if status is not CodeStatus.VALID or row is None:
-        refusal = _refusal(status)
-        if row is not None:
-            audit_record(
-                kind=Kind.PASSWORD_RESET_CODE_REJECTED,
-                student=row.account.student,
-                ip=ip,
-                reason=refusal.value,
-            )
-        return refusal
+        return _refusal(status)
     account = row.account
     if account.state != Account.State.ACTIVE:
         return ResetStatus.INACTIVE

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from . import clock, throttle
-from .models import OneTimeCode
+from .audit import audit_record
+from .models import AuditEvent, OneTimeCode
 
 if TYPE_CHECKING:
     from ent.accounts.models import Account
@@ -95,13 +96,18 @@ def code_lookup(purpose: OneTimeCode.Purpose, raw: str) -> tuple[CodeStatus, One
 
 
 def code_check(
-    *, purpose: OneTimeCode.Purpose, code: str, ip: str | None
+    *,
+    purpose: OneTimeCode.Purpose,
+    code: str,
+    ip: str | None,
+    rejected_kind: AuditEvent.Kind | None = None,
 ) -> tuple[CodeStatus, OneTimeCode | None]:
     """``code_lookup`` for a code a client presents, with throttling of guesses per address.
 
     An address that presented too many unknown codes gets THROTTLED without any lookup; an
     unknown code counts as a failure of the address (used or expired ones do not: they were
-    real links, followed late).
+    real links, followed late). With ``rejected_kind``, a real code refused (used, expired,
+    revoked) is audited under that kind, with the status as its reason.
     """
     policy = throttle.code_policy()
     if ip and throttle.retry_at(policy, ip) is not None:
@@ -109,6 +115,8 @@ def code_check(
     status, row = code_lookup(purpose, code)
     if status is CodeStatus.UNKNOWN and ip:
         throttle.failure(policy, ip)
+    if rejected_kind and row is not None and status is not CodeStatus.VALID:
+        audit_record(kind=rejected_kind, student=row.account.student, ip=ip, reason=status.value)
     return status, row
 
 
