@@ -206,6 +206,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "ent.helpdesk",
+    "ent.webmail",
 ]
 
 MIDDLEWARE = [
@@ -303,6 +304,35 @@ else:
     raise ImproperlyConfigured(
         "ENT_SMTP_URL: required outside demo mode (e.g. smtp://relay.example.fr:25)"
     )
+
+# --- Webmail: mailboxes and the forwarding filter (ent.webmail) -------------------------------
+
+# ``local``: Maildir folders under ENT_MAIL_DIR and the built-in receiver (``ent mail-receiver``).
+# ``dovecot``: IMAP with a Dovecot master user, and the filter as a Sieve script (ManageSieve).
+MAIL_BACKEND = _env_str("ENT_MAIL_BACKEND", "local").lower()
+if MAIL_BACKEND not in ("local", "dovecot"):
+    raise ImproperlyConfigured(f"ENT_MAIL_BACKEND: expected local or dovecot, got {MAIL_BACKEND!r}")
+MAIL_DIR = Path(_env_str("ENT_MAIL_DIR", str(VAR_DIR / "mail"))).resolve()
+# The receiver of the local backend: LMTP (behind the university's MTA) or plain SMTP.
+MAIL_RECEIVER_HOST = _env_str("ENT_MAIL_RECEIVER_HOST", "127.0.0.1")
+MAIL_RECEIVER_PORT = _env_int("ENT_MAIL_RECEIVER_PORT", 2525, minimum=1, maximum=65535)
+MAIL_RECEIVER_PROTOCOL = _env_str("ENT_MAIL_RECEIVER_PROTOCOL", "smtp").lower()
+if MAIL_RECEIVER_PROTOCOL not in ("smtp", "lmtp"):
+    raise ImproperlyConfigured(
+        f"ENT_MAIL_RECEIVER_PROTOCOL: expected smtp or lmtp, got {MAIL_RECEIVER_PROTOCOL!r}"
+    )
+# The dovecot backend: imap://host:port (or imaps://), the master user and a file holding its
+# password (never the password itself in the environment), ManageSieve at sieve://host:port.
+IMAP_URL = _env_str("ENT_IMAP_URL", "imap://127.0.0.1:143")
+IMAP_MASTER_USER = _env_str("ENT_IMAP_MASTER_USER", "")
+IMAP_MASTER_PASSWORD_FILE = _env_str("ENT_IMAP_MASTER_PASSWORD_FILE", "")
+MANAGESIEVE_URL = _env_str("ENT_MANAGESIEVE_URL", "sieve://127.0.0.1:4190")
+if MAIL_BACKEND == "dovecot" and not (IMAP_MASTER_USER and IMAP_MASTER_PASSWORD_FILE):
+    raise ImproperlyConfigured(
+        "ENT_MAIL_BACKEND=dovecot needs ENT_IMAP_MASTER_USER and ENT_IMAP_MASTER_PASSWORD_FILE"
+    )
+WEBMAIL_PAGE_SIZE = _env_int("ENT_WEBMAIL_PAGE_SIZE", 50, minimum=10, maximum=200)
+FORWARD_VERIFY_HOURS = _env_int("ENT_FORWARD_VERIFY_HOURS", 24, minimum=1, maximum=24 * 7)
 
 # --- Sessions, cookies, security headers -------------------------------------------------------
 

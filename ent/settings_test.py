@@ -14,3 +14,9 @@ os.environ.setdefault("ENT_VAR_DIR", tempfile.mkdtemp(prefix="ent-test-var-"))
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + live_server
 
 from ent.settings import *  # noqa: F403
+
+# Several checkouts may run the suite on one PostgreSQL server at once: each names its database.
+_test_db_name = os.environ.get("ENT_TEST_DATABASE_NAME")
+_default_db = DATABASES["default"]  # noqa: F405
+if _test_db_name and _default_db["ENGINE"].endswith("postgresql"):
+    _default_db["TEST"] = {"NAME": _test_db_name}

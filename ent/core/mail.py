@@ -94,6 +94,38 @@ def mail_send(*, to: str, template: str, context: dict[str, Any], background: bo
     transaction.on_commit(_send_in_thread if background else _send)
 
 
+def mail_send_raw(*, sender: str, recipients: list[str], raw: bytes, key: str) -> None:
+    """Send an already-built message (forwarded mail, a student's webmail message) after commit.
+
+    ``sender`` is the envelope sender (MAIL FROM), ``recipients`` the envelope recipients (RCPT
+    TO), ``raw`` the RFC 5322 bytes sent unchanged. ``key`` identifies this sending (e.g. the
+    Message-ID and the recipient of a forward) so that the mail queue never sends it twice.
+    """
+
+    def _send() -> None:
+        from django.core.mail import get_connection
+
+        connection = get_connection()
+        try:
+            if isinstance(connection, DemoOutboxBackend):
+                connection.send_raw(sender=sender, recipients=recipients, raw=raw)
+                return
+            host, port = settings.EMAIL_HOST, settings.EMAIL_PORT
+            timeout = settings.EMAIL_TIMEOUT
+            smtp_class = smtplib.SMTP_SSL if settings.EMAIL_USE_SSL else smtplib.SMTP
+            with smtp_class(host, port, timeout=timeout) as smtp:
+                if settings.EMAIL_USE_TLS:
+                    smtp.starttls()
+                if settings.EMAIL_HOST_USER:
+                    smtp.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+                smtp.sendmail(sender, recipients, raw)
+        except (smtplib.SMTPException, OSError) as exc:
+            logger.exception("raw mail %s could not be sent", key)
+            _record_failure(to=", ".join(recipients), template="raw", subject=key, error=exc)
+
+    transaction.on_commit(_send)
+
+
 # --- Mail sent from a thread (see ``background`` above) -------------------------------------
 
 _background: list[threading.Thread] = []
@@ -121,6 +153,23 @@ def mail_background_wait(timeout: float = 10.0) -> None:
 
 class DemoOutboxBackend(BaseEmailBackend):
     """Keeps every mail in the database for ``/demo/outbox`` (demo mode only)."""
+
+    def send_raw(self, *, sender: str, recipients: list[str], raw: bytes) -> None:
+        """Keep an already-built message (``mail_send_raw``): its text part and headers."""
+        from email import message_from_bytes, policy
+
+        from .models import OutboxMail
+
+        parsed = message_from_bytes(raw, policy=policy.default)
+        text_part = parsed.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        html_part = parsed.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+        OutboxMail.objects.create(
+            from_email=sender,
+            to=", ".join(recipients),
+            subject=str(parsed.get("Subject", ""))[:998],
+            body_text=text_part.get_content() if text_part is not None else "",
+            body_html=html_part.get_content() if html_part is not None else "",
+        )
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         from .models import OutboxMail
