@@ -19,6 +19,7 @@ urlpatterns = [
         name="update-request-sent",
     ),
     path("helpdesk/", include("ent.helpdesk.urls")),
+    path("webmail/", include("ent.webmail.urls")),
     path("cas/", include("ent.sso.cas_urls")),  # CAS 3.0 server
     path("i18n/setlang/", set_language, name="set_language"),
     path("demo/outbox", core_views.outbox, name="demo-outbox"),
