@@ -210,6 +210,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id and the access log cover every request, static files included.
+    "ent.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -274,6 +276,40 @@ elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
         f"ENT_DATABASE_URL: only sqlite:// and postgres:// are supported, got {_db_url!r}"
     )
 DATABASES = {"default": _db}
+
+# --- Shared state: Redis, or the database (production, several instances) --------------------
+
+# ``ENT_CACHE_URL=redis://host:6379/0`` puts the shared state of every instance in Redis:
+# throttling counters (ent.core.throttle), sessions, Django's cache. Without it the counters
+# and sessions stay in the database, which every instance shares too; Django's cache is then
+# per process, and nothing another instance needs is ever put in it.
+CACHE_URL = _env_str("ENT_CACHE_URL", "")
+# Prefix of every Redis key of this deployment (several deployments, or tests, on one Redis).
+CACHE_KEY_PREFIX = _env_str("ENT_CACHE_KEY_PREFIX", "ent")
+if CACHE_URL:
+    _cache = urlsplit(CACHE_URL)
+    if _cache.scheme not in ("redis", "rediss", "unix") or not (_cache.netloc or _cache.path):
+        raise ImproperlyConfigured(
+            f"ENT_CACHE_URL: expected redis://host:port/db or rediss://…, got {CACHE_URL!r}"
+        )
+    if not CACHE_KEY_PREFIX or any(c.isspace() for c in CACHE_KEY_PREFIX):
+        raise ImproperlyConfigured(
+            f"ENT_CACHE_KEY_PREFIX: expected a word without spaces, got {CACHE_KEY_PREFIX!r}"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # A Redis outage must fail a request quickly (the 503 page), not hang a worker.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    # Sessions in Redis only: ``sessions_end`` deletes them there (ent.accounts.sessions).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Passwords -------------------------------------------------------------------------------
 
@@ -378,25 +414,24 @@ if DEMO:
 
 # --- Logging: never a code or a password in a log line (see ent.core.logging) ------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_codes": {"()": "ent.core.logging.RedactCodesFilter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_codes"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": _env_str("ENT_LOG_LEVEL", "INFO").upper()},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # runserver's access log (ent demo) goes through the same redacting handler.
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+# ``json`` (one object a line, with the request id) for a log collector; ``text`` for a person.
+LOG_FORMAT = _env_str("ENT_LOG_FORMAT", "text" if DEMO or DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"ENT_LOG_FORMAT: expected json or text, got {LOG_FORMAT!r}")
+LOG_LEVEL = _env_str("ENT_LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"ENT_LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
+    )
+
+
+def _logging() -> dict:
+    from ent.core.logging import logging_config
+
+    return logging_config(LOG_FORMAT, LOG_LEVEL)
+
+
+LOGGING = _logging()
 CSRF_FAILURE_VIEW = "ent.core.errors.csrf_failure"
 
 # --- Help desk and retention (helpdesk branch) -------------------------------------------------
@@ -519,3 +554,27 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": False,
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
 }
+
+# --- Operations: metrics, readiness (ent.core.metrics, ent.core.health) ------------------------
+
+# Who may read /metrics: client addresses or networks (through ENT_TRUSTED_PROXIES, so a
+# request relayed by the proxy counts as the real client, never as the proxy's loopback).
+METRICS_ALLOWED_NETWORKS = _env_networks("ENT_METRICS_ALLOWED_NETWORKS") or [
+    "127.0.0.1/32",
+    "::1/128",
+]
+# Optionally also a bearer token, read from a file (never the secret itself in the
+# environment): ``Authorization: Bearer <token>``.
+METRICS_TOKEN_FILE = _env_str("ENT_METRICS_TOKEN_FILE", "")
+METRICS_TOKEN = ""
+if METRICS_TOKEN_FILE:
+    try:
+        METRICS_TOKEN = Path(METRICS_TOKEN_FILE).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"ENT_METRICS_TOKEN_FILE: cannot read {METRICS_TOKEN_FILE} ({exc})"
+        ) from None
+    if len(METRICS_TOKEN) < 16:
+        raise ImproperlyConfigured(
+            "ENT_METRICS_TOKEN_FILE: the token must be 16 characters or more"
+        )

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from ent.accounts import documentation_views, update_request_views, views_selfservice
+from ent.core import health, metrics
 from ent.core import views as core_views
 
 urlpatterns = [
@@ -25,6 +26,8 @@ urlpatterns = [
     path("demo/outbox", core_views.outbox, name="demo-outbox"),
     path("demo/outbox/<int:pk>", core_views.outbox_mail, name="demo-outbox-mail"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # OpenID Connect provider (ent.sso.oidc): discovery, /oauth/authorize/, token, userinfo…
     path("", include("ent.sso.oidc_urls")),
 ]

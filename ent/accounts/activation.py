@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from ent.core import clock, throttle
+from ent.core import clock, metrics, throttle
 from ent.core.audit import Kind, audit_record
 from ent.core.codes import (
     CodeStatus,
@@ -187,6 +187,7 @@ def _activation_start(*, student: Student, email: str, password: str, ip: str | 
             charter_version=settings.CHARTER_VERSION,
         )
         _mail_activation(account=account, student=student, code=code)
+    metrics.ACTIVATIONS.labels(step="started").inc()
     return account
 
 
@@ -282,4 +283,5 @@ def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
             transaction.set_rollback(True)
             return ConfirmStatus.USED
         audit_record(kind=Kind.ACTIVATION_CONFIRMED, student=row.account.student, ip=ip)
+    metrics.ACTIVATIONS.labels(step="confirmed").inc()
     return ConfirmStatus.ACTIVATED

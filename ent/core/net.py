@@ -30,6 +30,11 @@ def _parse(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``address`` is one of ``ENT_TRUSTED_PROXIES`` (its headers are believed)."""
+    return any(address in net for net in _trusted(tuple(settings.TRUSTED_PROXIES)))
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The address of the client: REMOTE_ADDR, or the first untrusted X-Forwarded-For hop."""
     remote = _parse(request.META.get("REMOTE_ADDR", ""))

@@ -6,22 +6,26 @@ minute), and no more than ``THROTTLE_MAX_FAILURES_PER_DAY`` failures are accepte
 A success ends the consecutive run but not the daily count. A second, looser policy counts the
 failures of one client address across every account it tries.
 
-Counters live in the database (``ThrottleCounter``), so every instance of the service sees the
-same counts. Written here rather than with django-axes: axes has a fixed cool-off, not the
-growing delay and daily cap the CNIL asks for, and django-ratelimit refuses the database cache.
+Counters are shared by every instance of the service: in Redis when ``ENT_CACHE_URL`` is set
+(one hash per key, updated by a Lua script so that concurrent failures on several instances
+are all counted), otherwise in the database (``ThrottleCounter`` rows, ``select_for_update``).
+Both stores implement the same policy and pass the same tests (tests/core/test_throttle.py).
+Written here rather than with django-axes: axes has a fixed cool-off, not the growing delay and
+daily cap the CNIL asks for, and django-ratelimit refuses the database cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 
-from . import clock
+from . import clock, metrics
 from .models import ThrottleCounter
+from .redis import redis_client, redis_enabled, redis_key
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,41 @@ def _hash(scope: str, key: str) -> str:
 
 def retry_at(policy: Policy, key: str) -> datetime | None:
     """When ``key`` may try again, or None if it may try now."""
+    blocked = _redis_retry_at(policy, key) if redis_enabled() else _db_retry_at(policy, key)
+    if blocked is not None:
+        metrics.THROTTLED.labels(scope=policy.scope).inc()
+    return blocked
+
+
+def failure(policy: Policy, key: str) -> datetime | None:
+    """Count one failure for ``key``; returns when it may try again if it is now blocked."""
+    return _redis_failure(policy, key) if redis_enabled() else _db_failure(policy, key)
+
+
+def success(policy: Policy, key: str) -> None:
+    """A success ends the run of consecutive failures (the daily count stays)."""
+    if redis_enabled():
+        _redis_run(_SUCCESS, policy, key)
+    else:
+        _db_success(policy, key)
+
+
+def release(policy: Policy, key: str) -> None:
+    """Lift the current delay and the consecutive run (the count of the window stays).
+
+    For when the person proved who they are another way (a password reset through the mailed
+    link): the old guesses say nothing about the new password, but the daily cap still holds.
+    """
+    if redis_enabled():
+        _redis_run(_RELEASE, policy, key)
+    else:
+        _db_release(policy, key)
+
+
+# --- Database store ---------------------------------------------------------------------------
+
+
+def _db_retry_at(policy: Policy, key: str) -> datetime | None:
     row = (
         ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key))
         .only("blocked_until")
@@ -78,8 +117,7 @@ def retry_at(policy: Policy, key: str) -> datetime | None:
     return row.blocked_until
 
 
-def failure(policy: Policy, key: str) -> datetime | None:
-    """Count one failure for ``key``; returns when it may try again if it is now blocked."""
+def _db_failure(policy: Policy, key: str) -> datetime | None:
     now = clock.now()
     with transaction.atomic():
         row, _created = ThrottleCounter.objects.select_for_update().get_or_create(
@@ -105,19 +143,109 @@ def failure(policy: Policy, key: str) -> datetime | None:
     return blocked
 
 
-def success(policy: Policy, key: str) -> None:
-    """A success ends the run of consecutive failures (the daily count stays)."""
+def _db_success(policy: Policy, key: str) -> None:
     ThrottleCounter.objects.filter(
         scope=policy.scope, key_hash=_hash(policy.scope, key), consecutive_failures__gt=0
     ).update(consecutive_failures=0, updated_at=clock.now())
 
 
-def release(policy: Policy, key: str) -> None:
-    """Lift the current delay and the consecutive run (the count of the window stays).
-
-    For when the person proved who they are another way (a password reset through the mailed
-    link): the old guesses say nothing about the new password, but the daily cap still holds.
-    """
+def _db_release(policy: Policy, key: str) -> None:
     ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key)).update(
         consecutive_failures=0, blocked_until=None, updated_at=clock.now()
     )
+
+
+# --- Redis store --------------------------------------------------------------------------------
+# One hash per (scope, key): cf = consecutive failures, ws = window start, wf = failures in the
+# window, bu = blocked until. Times are integer microseconds since the epoch (exact in Lua's
+# doubles), taken from ``clock.now()`` so tests can move time as with the database store.
+
+_FAILURE = """
+local k = KEYS[1]
+local now, window, maxw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local free, base, maxd, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local ws = tonumber(redis.call('HGET', k, 'ws'))
+local wf = tonumber(redis.call('HGET', k, 'wf')) or 0
+local cf = tonumber(redis.call('HGET', k, 'cf')) or 0
+if (not ws) or now - ws >= window then ws = now; wf = 0 end
+wf = wf + 1
+cf = cf + 1
+local blocked = -1
+if wf >= maxw then blocked = ws + window end
+if free >= 0 and cf >= free then
+  local delay = math.min(base * (2 ^ math.min(cf - free, 30)), maxd)
+  if blocked < 0 then blocked = now end
+  blocked = math.max(blocked, now + delay)
+end
+redis.call('HSET', k, 'ws', string.format('%d', ws), 'wf', wf, 'cf', cf)
+if blocked >= 0 then
+  redis.call('HSET', k, 'bu', string.format('%d', blocked))
+else
+  redis.call('HDEL', k, 'bu')
+end
+redis.call('EXPIRE', k, ttl)
+if blocked < 0 then return '' end
+return string.format('%d', blocked)
+"""
+
+# Only an existing counter changes (as the UPDATE … WHERE of the database store).
+_SUCCESS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cf', 0) end
+return ''
+"""
+
+_RELEASE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'cf', 0)
+  redis.call('HDEL', KEYS[1], 'bu')
+end
+return ''
+"""
+
+# A counter left alone this long is forgotten: far longer than any window or delay, so it
+# decides nothing the database store would decide otherwise, and Redis does not grow forever.
+_IDLE_TTL = timedelta(days=30)
+
+
+def _micros(value: datetime | timedelta) -> int:
+    if isinstance(value, timedelta):
+        return value // timedelta(microseconds=1)
+    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+def _redis_name(policy: Policy, key: str) -> str:
+    return redis_key("throttle", policy.scope, _hash(policy.scope, key))
+
+
+def _redis_run(script: str, policy: Policy, key: str, *args: int) -> str:
+    result = redis_client().eval(script, 1, _redis_name(policy, key), *args)
+    return result.decode() if isinstance(result, bytes) else str(result or "")
+
+
+def _redis_retry_at(policy: Policy, key: str) -> datetime | None:
+    raw = redis_client().hget(_redis_name(policy, key), "bu")
+    if raw is None:
+        return None
+    blocked = _from_micros(int(raw))
+    return blocked if blocked > clock.now() else None
+
+
+def _redis_failure(policy: Policy, key: str) -> datetime | None:
+    ttl = max(_IDLE_TTL, policy.window + policy.max_delay)
+    raw = _redis_run(
+        _FAILURE,
+        policy,
+        key,
+        _micros(clock.now()),
+        _micros(policy.window),
+        policy.max_failures_per_window,
+        -1 if policy.free_failures is None else policy.free_failures,
+        _micros(policy.base_delay),
+        _micros(policy.max_delay),
+        int(ttl.total_seconds()),
+    )
+    return _from_micros(int(raw)) if raw else None

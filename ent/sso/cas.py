@@ -51,7 +51,7 @@ from django.utils.dateparse import parse_datetime
 
 from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_ended
-from ent.core import clock
+from ent.core import clock, metrics
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
@@ -442,6 +442,29 @@ def _view(row_id: int, found: Sequence[Any]) -> _TicketView:
 
 
 def ticket_validate(
+    *,
+    ticket: str,
+    service_url: str,
+    renew: bool,
+    pgt_url: str,
+    allow_proxy_tickets: bool,
+    ip: str | None,
+) -> Validation:
+    """Validate a service (or proxy) ticket once; every outcome consumes it (see below)."""
+    result = _ticket_validate(
+        ticket=ticket,
+        service_url=service_url,
+        renew=renew,
+        pgt_url=pgt_url,
+        allow_proxy_tickets=allow_proxy_tickets,
+        ip=ip,
+    )
+    code = result.code
+    metrics.CAS_VALIDATIONS.labels(result="success" if code is None else str(code.value)).inc()
+    return result
+
+
+def _ticket_validate(
     *,
     ticket: str,
     service_url: str,

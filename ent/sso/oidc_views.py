@@ -8,6 +8,7 @@ hold.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.openid.connect.core.exceptions import LoginRequired
 
 from ent.accounts.models import Account
+from ent.core import metrics
 from ent.core.audit import Kind, audit_record
 from ent.core.net import client_ip
 
@@ -201,6 +203,17 @@ class LogoutView(RPInitiatedLogoutView):
         )
 
 
+def _token_result(status: int, body: str | bytes) -> str:
+    """The metric label of a token endpoint answer: success, or its OAuth error code."""
+    if status == 200:
+        return "success"
+    try:
+        error = json.loads(body).get("error", "")
+    except (ValueError, AttributeError):
+        error = ""
+    return error if error in metrics.OAUTH_ERRORS else "other_error"
+
+
 class TokenView(dot_views.TokenView):
     """``/oauth/token/``: DOT's token endpoint, in one transaction, without a re-read.
 
@@ -219,6 +232,7 @@ class TokenView(dot_views.TokenView):
             _url, headers, body, status = self.create_token_response(request)
             if status != 200:
                 transaction.set_rollback(True)
+        metrics.OIDC_TOKEN_EXCHANGES.labels(result=_token_result(status, body)).inc()
         response = HttpResponse(content=body, status=status)
         for key, value in headers.items():
             response[key] = value

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from ent.accounts.activation import ine_matches, throttle_failure, throttle_retry_at
 from ent.accounts.models import Account
-from ent.core import throttle
+from ent.core import metrics, throttle
 from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
 
@@ -56,8 +56,25 @@ def _burn_time(password: str) -> None:
     make_password(password)
 
 
+# The metric's label for each outcome (ent_logins_total{result=…}).
+_METRIC_RESULT = {
+    LoginStatus.OK: "success",
+    LoginStatus.FAILED: "failure",
+    LoginStatus.DISABLED: "failure",
+    LoginStatus.THROTTLED: "throttled",
+    LoginStatus.ACTIVATE: "not_activated",
+    LoginStatus.PENDING: "not_activated",
+}
+
+
 def login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginResult:
     """Check a student number (or institutional address) and a password."""
+    result = _login_attempt(identifier=identifier, password=password, ip=ip)
+    metrics.LOGINS.labels(result=_METRIC_RESULT[result.status]).inc()
+    return result
+
+
+def _login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginResult:
     identifier = identifier.strip()
     student = _find_student(identifier)
     key = student.student_number if student is not None else identifier.lower()
