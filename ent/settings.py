@@ -306,7 +306,7 @@ if CACHE_URL:
         }
     }
     # Sessions in Redis only: ``sessions_end`` deletes them there (ent.accounts.sessions).
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_ENGINE = "ent.core.session_cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"

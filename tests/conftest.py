@@ -263,3 +263,53 @@ def admin_client(make_staff: Any) -> Any:
     client.staff = make_staff("administrator")  # type: ignore[attr-defined]
     staff_sign_in(client, client.staff)  # type: ignore[attr-defined]
     return client
+
+
+# --- Production (prod branch): Redis as the shared state of every instance -----------------------
+
+# The suite's own Redis database (others use 0); every test also gets its own key prefix.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def redis_prefix_clear(prefix: str) -> None:
+    """Delete every key of ``prefix`` from the test Redis database."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_state(settings: Any) -> Iterator[str]:
+    """This test keeps its shared state in Redis, as ``ENT_CACHE_URL`` does: throttling counters,
+    sessions and Django's cache, under a key prefix of its own. Yields the prefix."""
+    import uuid
+
+    prefix = f"ent-test-{uuid.uuid4().hex[:12]}"
+    settings.CACHE_URL = TEST_REDIS_URL
+    settings.CACHE_KEY_PREFIX = prefix
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TEST_REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.SESSION_ENGINE = "ent.core.session_cache"
+    try:
+        yield prefix
+    finally:
+        redis_prefix_clear(prefix)
+
+
+@pytest.fixture(params=["database", "redis"])
+def shared_state(request: pytest.FixtureRequest) -> str:
+    """Run the test twice: shared state in the database, then in Redis (``ENT_CACHE_URL``)."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_state")
+    return str(request.param)
