@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,8 +247,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         yield cluster
     finally:
-        try:
+        with suppress(subprocess.CalledProcessError):
             cluster.ctl("stop", "-m", "immediate", "-w")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(directory, ignore_errors=True)
