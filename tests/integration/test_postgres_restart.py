@@ -14,7 +14,6 @@ import html
 import queue
 import threading
 import time
-from typing import Any
 
 import psycopg
 import pytest
