@@ -22,7 +22,7 @@ class SessionStore(CacheSessionStore):
     def load(self) -> dict[str, Any]:
         """The session's data; {} (a new session) only when Redis says there is none."""
         try:
-            session_data = self._cache.get(self.cache_key)
+            session_data = self._cache.get(self.cache_key)  # type: ignore[attr-defined]
         except OUTAGE_ERRORS:
             raise
         except Exception:  # an invalid key, as in Django's own store (#17810)
