@@ -114,7 +114,7 @@ def deployment(database_url: str, *, redis: bool = True) -> Iterator[Deployment]
         ENT_OIDC_PRIVATE_KEY=str(_oidc_key(workdir)),
         ENT_BASE_URL="http://127.0.0.1:8000",
         ENT_LOG_FORMAT="json",
-        ENT_LOG_LEVEL="WARNING",
+        ENT_LOG_LEVEL="INFO",
     )
     if redis:
         env.update(ENT_CACHE_URL=TEST_REDIS_URL, ENT_CACHE_KEY_PREFIX=prefix)

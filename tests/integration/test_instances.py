@@ -9,6 +9,7 @@ SQLite one too): it makes its own database on the machine's PostgreSQL.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,5 +173,8 @@ def test_both_ready_and_counting(pair: Any) -> None:
         # JSON lines with the request id of the response.
         response = requests.get(f"{instance.url}/healthz", timeout=10)
         rid = response.headers["X-Request-ID"]
-        assert rid
-    assert '"request_id"' in first.logs() or '"request_id"' in second.logs()
+        deadline = time.monotonic() + 10
+        while f'"request_id": "{rid}"' not in instance.logs() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert f'"request_id": "{rid}"' in instance.logs()
+        assert '"path": "/healthz", "status": 200' in instance.logs()
