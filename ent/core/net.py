@@ -30,6 +30,13 @@ def _parse(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def is_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the request comes straight from one of ``ENT_TRUSTED_PROXIES``."""
+    remote = _parse(request.META.get("REMOTE_ADDR", ""))
+    trusted = _trusted(tuple(settings.TRUSTED_PROXIES))
+    return remote is not None and any(remote in net for net in trusted)
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The address of the client: REMOTE_ADDR, or the first untrusted X-Forwarded-For hop."""
     remote = _parse(request.META.get("REMOTE_ADDR", ""))
