@@ -114,8 +114,9 @@ def test_production_security_settings(production_env: dict[str, str]) -> None:
     )
     assert values == "(True, True, True, 31536000, True, False, None, 'DENY', True)"
     # X-Forwarded-Proto is read only when a trusted proxy is configured.
-    assert probe(
-        production_env, "settings.SECURE_PROXY_SSL_HEADER", ENT_TRUSTED_PROXIES="10.0.0.0/8"
-    ) == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert (
+        probe(production_env, "settings.SECURE_PROXY_SSL_HEADER", ENT_TRUSTED_PROXIES="10.0.0.0/8")
+        == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
     assert probe(production_env, "settings.SECURE_SSL_REDIRECT", ENT_SSL_REDIRECT="0") == "False"
     assert probe(production_env, "settings.SECURE_HSTS_PRELOAD", ENT_HSTS_PRELOAD="1") == "True"

@@ -86,7 +86,7 @@ def test_the_scan_finds_what_the_policy_blocks(snippet: str) -> None:
 @pytest.mark.parametrize(
     "snippet",
     [
-        '<script src="{% static \'ent/ent.js\' %}" defer></script>',
+        "<script src=\"{% static 'ent/ent.js' %}\" defer></script>",
         "<p>Mon compte : le bouton « Continuer » ouvre la page.</p>",
         '<button type="submit" class="button" data-one="1">Envoyer</button>',
         '<svg viewBox="0 0 10 10"><rect class="bar" fill="#000" x="1"/></svg>',

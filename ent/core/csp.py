@@ -18,7 +18,7 @@ in ``ent/settings.py``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from csp.middleware import CSPMiddleware as _BaseCSPMiddleware
@@ -26,6 +26,8 @@ from csp.middleware import PolicyParts
 from django.conf import settings
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+
+R = TypeVar("R", bound=HttpResponseBase)
 
 # The response attribute holding the extra form-action sources (a list of origins).
 _FORM_ACTION_ATTR = "_ent_csp_form_action"
@@ -53,7 +55,7 @@ def origin_of(url: str) -> str | None:
     return origin if _ORIGIN.match(origin) else None
 
 
-def form_action_allow(response: HttpResponseBase, *urls: str) -> HttpResponseBase:
+def form_action_allow(response: R, *urls: str) -> R:
     """Let the forms of this page lead (through redirects) to the origins of ``urls``.
 
     Only for URLs that the registry vouches for (a registered CAS service, an exact OIDC

@@ -146,7 +146,7 @@ def login(request: HttpRequest) -> HttpResponse:
                 {"service": service, "service_url": service_url, "ticket": ticket},
             )
             # The page's form posts the ticket to the (registered) service itself.
-            return form_action_allow(response, service_url)  # type: ignore[return-value]
+            return form_action_allow(response, service_url)
         return HttpResponseRedirect(cas.url_with_ticket(service_url, ticket))
 
     if gateway and not signed_in:

@@ -134,7 +134,9 @@ def _cas_service(url: str = "https://moodle.univ-perp.fr") -> Service:
 def test_login_page_for_a_cas_service_allows_its_origin(client: Client) -> None:
     _cas_service()
     service = "https://moodle.univ-perp.fr/course/view.php?id=3"
-    response = client.get("/login?" + urlencode({"next": "/cas/login?" + urlencode({"service": service})}))
+    response = client.get(
+        "/login?" + urlencode({"next": "/cas/login?" + urlencode({"service": service})})
+    )
     assert_page_headers(response, form_action=["https://moodle.univ-perp.fr"])
     # A refused password shows the same form again: the same allowance.
     response = client.post(
@@ -154,8 +156,14 @@ def test_login_page_for_a_cas_service_allows_its_origin(client: Client) -> None:
 )
 def test_login_page_names_nothing_the_registry_does_not_hold(client: Client, service: str) -> None:
     _cas_service()
-    response = client.get("/login?" + urlencode({"next": "/cas/login?" + urlencode({"service": service})}))
-    expected = ["https://moodle.univ-perp.fr"] if service.startswith("https://moodle.univ-perp.fr/") else []
+    response = client.get(
+        "/login?" + urlencode({"next": "/cas/login?" + urlencode({"service": service})})
+    )
+    expected = (
+        ["https://moodle.univ-perp.fr"]
+        if service.startswith("https://moodle.univ-perp.fr/")
+        else []
+    )
     assert_page_headers(response, form_action=expected)
     assert "*" not in response["Content-Security-Policy"]
 
@@ -163,7 +171,11 @@ def test_login_page_names_nothing_the_registry_does_not_hold(client: Client, ser
 def test_login_page_for_a_trusted_oidc_service_allows_its_redirect_uri(client: Client) -> None:
     rp = register(slug="emploi", trusted=True, redirect_uris="https://edt.univ-perp.fr:8443/cb")
     authorize = "/oauth/authorize/?" + urlencode(
-        {"client_id": rp.client_id, "redirect_uri": "https://edt.univ-perp.fr:8443/cb", "response_type": "code"}
+        {
+            "client_id": rp.client_id,
+            "redirect_uri": "https://edt.univ-perp.fr:8443/cb",
+            "response_type": "code",
+        }
     )
     response = client.get("/login?" + urlencode({"next": authorize}))
     assert_page_headers(response, form_action=["https://edt.univ-perp.fr:8443"])
@@ -183,7 +195,9 @@ def test_cas_post_page_allows_the_service(client: Client, active_student: Any) -
     assert_page_headers(response, form_action=["https://moodle.univ-perp.fr"])
 
 
-def test_consent_and_logout_pages_allow_the_relying_party(client: Client, active_student: Any) -> None:
+def test_consent_and_logout_pages_allow_the_relying_party(
+    client: Client, active_student: Any
+) -> None:
     rp = register(slug="forum", trusted=False, redirect_uris="https://forum.univ-perp.fr/cb")
     client.force_login(active_student.account)
     response = client.get(
@@ -205,7 +219,8 @@ def test_consent_and_logout_pages_allow_the_relying_party(client: Client, active
     assert response.status_code == 200
     assert_page_headers(response)  # no post_logout_redirect_uri asked: nothing added
     response = client.get(
-        "/oauth/logout/?" + urlencode({"client_id": rp.client_id, "post_logout_redirect_uri": RP_HOME})
+        "/oauth/logout/?"
+        + urlencode({"client_id": rp.client_id, "post_logout_redirect_uri": RP_HOME})
     )
     assert response.status_code == 200 and b"oidc-consent" in response.content
     assert_page_headers(response, form_action=["https://rp.example.org"])
@@ -256,7 +271,7 @@ def own_header(request: HttpRequest) -> HttpResponse:
 
 @csp_update({"img-src": ["https://img.example.org"]})
 def updated(request: HttpRequest) -> HttpResponse:
-    return form_action_allow(HttpResponse("x"), "https://svc.example.org/cb")  # type: ignore[return-value]
+    return form_action_allow(HttpResponse("x"), "https://svc.example.org/cb")
 
 
 urlpatterns = [

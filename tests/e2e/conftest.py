@@ -104,9 +104,7 @@ def csp_violations() -> list[str]:
 
 def watch_csp(context: BrowserContext, tab: Page, violations: list[str]) -> None:
     """Collect every CSP violation of ``tab`` (and of the pages it opens) into ``violations``."""
-    context.expose_binding(
-        "__entCspViolation", lambda _source, text: violations.append(str(text))
-    )
+    context.expose_binding("__entCspViolation", lambda _source, text: violations.append(str(text)))
     context.add_init_script(CSP_LISTENER)
 
     def console(message: ConsoleMessage) -> None:
@@ -130,9 +128,7 @@ def page(browser: Browser, ent_url: str, csp_violations: list[str]) -> Iterator[
         yield tab
     finally:
         context.close()
-    assert not csp_violations, "Content-Security-Policy violations:\n" + "\n".join(
-        csp_violations
-    )
+    assert not csp_violations, "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
 
 
 @dataclass
