@@ -207,12 +207,17 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "ent.helpdesk",
     "ent.webmail",
+    "csp",  # django-csp: the Content-Security-Policy header (and its system checks)
 ]
 
 MIDDLEWARE = [
     # First: the request id and the access log cover every request, static files included.
     "ent.core.middleware.RequestIdMiddleware",
+    # Then: X-Forwarded-Proto is dropped unless a trusted proxy sent it (ENT_TRUSTED_PROXIES).
+    "ent.core.security.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ent.core.security.PermissionsPolicyMiddleware",
+    "ent.core.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -386,11 +391,66 @@ LANGUAGE_COOKIE_NAME = "ent_language"
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGE_COOKIE_SECURE = BASE_URL_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Pages reached from a mailed link set their own "no-referrer" (SecurityMiddleware keeps it).
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # with CSP frame-ancestors 'none' below: no page inside a frame
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if BASE_URL_SECURE:
     SECURE_HSTS_SECONDS = _env_int("ENT_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+    # The ENT's own host name and the names under it (never the university's whole domain).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("ENT_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("ENT_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading commits every name of the registrable domain to HTTPS in browsers for
+        # months (hstspreload.org takes the apex domain only): a decision for the university's
+        # domain owners, made with ENT_HSTS_PRELOAD=1, not a default of one application.
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
+# Redirect plain http to https. On by default with an https ENT_BASE_URL; behind a proxy that
+# terminates TLS, list it in ENT_TRUSTED_PROXIES (its X-Forwarded-Proto: https is then
+# believed) or set ENT_SSL_REDIRECT=0 when the proxy itself redirects.
+SECURE_SSL_REDIRECT = _env_bool("ENT_SSL_REDIRECT", BASE_URL_SECURE)
+if BASE_URL_SECURE and not SECURE_SSL_REDIRECT:
+    SILENCED_SYSTEM_CHECKS.append("security.W008")  # the operator said the proxy redirects
+# Load balancers probe over plain http on the instance's own port.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# X-Forwarded-Proto is believed only from ENT_TRUSTED_PROXIES: Django's setting alone would
+# believe anyone, ent.core.security.TrustedProxyMiddleware removes it from everyone else.
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp 4.0, ent.core.csp.CSPMiddleware) on every response:
+# everything from ENT's own origin, no inline script or style, no page in a frame. Templates
+# never hold <script> blocks, on…= handlers, style= attributes or javascript: URLs
+# (tests/test_templates_csp.py scans them); behaviour lives in ent/static/ent/*.js.
+#
+# A view that needs something else (the webmail, for instance):
+# - one more source: ``@csp_update({"img-src": ["https://…"]})`` (csp.decorators);
+# - a directive replaced: ``@csp_replace({"frame-ancestors": [SELF]})``;
+# - a policy of its own, e.g. the sanitised message body shown in a sandboxed <iframe> of the
+#   reader page, which must be framed by ENT and run nothing:
+#       @xframe_options_sameorigin          # django.views.decorators.clickjacking
+#       @csp({"default-src": [NONE], "img-src": ["data:"], "style-src": ["'unsafe-inline'"],
+#             "frame-ancestors": [SELF], "base-uri": [NONE], "form-action": [NONE],
+#             "sandbox": True})
+#   (the reader page itself needs nothing: frame-src falls back to default-src 'self');
+# - or set ``response["Content-Security-Policy"]`` in the view: a header already present is
+#   left alone by the middleware.
+# A form whose redirects end on another site (a CAS service, an OIDC redirect_uri) adds the
+# origin per response with ent.core.csp.form_action_allow (Chromium checks form-action on
+# every redirect after a POST).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # --- Languages -------------------------------------------------------------------------------
 
@@ -541,6 +601,15 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # RFC 9700 §4.3.2: an access token only in the Authorization header (or a POST body),
+    # never in a URL that logs and Referer headers keep.
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # RFC 9207: "iss" in the authorization response (mix-up attacks), see the discovery.
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    # Access and refresh tokens kept as SHA-256 digests only (like the client secrets).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # Plain-http redirect URIs (loopback demos and tests) only when ENT itself is not https.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if BASE_URL_SECURE else ["http", "https"],
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "ID_TOKEN_EXPIRE_SECONDS": 3600,

@@ -35,6 +35,12 @@ def is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
     return any(address in net for net in _trusted(tuple(settings.TRUSTED_PROXIES)))
 
 
+def request_from_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the request comes straight from one of ``ENT_TRUSTED_PROXIES``."""
+    remote = _parse(request.META.get("REMOTE_ADDR", ""))
+    return remote is not None and is_trusted_proxy(remote)
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The address of the client: REMOTE_ADDR, or the first untrusted X-Forwarded-For hop."""
     remote = _parse(request.META.get("REMOTE_ADDR", ""))

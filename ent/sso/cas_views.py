@@ -23,6 +23,7 @@ from ent.accounts.models import Account
 from ent.core import clock
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
+from ent.core.csp import form_action_allow
 from ent.core.net import client_ip
 
 from . import cas
@@ -139,11 +140,13 @@ def login(request: HttpRequest) -> HttpResponse:
         )
         cas.remember_for_logout(request, ticket=ticket, service=service, url=service_url)
         if method == "POST":
-            return render(
+            response = render(
                 request,
                 "sso/cas_post.html",
                 {"service": service, "service_url": service_url, "ticket": ticket},
             )
+            # The page's form posts the ticket to the (registered) service itself.
+            return form_action_allow(response, service_url)
         return HttpResponseRedirect(cas.url_with_ticket(service_url, ticket))
 
     if gateway and not signed_in:

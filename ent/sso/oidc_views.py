@@ -37,6 +37,7 @@ from oauthlib.openid.connect.core.exceptions import LoginRequired
 from ent.accounts.models import Account
 from ent.core import metrics
 from ent.core.audit import Kind, audit_record
+from ent.core.csp import form_action_allow
 from ent.core.net import client_ip
 
 from .oidc import (
@@ -134,6 +135,14 @@ class AuthorizeView(AuthorizationView):
             {"error": error, "explanation": _explain(error)}, status=status
         )
 
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        if "error" not in context and context.get("redirect_uri"):
+            # The consent form's answer is a redirect to the service's redirect_uri (checked by
+            # DOT before the form is shown): its CSP form-action must allow that origin.
+            form_action_allow(response, str(context["redirect_uri"]))
+        return response  # type: ignore[no-any-return]
+
 
 class LogoutView(RPInitiatedLogoutView):
     """``/oauth/logout/``: RP-initiated logout; ends the ENT session (and so every service)."""
@@ -194,6 +203,15 @@ class LogoutView(RPInitiatedLogoutView):
 
     def form_invalid(self, form: Any) -> HttpResponse:
         return self.error_response(InvalidOIDCClientError())
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        target = getattr(self, "oidc_data", {}).get("post_logout_redirect_uri")
+        if "error" not in context and target:
+            # "Se déconnecter" ends at the service's post-logout URI (validated against the
+            # registry before the form is shown): its CSP form-action must allow that origin.
+            form_action_allow(response, str(target))
+        return response  # type: ignore[no-any-return]
 
     def error_response(self, error: Any) -> HttpResponse:
         if isinstance(error, LogoutDenied):  # "Rester connecté": back to the portal
@@ -269,6 +287,8 @@ def discovery(request: HttpRequest) -> JsonResponse:
         "request_uri_parameter_supported": False,
         "ui_locales_supported": [code for code, _name in settings.LANGUAGES],
         "backchannel_logout_supported": True,
+        # RFC 9207 (COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS): the code comes with "iss".
+        "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_session_supported": False,
     }
     response = JsonResponse(data)

@@ -17,10 +17,12 @@ from ent.accounts.backends import PATH as BACKEND
 from ent.accounts.views import remember_identified
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
+from ent.core.csp import form_action_allow
 from ent.core.messages import retry_message
 from ent.core.net import client_ip
 
 from .cas_views import mark_fresh_login
+from .form_targets import login_form_targets
 from .forms import LoginForm
 from .services import LoginStatus, login_attempt
 
@@ -87,9 +89,10 @@ def login(request: HttpRequest) -> HttpResponse:
     # ``renew``: a service asked for the password again (CAS renew=true); the form is shown
     # even to a signed-in student, with a word of explanation.
     renew = (request.POST.get("renew") or request.GET.get("renew")) == "1"
-    return render(
-        request, "sso/login.html", {"form": form, "next": _safe_next(request), "renew": renew}
-    )
+    next_url = _safe_next(request)
+    response = render(request, "sso/login.html", {"form": form, "next": next_url, "renew": renew})
+    # The form's redirects may end at a service: its CSP form-action must allow it.
+    return form_action_allow(response, *login_form_targets(next_url))
 
 
 def _session_end(request: HttpRequest) -> None:

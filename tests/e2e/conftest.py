@@ -5,6 +5,11 @@ test, pointed at the live server. ``audit(name)`` takes the screenshots of the c
 375 px and 1280 px, checks it has no horizontal scroll on a phone and runs axe-core (WCAG 2.1
 A and AA) at both widths; problems are collected so that one run reports every page, and
 ``audit.assert_clean()`` fails the test with all of them.
+
+Every page of every browser test is also watched for Content-Security-Policy violations (a
+``securitypolicyviolation`` listener added by an init script, and chromium's console
+messages): ``csp_violations`` collects them and the ``page`` fixture fails the test if any
+occurred, so each journey doubles as a check that the policy breaks nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
@@ -72,16 +84,51 @@ def ent_url(live_server: Any, settings: Any) -> str:
     return url
 
 
+# Runs in every document before its own scripts; reports through the binding below (init
+# scripts and bindings are not subject to the page's CSP).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__entCspViolation(
+    `${e.effectiveDirective} blocked ${e.blockedURI || "(inline)"} at ${e.documentURI}` +
+    (e.sourceFile ? ` (${e.sourceFile}:${e.lineNumber})` : "") +
+    (e.sample ? ` sample: ${e.sample}` : ""));
+});
+"""
+
+
 @pytest.fixture
-def page(browser: Browser, ent_url: str) -> Iterator[Page]:
-    """A fresh French-speaking desktop tab on the live server; relative URLs work."""
+def csp_violations() -> list[str]:
+    """The CSP violations seen by the test's browser tab (filled by the ``page`` fixture)."""
+    return []
+
+
+def watch_csp(context: BrowserContext, tab: Page, violations: list[str]) -> None:
+    """Collect every CSP violation of ``tab`` (and of the pages it opens) into ``violations``."""
+    context.expose_binding("__entCspViolation", lambda _source, text: violations.append(str(text)))
+    context.add_init_script(CSP_LISTENER)
+
+    def console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    tab.on("console", console)
+
+
+@pytest.fixture
+def page(browser: Browser, ent_url: str, csp_violations: list[str]) -> Iterator[Page]:
+    """A fresh French-speaking desktop tab on the live server; relative URLs work.
+
+    Fails the test if any page it showed broke the Content-Security-Policy.
+    """
     context = browser.new_context(base_url=ent_url, viewport=DESKTOP, locale="fr-FR")
     context.set_default_timeout(5_000)
     tab = context.new_page()
+    watch_csp(context, tab, csp_violations)
     try:
         yield tab
     finally:
         context.close()
+    assert not csp_violations, "Content-Security-Policy violations:\n" + "\n".join(csp_violations)
 
 
 @dataclass
@@ -118,7 +165,8 @@ class Auditor:
 
     def _axe(self, where: str, width: int) -> None:
         if not self.page.evaluate("typeof window.axe !== 'undefined'"):
-            self.page.add_script_tag(path=str(AXE_JS))
+            # evaluate, not add_script_tag: an inline <script> would break (and test) the CSP.
+            self.page.evaluate(AXE_JS.read_text())
         violations: list[dict[str, Any]] = self.page.evaluate(AXE_RUN, WCAG_TAGS)
         for v in violations:
             nodes = "\n".join(
