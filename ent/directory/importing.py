@@ -152,16 +152,19 @@ def read_rows(data: bytes, *, today: date) -> Iterator[Row | RowError]:
             % {"cols": ", ".join(missing), "all": ", ".join(FIELDS)}
         )
     while True:
+        # The line a record starts on: ``line_num`` is where it ended, which is further down
+        # when a quoted field holds a line break, and the report must name the right line.
+        start = reader.line_num + 1
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RowError(reader.line_num, _("ligne CSV illisible : %(e)s") % {"e": exc})
+            yield RowError(start, _("ligne CSV illisible : %(e)s") % {"e": exc})
             continue
         if not any(v.strip() for v in values):
             continue  # blank line
-        yield _check(reader.line_num, values, columns, today)
+        yield _check(start, values, columns, today)
 
 
 def _check(line: int, values: list[str], columns: dict[str, int], today: date) -> Row | RowError:
