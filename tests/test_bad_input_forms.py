@@ -210,8 +210,19 @@ SIMPLE = {
         {"username", "password"},
     ),
 }
+
+
+def _anonymous(form: Form) -> Callable[..., Form]:
+    """A form an anonymous browser fills with nothing before."""
+
+    def setup(client: Client, **_: Any) -> Form:
+        return form
+
+    return setup
+
+
 SETUPS: dict[str, Callable[..., Form]] = {
-    **{name: (lambda form: lambda client, **_: form)(form) for name, form in SIMPLE.items()},
+    **{name: _anonymous(form) for name, form in SIMPLE.items()},
     "activation-details": _activation_details,
     "reset-confirm": _reset_confirm,
     "password-change": _account_password,

@@ -41,7 +41,7 @@ EXPECTED_HEADERS = {
 
 def check_headers(message: EmailMessage, envelope: tuple[str, list[str]]) -> None:
     """One recipient, the envelope's; nothing but the headers ENT writes."""
-    names = {name.lower() for name in message.keys()}
+    names = {name.lower() for name in message}
     assert names <= EXPECTED_HEADERS, names - EXPECTED_HEADERS
     assert message.get_all("To") is not None and len(message.get_all("To")) == 1
     assert [str(message["To"])] == envelope[1]
