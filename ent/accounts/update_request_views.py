@@ -18,9 +18,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ent.core import session_keys as keys
+from ent.core.forms import posted
 from ent.core.messages import mask_email, retry_message
 from ent.core.net import client_ip
-from ent.directory.identifiers import normalise_ine
+from ent.directory.identifiers import has_control_characters, normalise_ine
 from ent.directory.models import Student
 
 from . import update_request
@@ -127,6 +128,22 @@ class UpdateRequestForm(forms.Form):
         raw: str = self.cleaned_data.get("contact_email", "")
         return clean_personal_email(raw) if raw.strip() else ""
 
+    def _clean_name(self, field: str) -> str:
+        # The import refuses the same characters: an approved correction is copied into the
+        # student record, whose name greets every mail and goes to CAS and OIDC services.
+        value: str = self.cleaned_data.get(field, "")
+        if has_control_characters(value):
+            raise forms.ValidationError(
+                _("Un nom ne peut contenir ni saut de ligne ni caractère de contrôle.")
+            )
+        return " ".join(value.split())
+
+    def clean_new_first_name(self) -> str:
+        return self._clean_name("new_first_name")
+
+    def clean_new_last_name(self) -> str:
+        return self._clean_name("new_last_name")
+
     def clean_new_ine(self) -> str:
         raw: str = self.cleaned_data.get("new_ine", "")
         if not raw.strip():
@@ -187,9 +204,9 @@ def update_request_view(request: HttpRequest) -> HttpResponse:
     """``/update-request/``: signed in, the account says who it is; else number + INE."""
     student = _signed_in_student(request)
     form: UpdateRequestForm = (
-        UpdateRequestForm(request.POST or None)
+        UpdateRequestForm(posted(request))
         if student is not None
-        else AnonymousUpdateRequestForm(request.POST or None)
+        else AnonymousUpdateRequestForm(posted(request))
     )
     verified_contact = ""
     if student is not None:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from ent.core import clock
 from ent.core import session_keys as keys
+from ent.core.forms import posted
 from ent.core.messages import mask_email, retry_message
 from ent.core.net import client_ip
 from ent.directory.models import Student
@@ -49,7 +50,7 @@ def _identified_student(request: HttpRequest) -> Student | None:
 @require_http_methods(["GET", "POST"])
 def identify(request: HttpRequest) -> HttpResponse:
     """Activation step 1: student number + INE."""
-    form = IdentifyForm(request.POST or None)
+    form = IdentifyForm(posted(request))
     already_active = False
     if request.method == "POST" and form.is_valid():
         result = activation.activation_identify(
@@ -104,7 +105,7 @@ def details(request: HttpRequest) -> HttpResponse:
     if account is not None and account.state != Account.State.PENDING:
         return _already_active(request)
     initial = {"email": account.personal_email} if account is not None else {}
-    form = ActivationForm(request.POST or None, student=student, initial=initial)
+    form = ActivationForm(posted(request), student=student, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             account = activation.activation_start(

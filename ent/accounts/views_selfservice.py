@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 
 from ent.core import clock
 from ent.core import session_keys as keys
+from ent.core.forms import posted
 from ent.core.messages import retry_message
 from ent.core.models import AuditEvent, OneTimeCode
 from ent.core.net import client_ip
@@ -61,7 +62,7 @@ def _code_to_session(request: HttpRequest, key: str, url_name: str) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 def reset_request(request: HttpRequest) -> HttpResponse:
     """``/password/reset/``: the same answer whatever the account (no enumeration)."""
-    form = ResetRequestForm(request.POST or None, mail_domain=settings.STUDENT_MAIL_DOMAIN)
+    form = ResetRequestForm(posted(request), mail_domain=settings.STUDENT_MAIL_DOMAIN)
     if request.method == "POST" and form.is_valid():
         try:
             password_reset.password_reset_request(
@@ -92,7 +93,7 @@ def reset_confirm(request: HttpRequest) -> HttpResponse:
     )
     if not isinstance(found, ResetLink):
         return _reset_result(request, found)
-    form = ResetPasswordForm(request.POST or None, account=found.account)
+    form = ResetPasswordForm(posted(request), account=found.account)
     if request.method == "POST" and form.is_valid():
         try:
             status = password_reset.password_reset_confirm(
@@ -183,7 +184,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 def password_change_view(request: HttpRequest) -> HttpResponse:
     """``/account/password/``: current password, new one twice; other sessions end."""
     account = _account(request)
-    form = PasswordChangeForm(request.POST or None, account=account)
+    form = PasswordChangeForm(posted(request), account=account)
     if request.method == "POST" and form.is_valid():
         old_key = request.session.session_key
         try:
@@ -237,7 +238,7 @@ def _wrong_password_message(exc: WrongPasswordError) -> str:
 def email_change_view(request: HttpRequest) -> HttpResponse:
     """``/account/email/``: the new address and the password; a link goes to the new one."""
     account = _account(request)
-    form = EmailChangeForm(request.POST or None)
+    form = EmailChangeForm(posted(request))
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
         try:

@@ -51,6 +51,17 @@ def is_valid_student_number(number: str) -> bool:
     return bool(STUDENT_NUMBER_RE.fullmatch(number))
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control or format character (Unicode categories Cc, Cf, Cs).
+
+    Names and programmes reach mail bodies ("Bonjour <Prénom Nom>"), the help desk's pages and
+    the attributes given to CAS and OpenID Connect services: a line break there can forge lines
+    of a mail, an escape sequence can rewrite a terminal, a bidirectional override (U+202E) or a
+    zero-width character makes a name read differently from what it is. No real name needs one.
+    """
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in text)
+
+
 def fold_name(name: str) -> str:
     """A name as the local part of an address: "Jean-Étienne d'Ârc" -> "jean-etienne-darc"."""
     text = _APOSTROPHES.sub("", name.translate(_LIGATURES))

@@ -1,7 +1,7 @@
 """Reading a student-information-system export (CSV) into checked rows.
 
-Exports come from Apogée, Pégase or a spreadsheet: header row required, ``,`` or ``;``,
-UTF-8 with or without BOM, or Latin-1 (Windows-1252), dates as ``YYYY-MM-DD`` or
+Exports come from Apogée, Pégase or a spreadsheet: header row required, ``,``, ``;`` or tab,
+UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1 (Windows-1252), dates as ``YYYY-MM-DD`` or
 ``DD/MM/YYYY``, column names in English or French. Parsing is separate from writing so that a
 bad row is reported with its line number and the good rows still go in.
 """
@@ -19,6 +19,7 @@ from datetime import date
 from django.utils.translation import gettext as _
 
 from .identifiers import (
+    has_control_characters,
     is_valid_ine,
     is_valid_student_number,
     normalise_ine,
@@ -75,9 +76,21 @@ class RowError:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (BOM or not), else Windows-1252, else Latin-1 (which never fails)."""
+    """UTF-8 (BOM or not), UTF-16 with its BOM, else Windows-1252, else Latin-1 (which never
+    fails).
+
+    UTF-16 is what a spreadsheet writes as "Unicode text": without this its NUL bytes made the
+    file look binary.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                _("Le fichier commence comme un fichier UTF-16 mais n'en est pas un.")
+            ) from None
     for encoding in ("utf-8", "cp1252", "latin-1"):
         try:
             return data.decode(encoding)
@@ -118,7 +131,8 @@ def read_rows(data: bytes, *, today: date) -> Iterator[Row | RowError]:
     if "\x00" in text:
         raise ImportFileError(_("Le fichier n'est pas un fichier CSV (contenu binaire)."))
     first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # "," or ";", or a tab (a spreadsheet's "Unicode text"): whichever the header uses most.
+    delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -138,16 +152,19 @@ def read_rows(data: bytes, *, today: date) -> Iterator[Row | RowError]:
             % {"cols": ", ".join(missing), "all": ", ".join(FIELDS)}
         )
     while True:
+        # The line a record starts on: ``line_num`` is where it ended, which is further down
+        # when a quoted field holds a line break, and the report must name the right line.
+        start = reader.line_num + 1
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RowError(reader.line_num, _("ligne CSV illisible : %(e)s") % {"e": exc})
+            yield RowError(start, _("ligne CSV illisible : %(e)s") % {"e": exc})
             continue
         if not any(v.strip() for v in values):
             continue  # blank line
-        yield _check(reader.line_num, values, columns, today)
+        yield _check(start, values, columns, today)
 
 
 def _check(line: int, values: list[str], columns: dict[str, int], today: date) -> Row | RowError:
@@ -186,6 +203,11 @@ def _check(line: int, values: list[str], columns: dict[str, int], today: date) -
         return RowError(line, _("nom ou prénom trop long (150 caractères au plus)"))
     if len(program) > MAX_PROGRAM:
         return RowError(line, _("formation trop longue (200 caractères au plus)"))
-    if any(c in v for v in (last, first, program) for c in "\r\n\x00"):
-        return RowError(line, _("saut de ligne ou caractère nul dans un nom"))
+    if any(has_control_characters(v) for v in (last, first, program)):
+        # Beyond line breaks and NUL: tabs, escapes, bidirectional overrides, zero-width
+        # characters (see ``has_control_characters``).
+        return RowError(
+            line,
+            _("saut de ligne ou caractère de contrôle dans le nom, le prénom ou la formation"),
+        )
     return Row(line, number, ine, " ".join(last.split()), " ".join(first.split()), birth, program)

@@ -19,6 +19,7 @@ from .importing import Row, RowError
 from .models import Student
 
 BATCH = 2000
+MAX_LOCAL_PART = 64  # RFC 5321, section 4.5.3.1.1
 
 
 @dataclass
@@ -52,10 +53,14 @@ class AddressAllocator:
         """A new address not given to anybody before."""
         first, last = fold_name(first_name), fold_name(last_name)
         base = f"{first}.{last}" if first and last else f"etudiant.{student_number.lower()}"
+        # Two 150-character names made a 300-character address: PostgreSQL refused it (the
+        # column holds 254) and the whole import failed; mail servers refuse local parts over
+        # 64 characters (RFC 5321). Cut the base, keeping room for the homonym's number.
+        base = base[:MAX_LOCAL_PART].rstrip(".-")
         candidate, n = base, 1
         while f"{candidate}@{self.domain}" in self.taken:
             n += 1
-            candidate = f"{base}{n}"
+            candidate = base[: MAX_LOCAL_PART - len(str(n))].rstrip(".-") + str(n)
         address = f"{candidate}@{self.domain}"
         self.taken.add(address)
         return address

@@ -30,6 +30,7 @@ from ent.accounts.models import Account, UpdateRequest
 from ent.accounts.sessions import sessions_active
 from ent.core import clock
 from ent.core import session_keys as keys
+from ent.core.forms import posted
 from ent.core.messages import retry_message
 from ent.core.models import AuditEvent, OneTimeCode
 from ent.core.net import client_ip
@@ -89,7 +90,7 @@ def _open_session(request: HttpRequest, account: Account, device: Any) -> HttpRe
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """``/helpdesk/login``: username and password (then the TOTP code)."""
-    form = StaffLoginForm(request.POST or None)
+    form = StaffLoginForm(posted(request))
     if request.method == "POST" and form.is_valid():
         result = auth.staff_password_check(
             username=form.cleaned_data["username"],
@@ -132,7 +133,7 @@ def totp(request: HttpRequest) -> HttpResponse:
         return redirect("helpdesk:login")
     if auth.confirmed_device(account) is None:
         return redirect("helpdesk:enrol")
-    form = TotpForm(request.POST or None)
+    form = TotpForm(posted(request))
     if request.method == "POST" and form.is_valid():
         result = auth.staff_totp_check(
             account=account, code=form.cleaned_data["code"], ip=client_ip(request)
@@ -153,7 +154,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if auth.confirmed_device(account) is not None:
         return redirect("helpdesk:totp")
     device = auth.staff_totp_device(account)
-    form = TotpForm(request.POST or None)
+    form = TotpForm(posted(request))
     if request.method == "POST" and form.is_valid():
         result = auth.staff_totp_confirm(
             account=account, code=form.cleaned_data["code"], ip=client_ip(request)
@@ -197,7 +198,7 @@ def invite(request: HttpRequest) -> HttpResponse:
         return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
     if account is None:
         return render(request, "helpdesk/invite.html", {"invalid": True}, status=400)
-    form = StaffPasswordForm(request.POST or None)
+    form = StaffPasswordForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             done = services.staff_password_set(
@@ -421,16 +422,20 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     valid = form.is_valid()
     reason = form.cleaned_data["reason"].strip() if valid else ""
     identity_checked = bool(valid and form.cleaned_data["identity_checked"])
-    if (
+    lost_email_unchecked = (
         action == "approve"
         and item.kind == UpdateRequest.Kind.LOST_EMAIL
         and item.is_open
         and not identity_checked
-    ):
-        form.add_error(
-            "identity_checked",
-            _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter."),
-        )
+    )
+    # A refused reason (too long, NUL character) was taken as no reason at all: the request
+    # was approved without the text the agent typed. Show the error and decide nothing.
+    if (action in ("approve", "reject") and not valid) or lost_email_unchecked:
+        if lost_email_unchecked:
+            form.add_error(
+                "identity_checked",
+                _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter."),
+            )
         item = get_object_or_404(
             UpdateRequest.objects.select_related("student", "student__account", "assigned_to"),
             pk=pk,
@@ -479,7 +484,7 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def staff(request: HttpRequest) -> HttpResponse:
     """Staff accounts, and the form to invite a new one."""
-    form = StaffCreateForm(request.POST or None)
+    form = StaffCreateForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             created = services.staff_create(
@@ -696,7 +701,7 @@ def services_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def service_new(request: HttpRequest) -> HttpResponse:
     """Register a service; an OIDC client's secret is shown once on the next page."""
-    form = ServiceForm(request.POST or None)
+    form = ServiceForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             secret = registry.service_save(
@@ -720,7 +725,7 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """One entry: its form, enable/disable, the OIDC secret, deletion, its history."""
     _secret_drop(request)
     service = get_object_or_404(Service, pk=pk)
-    form = ServiceForm(request.POST or None, instance=service)
+    form = ServiceForm(posted(request), instance=service)
     if request.method == "POST" and form.is_valid():
         try:
             secret = registry.service_save(

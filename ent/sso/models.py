@@ -38,7 +38,7 @@ def pattern_fullmatch(pattern: str, url: str) -> bool:
     """
     try:
         return re.fullmatch(pattern, url, re.ASCII) is not None
-    except (re.error, ValueError):
+    except (re.error, ValueError, OverflowError, RecursionError):
         return False
 
 
@@ -46,7 +46,9 @@ def validate_pattern(value: str) -> None:
     """A service-URL pattern must be a valid regular expression (matched with ``re.ASCII``)."""
     try:
         re.compile(value, re.ASCII)
-    except (re.error, ValueError) as exc:  # ValueError: "(?u)" contradicts re.ASCII
+    # ValueError: "(?u)" contradicts re.ASCII; OverflowError: "a{99999999999}" (a repetition
+    # count beyond what ``re`` can hold); RecursionError: parentheses nested thousands deep.
+    except (re.error, ValueError, OverflowError, RecursionError) as exc:
         raise ValidationError(
             _("Expression régulière invalide : %(e)s"), params={"e": exc}
         ) from None

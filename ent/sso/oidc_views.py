@@ -242,6 +242,17 @@ class TokenView(dot_views.TokenView):
     no receiver for it, so that query is saved.
     """
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Every grant through oauthlib, which answers ``unsupported_grant_type`` (400) for
+        one ENT does not offer.
+
+        DOT's own ``post`` sends ``grant_type=urn:ietf:params:oauth:grant-type:device_code``
+        to its device-flow code before any check: a request without ``device_code`` was a
+        500 (``MultiValueDictKeyError``), and one with it looked up device grants although
+        ENT never enabled that flow (RFC 8628).
+        """
+        return self.authorization_flow_token_response(request)
+
     @method_decorator(sensitive_post_parameters("client_secret", "code_verifier"))
     def authorization_flow_token_response(
         self, request: HttpRequest, *args: Any, **kwargs: Any

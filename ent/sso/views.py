@@ -18,6 +18,7 @@ from ent.accounts.views import remember_identified
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.core.csp import form_action_allow
+from ent.core.forms import posted
 from ent.core.messages import retry_message
 from ent.core.net import client_ip
 
@@ -41,7 +42,7 @@ def _safe_next(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """``/login``: student number (or institutional address) and password."""
-    form = LoginForm(request.POST or None)
+    form = LoginForm(posted(request))
     if request.method == "POST" and form.is_valid():
         result = login_attempt(
             identifier=form.cleaned_data["identifier"],
