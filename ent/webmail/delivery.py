@@ -209,7 +209,7 @@ def _vacation_due(
         return False
     if str(head.get("Precedence", "")).strip().lower() in ("bulk", "list", "junk"):
         return False
-    if any(name.lower().startswith("list-") for name in head.keys()):
+    if any(name.lower().startswith("list-") for name in head):
         return False
     if head.get("X-Auto-Response-Suppress") or head.get("X-Loop"):
         return False
