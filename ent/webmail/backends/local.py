@@ -19,6 +19,8 @@ A change made behind the store's back (a crash between the rename and the commit
 ``mv``, another delivery agent) is noticed through the modification times of the folder's
 ``new/`` and ``cur/`` directories, recorded with the index: when they differ, the folder is
 re-synchronised from a directory listing, reading only the messages the index does not know.
+(A change by another program within the same clock tick as a change made through the store
+can go unnoticed until the folder changes again; changes made through the store never do.)
 """
 
 from __future__ import annotations
@@ -464,11 +466,13 @@ class LocalStore:
             args = [folder]
         with self._index(mailbox) as db:
             self._fresh(db, folder, path)
+            db.execute("BEGIN")  # one snapshot (WAL) for the count and the page
             total = db.execute(count_sql, args).fetchone()[0]
             rows = db.execute(
                 page_sql,
                 [*args, page_size, (page - 1) * page_size],
             ).fetchall()
+            db.execute("COMMIT")
         return MessagePage(
             messages=[
                 MessageSummary(
