@@ -3,9 +3,10 @@
 The contract tests (``test_store_contract.py``) use only these fixtures and the ``MailStore``
 API, so each backend runs them unchanged:
 
-- ``mail_backend``: a ``MailHarness`` (parametrized: ``"local"``; the Dovecot branch adds
-  ``"dovecot"``), with the store, the address of the backend's real receiver (LMTP) and the
-  few hooks a test needs that the ``MailStore`` API does not offer (bulk load, read counting);
+- ``mail_backend``: a ``MailHarness`` (parametrized: ``"local"`` and ``"dovecot"``, a real
+  Dovecot 2.3 started for the test from the README's configuration example, see
+  ``tests/webmail/dovecot.py``), with the store, the address of the backend's real receiver
+  (LMTP) and the few hooks a test needs that the ``MailStore`` API does not offer (bulk load, read counting);
 - ``store``: its ``MailStore``;
 - ``new_mailbox(personal_email=…)``: an active student whose mailbox the backend knows; returns
   the institutional address;
@@ -126,10 +127,71 @@ def _local_harness(settings: Any, tmp_path: Path) -> Iterator[MailHarness]:
         controller.stop()
 
 
+# --- dovecot backend (a real Dovecot 2.3, tests/webmail/dovecot.py) -------------------------
+
+
+@contextmanager
+def _imap_fetch_reads() -> Iterator[list[str]]:
+    """Every message the store FETCHes over IMAP during the block, each once (reading a
+    message's envelope, then its body, is reading one message): what the ``dovecot`` backend
+    asked the server to read."""
+    from imapclient import IMAPClient
+
+    reads: list[str] = []
+    original_select, original_fetch = IMAPClient.select_folder, IMAPClient.fetch
+
+    def select_folder(self: IMAPClient, folder: str, readonly: bool = False) -> Any:
+        self._ent_test_folder = folder  # type: ignore[attr-defined]
+        return original_select(self, folder, readonly)
+
+    def fetch(self: IMAPClient, messages: Any, data: Any, modifiers: Any = None) -> Any:
+        result = original_fetch(self, messages, data, modifiers)
+        folder = getattr(self, "_ent_test_folder", "")
+        for uid in result:
+            key = f"{self.port}:{folder}:{uid}"
+            if key not in reads:
+                reads.append(key)
+        return result
+
+    IMAPClient.select_folder = select_folder  # type: ignore[method-assign]
+    IMAPClient.fetch = fetch  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        IMAPClient.select_folder = original_select  # type: ignore[method-assign]
+        IMAPClient.fetch = original_fetch  # type: ignore[method-assign]
+
+
+def _dovecot_harness(settings: Any, smtp_server: SMTPCatcher) -> Iterator[MailHarness]:
+    from ent.webmail.backends.dovecot import DovecotStore
+    from tests.webmail.dovecot import MASTER_USER, DovecotServer
+
+    server = DovecotServer(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    server.start()
+    settings.MAIL_BACKEND = "dovecot"
+    settings.IMAP_URL = f"imap://127.0.0.1:{server.imap_port}"
+    settings.MANAGESIEVE_URL = f"sieve://127.0.0.1:{server.sieve_port}"
+    settings.IMAP_MASTER_USER = MASTER_USER
+    settings.IMAP_MASTER_PASSWORD_FILE = str(server.master_password_file)
+    try:
+        yield MailHarness(
+            name="dovecot",
+            store=DovecotStore(),
+            host="127.0.0.1",
+            port=server.lmtp_port,
+            protocol="lmtp",
+            provision=server.add_mailbox,
+            fill=server.fill,
+            message_reads=lambda address: _imap_fetch_reads(),
+        )
+    finally:
+        server.stop()
+
+
 # --- the fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "dovecot"])
 def mail_backend(
     request: pytest.FixtureRequest,
     settings: Any,
@@ -140,6 +202,8 @@ def mail_backend(
     """The backend under test, its receiver running, redirects going to ``smtp_server``."""
     if request.param == "local":
         yield from _local_harness(settings, tmp_path)
+    elif request.param == "dovecot":
+        yield from _dovecot_harness(settings, smtp_server)
     else:  # pragma: no cover - each backend branch adds its harness above
         raise AssertionError(f"unknown mail backend {request.param}")
 

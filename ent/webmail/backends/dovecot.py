@@ -432,7 +432,7 @@ class DovecotStore:
     def messages(
         self, mailbox: str, folder: str, *, page: int = 1, page_size: int = 50, query: str = ""
     ) -> MessagePage:
-        """One page, newest first: SORT (REVERSE ARRIVAL) (or SEARCH and UIDs, newest last),
+        """One page, newest first: SORT (ARRIVAL) (or SEARCH and UIDs), read backwards,
         then FETCH of the page's UIDs only, so a 10,000-message folder costs one page."""
         page = max(1, int(page))
         page_size = max(1, int(page_size))
@@ -442,7 +442,10 @@ class DovecotStore:
         with self._imap(mailbox) as client:
             client.select_folder(_check_folder(folder), readonly=True)
             if client.has_capability("SORT"):
-                uids = list(client.sort(["REVERSE", "ARRIVAL"], criteria, charset="UTF-8"))
+                # SORT (ARRIVAL), reversed here rather than SORT (REVERSE ARRIVAL): Dovecot
+                # breaks ties (same second) by ascending sequence even under REVERSE, which
+                # would list mail delivered in one second oldest first.
+                uids = client.sort(["ARRIVAL"], criteria, charset="UTF-8")[::-1]
             else:
                 uids = sorted(client.search(criteria, charset="UTF-8"), reverse=True)
             start = (page - 1) * page_size
