@@ -32,7 +32,9 @@ import pytest
 from django.test import override_settings
 
 from ent.webmail.backends.base import MailStore
+from ent.webmail.backends.dovecot import DovecotStore
 from tests.conftest import SMTPCatcher, free_port
+from tests.webmail.dovecot import MASTER_USER, DovecotServer
 
 
 @dataclass
@@ -162,30 +164,42 @@ def _imap_fetch_reads() -> Iterator[list[str]]:
         IMAPClient.fetch = original_fetch  # type: ignore[method-assign]
 
 
-def _dovecot_harness(settings: Any, smtp_server: SMTPCatcher) -> Iterator[MailHarness]:
-    from ent.webmail.backends.dovecot import DovecotStore
-    from tests.webmail.dovecot import MASTER_USER, DovecotServer
-
+@pytest.fixture
+def dovecot_server(smtp_server: SMTPCatcher) -> Iterator[DovecotServer]:
+    """A real Dovecot 2.3 for this test, from ``docs/dovecot/ent-dovecot.conf``: IMAP,
+    ManageSieve and LMTP on free ports of 127.0.0.1, Sieve redirects and vacation replies sent
+    to ``smtp_server``. Fails (never skips) when Dovecot is not installed."""
     server = DovecotServer(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     server.start()
-    settings.MAIL_BACKEND = "dovecot"
-    settings.IMAP_URL = f"imap://127.0.0.1:{server.imap_port}"
-    settings.MANAGESIEVE_URL = f"sieve://127.0.0.1:{server.sieve_port}"
-    settings.IMAP_MASTER_USER = MASTER_USER
-    settings.IMAP_MASTER_PASSWORD_FILE = str(server.master_password_file)
     try:
-        yield MailHarness(
-            name="dovecot",
-            store=DovecotStore(),
-            host="127.0.0.1",
-            port=server.lmtp_port,
-            protocol="lmtp",
-            provision=server.add_mailbox,
-            fill=server.fill,
-            message_reads=lambda address: _imap_fetch_reads(),
-        )
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def dovecot_store(dovecot_server: DovecotServer, settings: Any) -> DovecotStore:
+    """The ``dovecot`` backend pointed at ``dovecot_server`` through the settings, as in
+    production (``ENT_MAIL_BACKEND=dovecot``, ``ENT_IMAP_URL``, …)."""
+    settings.MAIL_BACKEND = "dovecot"
+    settings.IMAP_URL = f"imap://127.0.0.1:{dovecot_server.imap_port}"
+    settings.MANAGESIEVE_URL = f"sieve://127.0.0.1:{dovecot_server.sieve_port}"
+    settings.IMAP_MASTER_USER = MASTER_USER
+    settings.IMAP_MASTER_PASSWORD_FILE = str(dovecot_server.master_password_file)
+    return DovecotStore()
+
+
+def _dovecot_harness(server: DovecotServer, store: DovecotStore) -> Iterator[MailHarness]:
+    yield MailHarness(
+        name="dovecot",
+        store=store,
+        host="127.0.0.1",
+        port=server.lmtp_port,
+        protocol="lmtp",
+        provision=server.add_mailbox,
+        fill=server.fill,
+        message_reads=lambda address: _imap_fetch_reads(),
+    )
 
 
 # --- the fixtures ----------------------------------------------------------------------------
@@ -203,7 +217,9 @@ def mail_backend(
     if request.param == "local":
         yield from _local_harness(settings, tmp_path)
     elif request.param == "dovecot":
-        yield from _dovecot_harness(settings, smtp_server)
+        yield from _dovecot_harness(
+            request.getfixturevalue("dovecot_server"), request.getfixturevalue("dovecot_store")
+        )
     else:  # pragma: no cover - each backend branch adds its harness above
         raise AssertionError(f"unknown mail backend {request.param}")
 

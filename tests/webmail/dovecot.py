@@ -67,7 +67,7 @@ class DovecotServer:
         self.log = self.root / "dovecot.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
-        self._mailboxes: set[str] = set()
+        self._mailboxes: dict[str, str] = {}
 
     # --- configuration -------------------------------------------------------------------
     def render(self) -> str:
@@ -136,17 +136,16 @@ class DovecotServer:
         return entry.pw_uid, entry.pw_gid
 
     # --- mailboxes -----------------------------------------------------------------------
-    def add_mailbox(self, address: str) -> None:
-        """Give Dovecot a student mailbox (a passdb line with an unusable random password)."""
-        if address in self._mailboxes:
-            return
-        self._mailboxes.add(address)
-        self._write_students()
+    def add_mailbox(self, address: str) -> str:
+        """Give Dovecot a student mailbox (a passdb line); returns the student's own password,
+        for tests that play the student's other mail client (e.g. a ManageSieve client)."""
+        if address not in self._mailboxes:
+            self._mailboxes[address] = secrets.token_urlsafe(18)
+            self._write_students()
+        return self._mailboxes[address]
 
     def _write_students(self) -> None:
-        lines = "".join(
-            f"{a}:{{PLAIN}}{secrets.token_urlsafe(18)}::::::\n" for a in sorted(self._mailboxes)
-        )
+        lines = "".join(f"{a}:{{PLAIN}}{p}::::::\n" for a, p in sorted(self._mailboxes.items()))
         tmp = self.students_file.with_suffix(".tmp")
         tmp.write_text(lines)
         os.chmod(tmp, 0o644)
