@@ -11,9 +11,10 @@ changes, so tests add students while the server runs. The master user is ``ent-w
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import os
 import pwd
-import grp
 import secrets
 import shutil
 import signal
@@ -106,7 +107,9 @@ class DovecotServer:
             if old == "    auto = subscribe\n":
                 assert count == 4, "the example's special-use folders changed"
             else:
-                assert count == 1, f"{CONFIG_EXAMPLE}: expected {old!r} once, found it {count} times"
+                assert count == 1, (
+                    f"{CONFIG_EXAMPLE}: expected {old!r} once, found it {count} times"
+                )
             text = text.replace(old, new)
         me = os.getuid()
         user = pwd.getpwuid(me).pw_name
@@ -194,7 +197,8 @@ class DovecotServer:
         for sub in ("run", "state", "mail"):
             (self.root / sub).mkdir()
         os.chown(self.root / "mail", *self.mail_ids())
-        os.chmod(self.root, 0o755)  # the login and auth users must reach their sockets
+        # Traversable, not listable: Dovecot's login and auth users reach their sockets in it.
+        os.chmod(self.root, 0o711)  # noqa: S103
         self.masters_file.write_text(
             f"{MASTER_USER}:{{PLAIN}}{self.master_password}::::::allow_nets=127.0.0.1/32\n"
         )
@@ -233,19 +237,15 @@ class DovecotServer:
     def stop(self) -> None:
         """Kill Dovecot's process group, then remove the directory."""
         if self.process is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
             # Children that outlive the master (they are in the same group) go too.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process = None
         shutil.rmtree(self.root, ignore_errors=True)

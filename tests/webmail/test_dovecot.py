@@ -130,9 +130,7 @@ def test_settings_select_the_backend_and_read_the_password_from_its_file(
         mail_store().folders(box)
 
 
-def test_unreachable_servers_are_mail_store_errors(
-    dovecot_server: DovecotServer, box: str
-) -> None:
+def test_unreachable_servers_are_mail_store_errors(dovecot_server: DovecotServer, box: str) -> None:
     closed = free_port()
     store = DovecotStore(
         imap_url=f"imap://127.0.0.1:{closed}",
@@ -170,7 +168,10 @@ def test_special_use_folders_are_created_when_the_server_has_none(
 
 
 def test_listing_without_sort_falls_back_to_search(
-    dovecot_store: DovecotStore, box: str, lmtp: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+    dovecot_store: DovecotStore,
+    box: str,
+    lmtp: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from imapclient import IMAPClient
 
@@ -207,7 +208,7 @@ def test_a_search_cannot_inject_imap_commands(
     for query in ('x"\r\nA1 DELETE INBOX\r\n', "\\", '"', "x\x00y", "Garder\r\n"):
         dovecot_store.messages(box, "INBOX", query=query)
     assert inbox_subjects(dovecot_store, box) == ["Garder"]
-    assert [f.name for f in dovecot_store.folders(box)][0] == "INBOX"
+    assert next(f.name for f in dovecot_store.folders(box)) == "INBOX"
 
 
 # --- the Sieve script -----------------------------------------------------------------------
@@ -272,7 +273,9 @@ def test_the_student_s_own_active_script_is_kept_and_still_works(
     lmtp(box, make_mail(to=box, subject="[moodle] Devoir 3"))
     lmtp(box, make_mail(to=box, subject="Autre chose"))
     smtp_server.wait_for(3)  # two redirects and one vacation reply (same sender, once)
-    redirected = sorted(str(m["Subject"]) for m in smtp_server.messages if m["Subject"] != "Absente")
+    redirected = sorted(
+        str(m["Subject"]) for m in smtp_server.messages if m["Subject"] != "Absente"
+    )
     assert redirected == ["Autre chose", "[moodle] Devoir 3"]
     assert inbox_subjects(dovecot_store, box, "Cours") == ["[moodle] Devoir 3"]
     assert inbox_subjects(dovecot_store, box) == ["Autre chose"]

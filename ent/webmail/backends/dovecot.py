@@ -26,8 +26,8 @@ import json
 import re
 import ssl
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.headerregistry import Address
@@ -123,7 +123,7 @@ def _decode(value: bytes | str | None) -> str:
 
 
 def _sender(envelope: Any) -> str:
-    """"Prénom Nom <adresse@exemple.fr>" from the first From address of an ENVELOPE."""
+    """ "Prénom Nom <adresse@exemple.fr>" from the first From address of an ENVELOPE."""
     if envelope is None or not envelope.from_:
         return ""
     first = envelope.from_[0]
@@ -357,9 +357,7 @@ class DovecotStore:
                 # (a local Dovecot); elsewhere STARTTLS is used whenever the server offers it.
                 if _is_loopback(url.hostname):
                     warnings.simplefilter("ignore")
-                ok = client.connect(
-                    self.master_user, password, authz_id=mailbox, authmech="PLAIN"
-                )
+                ok = client.connect(self.master_user, password, authz_id=mailbox, authmech="PLAIN")
             if not ok:
                 raise MailStoreError("ManageSieve: authentication refused")
             yield client
@@ -552,16 +550,14 @@ class DovecotStore:
             return _Rules(), active, names
         return _Rules.from_script(client.getscript(SCRIPT_NAME)), active, names
 
-    def _write(self, mailbox: str, change: dict[str, Any]) -> None:
+    def _write(self, mailbox: str, change: Callable[[_Rules], _Rules]) -> None:
         with self._sieve(mailbox) as client:
             rules, active, names = self._rules(client)
             if active and active != SCRIPT_NAME:
                 include: str | None = active  # the student's script: kept, and included
             else:
                 include = rules.include if rules.include in names else None
-            values = {"forwarding": rules.forwarding, "vacation": rules.vacation}
-            values.update(change)
-            new = _Rules(include=include, **values)
+            new = change(replace(rules, include=include))
             if new.forwarding is None and new.vacation is None:
                 # Nothing of ENT's left: the student's script (if any) is active again.
                 if active == SCRIPT_NAME and not client.setactive(include or ""):
@@ -584,7 +580,7 @@ class DovecotStore:
         if rule is not None and not _ADDRESS.fullmatch(rule.address):
             # The views validate addresses; this guard keeps any caller from writing Sieve.
             raise MailStoreError("invalid forwarding address")
-        self._write(mailbox, {"forwarding": rule})
+        self._write(mailbox, lambda rules: replace(rules, forwarding=rule))
 
     def vacation(self, mailbox: str) -> Vacation | None:
         """The automatic reply of ENT's script, when that script is the active one."""
@@ -604,7 +600,7 @@ class DovecotStore:
                 .replace("\r", "\n"),
                 until=vacation.until,
             )
-        self._write(mailbox, {"vacation": vacation})
+        self._write(mailbox, lambda rules: replace(rules, vacation=vacation))
 
 
 __all__ = ["SCRIPT_NAME", "DovecotStore", "sieve_string"]
