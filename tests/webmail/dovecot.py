@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_EXAMPLE = REPO / "docs" / "dovecot" / "ent-dovecot.conf"
@@ -67,6 +68,7 @@ class DovecotServer:
         self.masters_file = self.root / "master-users"
         self.log = self.root / "dovecot.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
         self.startup_seconds = 0.0
         self._mailboxes: dict[str, str] = {}
 
@@ -207,11 +209,12 @@ class DovecotServer:
         self._write_students()
         config = self.root / "dovecot.conf"
         config.write_text(self.render())
+        self._stderr = open(self.root / "stderr", "wb")  # noqa: SIM115 - closed by stop()
         began = time.monotonic()
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(config)],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "stderr", "wb"),  # noqa: SIM115 - closed with the process
+            stderr=self._stderr,
             start_new_session=True,
         )
         deadline = began + 20
@@ -235,17 +238,32 @@ class DovecotServer:
         return "\n".join(out)
 
     def stop(self) -> None:
-        """Kill Dovecot's process group, then remove the directory."""
+        """Stop Dovecot's whole process group, then remove the directory.
+
+        SIGTERM first (the master stops its children); a master stopped while its processes
+        are still starting takes about 6 s to obey, so after one second the group is killed.
+        """
         if self.process is not None:
+            pgid = self.process.pid
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(pgid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=1)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-            # Children that outlive the master (they are in the same group) go too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            # Children that outlive the master (they are in the same group) go too, and the
+            # next test starts once they are gone.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.02)
             self.process = None
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None
         shutil.rmtree(self.root, ignore_errors=True)
