@@ -6,13 +6,17 @@ API, so each backend runs them unchanged:
 - ``mail_backend``: a ``MailHarness`` (parametrized: ``"local"`` and ``"dovecot"``, a real
   Dovecot 2.3 started for the test from the README's configuration example, see
   ``tests/webmail/dovecot.py``), with the store, the address of the backend's real receiver
-  (LMTP) and the few hooks a test needs that the ``MailStore`` API does not offer (bulk load, read counting);
+  (LMTP) and the few hooks a test needs that the ``MailStore`` API does not offer (bulk load,
+  read counting);
 - ``store``: its ``MailStore``;
 - ``new_mailbox(personal_email=…)``: an active student whose mailbox the backend knows; returns
   the institutional address;
 - ``deliver(address, raw, mail_from=…)``: hands a message to the receiver over LMTP/SMTP, as the
   university's MTA does; raises ``smtplib.SMTPRecipientsRefused`` when the recipient is refused;
-- ``smtp_server`` (tests/conftest.py): the real SMTP server where redirected mail arrives.
+- ``smtp_server`` (tests/conftest.py): the real SMTP server where redirected mail arrives;
+- ``dovecot_server`` / ``dovecot_store``: for Dovecot-only tests (``test_dovecot.py``), a
+  Dovecot 2.3 of its own for the test (IMAP, ManageSieve, LMTP on free ports, redirects to
+  ``smtp_server``) and the ``dovecot`` backend configured for it through the settings.
 
 Every fixture here runs on a transactional database: the receiver delivers from its own thread
 and must see the students the test created (committed, not inside the test's transaction).

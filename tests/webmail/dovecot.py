@@ -51,6 +51,26 @@ def _wait_port(port: int, deadline: float) -> None:
             time.sleep(0.02)
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies waiting for init do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command: state, ppid, pgrp.
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 class DovecotServer:
     """One Dovecot instance under a temporary directory."""
 
@@ -257,11 +277,9 @@ class DovecotServer:
             # Children that outlive the master (they are in the same group) go too, and the
             # next test starts once they are gone.
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                try:
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    break
                 time.sleep(0.02)
             self.process = None
             if self._stderr is not None:
