@@ -19,10 +19,13 @@ A change made behind the store's back (a crash between the rename and the commit
 ``mv``, another delivery agent) is noticed through the modification times of the folder's
 ``new/`` and ``cur/`` directories, recorded with the index: when they differ, the folder is
 re-synchronised from a directory listing, reading only the messages the index does not know.
+(A change by another program within the same clock tick as a change made through the store
+can go unnoticed until the folder changes again; changes made through the store never do.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.errors
 import email.header
 import email.parser
@@ -122,10 +125,8 @@ def _decode(value: str | None) -> str:
     if value is None:
         return ""
     text = str(value)
-    try:
+    with contextlib.suppress(ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
         text = str(email.header.make_header(email.header.decode_header(text)))
-    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
-        pass
     return " ".join(text.split())
 
 
@@ -446,18 +447,32 @@ class LocalStore:
         page = max(1, int(page))
         page_size = max(1, min(int(page_size), 500))
         needle = " ".join(query.replace("\x00", "").split()).casefold()
-        where, args = "folder = ?", [folder]
+        # Two fixed statements (no SQL built from strings): the plain listing counts and pages
+        # on the (folder, received, uid) index alone; the search also reads the search column.
         if needle:
-            where += " AND instr(search, ?) > 0"
-            args.append(needle)
+            count_sql = "SELECT count(*) FROM message WHERE folder = ? AND instr(search, ?) > 0"
+            page_sql = (
+                "SELECT uid, sender, subject, date, seen, size, has_attachments FROM message"
+                " WHERE folder = ? AND instr(search, ?) > 0"
+                " ORDER BY received DESC, uid DESC LIMIT ? OFFSET ?"
+            )
+            args: list[str | int] = [folder, needle]
+        else:
+            count_sql = "SELECT count(*) FROM message WHERE folder = ?"
+            page_sql = (
+                "SELECT uid, sender, subject, date, seen, size, has_attachments FROM message"
+                " WHERE folder = ? ORDER BY received DESC, uid DESC LIMIT ? OFFSET ?"
+            )
+            args = [folder]
         with self._index(mailbox) as db:
             self._fresh(db, folder, path)
-            total = db.execute(f"SELECT count(*) FROM message WHERE {where}", args).fetchone()[0]
+            db.execute("BEGIN")  # one snapshot (WAL) for the count and the page
+            total = db.execute(count_sql, args).fetchone()[0]
             rows = db.execute(
-                "SELECT uid, sender, subject, date, seen, size, has_attachments FROM message"
-                f" WHERE {where} ORDER BY received DESC, uid DESC LIMIT ? OFFSET ?",
+                page_sql,
                 [*args, page_size, (page - 1) * page_size],
             ).fetchall()
+            db.execute("COMMIT")
         return MessagePage(
             messages=[
                 MessageSummary(
