@@ -3,15 +3,20 @@
 The contract tests (``test_store_contract.py``) use only these fixtures and the ``MailStore``
 API, so each backend runs them unchanged:
 
-- ``mail_backend``: a ``MailHarness`` (parametrized: ``"local"``; the Dovecot branch adds
-  ``"dovecot"``), with the store, the address of the backend's real receiver (LMTP) and the
-  few hooks a test needs that the ``MailStore`` API does not offer (bulk load, read counting);
+- ``mail_backend``: a ``MailHarness`` (parametrized: ``"local"`` and ``"dovecot"``, a real
+  Dovecot 2.3 started for the test from the README's configuration example, see
+  ``tests/webmail/dovecot.py``), with the store, the address of the backend's real receiver
+  (LMTP) and the few hooks a test needs that the ``MailStore`` API does not offer (bulk load,
+  read counting);
 - ``store``: its ``MailStore``;
 - ``new_mailbox(personal_email=…)``: an active student whose mailbox the backend knows; returns
   the institutional address;
 - ``deliver(address, raw, mail_from=…)``: hands a message to the receiver over LMTP/SMTP, as the
   university's MTA does; raises ``smtplib.SMTPRecipientsRefused`` when the recipient is refused;
-- ``smtp_server`` (tests/conftest.py): the real SMTP server where redirected mail arrives.
+- ``smtp_server`` (tests/conftest.py): the real SMTP server where redirected mail arrives;
+- ``dovecot_server`` / ``dovecot_store``: for Dovecot-only tests (``test_dovecot.py``), a
+  Dovecot 2.3 of its own for the test (IMAP, ManageSieve, LMTP on free ports, redirects to
+  ``smtp_server``) and the ``dovecot`` backend configured for it through the settings.
 
 Every fixture here runs on a transactional database: the receiver delivers from its own thread
 and must see the students the test created (committed, not inside the test's transaction).
@@ -31,7 +36,9 @@ import pytest
 from django.test import override_settings
 
 from ent.webmail.backends.base import MailStore
+from ent.webmail.backends.dovecot import DovecotStore
 from tests.conftest import SMTPCatcher, free_port
+from tests.webmail.dovecot import MASTER_USER, DovecotServer
 
 
 @dataclass
@@ -129,10 +136,83 @@ def _local_harness(settings: Any, tmp_path: Path) -> Iterator[MailHarness]:
         controller.stop()
 
 
+# --- dovecot backend (a real Dovecot 2.3, tests/webmail/dovecot.py) -------------------------
+
+
+@contextmanager
+def _imap_fetch_reads() -> Iterator[list[str]]:
+    """Every message the store FETCHes over IMAP during the block, each once (reading a
+    message's envelope, then its body, is reading one message): what the ``dovecot`` backend
+    asked the server to read."""
+    from imapclient import IMAPClient
+
+    reads: list[str] = []
+    original_select, original_fetch = IMAPClient.select_folder, IMAPClient.fetch
+
+    def select_folder(self: IMAPClient, folder: str, readonly: bool = False) -> Any:
+        self._ent_test_folder = folder  # type: ignore[attr-defined]
+        return original_select(self, folder, readonly)
+
+    def fetch(self: IMAPClient, messages: Any, data: Any, modifiers: Any = None) -> Any:
+        result = original_fetch(self, messages, data, modifiers)
+        folder = getattr(self, "_ent_test_folder", "")
+        for uid in result:
+            key = f"{self.port}:{folder}:{uid}"
+            if key not in reads:
+                reads.append(key)
+        return result
+
+    IMAPClient.select_folder = select_folder  # type: ignore[method-assign]
+    IMAPClient.fetch = fetch  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        IMAPClient.select_folder = original_select  # type: ignore[method-assign]
+        IMAPClient.fetch = original_fetch  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def dovecot_server(smtp_server: SMTPCatcher) -> Iterator[DovecotServer]:
+    """A real Dovecot 2.3 for this test, from ``docs/dovecot/ent-dovecot.conf``: IMAP,
+    ManageSieve and LMTP on free ports of 127.0.0.1, Sieve redirects and vacation replies sent
+    to ``smtp_server``. Fails (never skips) when Dovecot is not installed."""
+    server = DovecotServer(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot_store(dovecot_server: DovecotServer, settings: Any) -> DovecotStore:
+    """The ``dovecot`` backend pointed at ``dovecot_server`` through the settings, as in
+    production (``ENT_MAIL_BACKEND=dovecot``, ``ENT_IMAP_URL``, …)."""
+    settings.MAIL_BACKEND = "dovecot"
+    settings.IMAP_URL = f"imap://127.0.0.1:{dovecot_server.imap_port}"
+    settings.MANAGESIEVE_URL = f"sieve://127.0.0.1:{dovecot_server.sieve_port}"
+    settings.IMAP_MASTER_USER = MASTER_USER
+    settings.IMAP_MASTER_PASSWORD_FILE = str(dovecot_server.master_password_file)
+    return DovecotStore()
+
+
+def _dovecot_harness(server: DovecotServer, store: DovecotStore) -> Iterator[MailHarness]:
+    yield MailHarness(
+        name="dovecot",
+        store=store,
+        host="127.0.0.1",
+        port=server.lmtp_port,
+        protocol="lmtp",
+        provision=server.add_mailbox,
+        fill=server.fill,
+        message_reads=lambda address: _imap_fetch_reads(),
+    )
+
+
 # --- the fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "dovecot"])
 def mail_backend(
     request: pytest.FixtureRequest,
     settings: Any,
@@ -143,6 +223,10 @@ def mail_backend(
     """The backend under test, its receiver running, redirects going to ``smtp_server``."""
     if request.param == "local":
         yield from _local_harness(settings, tmp_path)
+    elif request.param == "dovecot":
+        yield from _dovecot_harness(
+            request.getfixturevalue("dovecot_server"), request.getfixturevalue("dovecot_store")
+        )
     else:  # pragma: no cover - each backend branch adds its harness above
         raise AssertionError(f"unknown mail backend {request.param}")
 
