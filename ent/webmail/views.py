@@ -47,7 +47,7 @@ from .forms import ComposeForm
 from .sending import Draft, SendThrottledError, address, webmail_send
 
 # What a UID may look like (IMAP: digits; Maildir: a key such as 1700000000.M1P2Q3.host).
-UID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._,:=+-]{0,199}\Z")
+UID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._,:=+\\-]{0,250}\Z")
 QUERY_MAX = 200
 
 ROLE_ORDER = [FolderRole.INBOX, FolderRole.DRAFTS, FolderRole.SENT, FolderRole.JUNK]
