@@ -127,9 +127,9 @@ class ComposeForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         limit = settings.WEBMAIL_ATTACHMENTS_MAX_MB
-        self.fields["attachments"].help_text = _(
-            "Facultatif. %(n)d Mo au total au maximum."
-        ) % {"n": limit}
+        self.fields["attachments"].help_text = _("Facultatif. %(n)d Mo au total au maximum.") % {
+            "n": limit
+        }
         for name in ("to", "cc"):
             self.fields[name].widget.attrs.update(
                 {"autocomplete": "email", "spellcheck": "false", "autocapitalize": "off"}
@@ -168,7 +168,7 @@ class ComposeForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         count = len(cleaned.get("to") or []) + len(cleaned.get("cc") or [])
         if count > settings.WEBMAIL_MAX_RECIPIENTS:
             raise ValidationError(

@@ -72,7 +72,9 @@ ALLOWED_STYLE_PROPERTIES = {
     "list-style-type", "table-layout", "float", "clear",
 }  # fmt: skip
 # Even in an allowed property, these make a value able to fetch, run or escape: refused.
-_STYLE_FORBIDDEN = re.compile(r"url\s*\(|expression|image-set|@import|\\|/\*|javascript:|var\(", re.I)
+_STYLE_FORBIDDEN = re.compile(
+    r"url\s*\(|expression|image-set|@import|\\|/\*|javascript:|var\(", re.I
+)
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
 _DATA_IMAGE = re.compile(r"data:image/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]*\Z", re.I)
 # A cid: image above this size is not inlined (the message page must stay light).

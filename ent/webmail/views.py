@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from email.utils import getaddresses
 from functools import wraps
 from typing import Any
-from email.utils import getaddresses
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -319,7 +319,9 @@ def attachment(
         raise Http404
     data = rendering.part_bytes(parsed.parts[index])
     response = HttpResponse(data, content_type=rendering.download_type(found.content_type))
-    response["Content-Disposition"] = content_disposition_header(True, found.filename)
+    response["Content-Disposition"] = content_disposition_header(True, found.filename) or (
+        "attachment"
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Content-Length"] = str(len(data))
@@ -329,7 +331,7 @@ def attachment(
 @webmail_view
 @require_POST
 def message_unread(request: HttpRequest, box: Mailbox, folder: str, uid: str) -> HttpResponse:
-    """"Marquer comme non lu", then back to the folder (opening it again would read it)."""
+    """ "Marquer comme non lu", then back to the folder (opening it again would read it)."""
     current = box.folder(folder)
     if not UID_RE.match(uid):
         raise Http404
@@ -439,7 +441,10 @@ def _initial(mode: str, parsed: rendering.ParsedMessage, me: str) -> dict[str, s
                     seen.add(addr.lower())
                     target.append((name, addr))
     quoted = "\n".join(f"> {line}" if line else ">" for line in original.splitlines())
-    intro = _("Le %(date)s, %(sender)s a écrit :") % {"date": _when(parsed), "sender": parsed.sender}
+    intro = _("Le %(date)s, %(sender)s a écrit :") % {
+        "date": _when(parsed),
+        "sender": parsed.sender,
+    }
     return {
         "to": _addresses_text(to),
         "cc": _addresses_text(cc),
@@ -507,16 +512,21 @@ def _compose(
                 forwarded=raw if mode == "forward" else None,
             )
             try:
-                webmail_send(account=box.account, draft=draft, store=box.store, ip=client_ip(request))
+                webmail_send(
+                    account=box.account, draft=draft, store=box.store, ip=client_ip(request)
+                )
             except SendThrottledError as exc:
                 form.add_error(
                     None,
-                    _(
-                        "Limite d'envoi atteinte (%(m)d messages et %(r)d destinataires par heure)."
-                    )
-                    % {"m": settings.WEBMAIL_SEND_PER_HOUR, "r": settings.WEBMAIL_RECIPIENTS_PER_HOUR}
+                    _("Limite d'envoi atteinte (%(m)d messages et %(r)d destinataires par heure).")
+                    % {
+                        "m": settings.WEBMAIL_SEND_PER_HOUR,
+                        "r": settings.WEBMAIL_RECIPIENTS_PER_HOUR,
+                    }
                     + " "
-                    + _("Vous pourrez envoyer à nouveau à %(t)s. Votre message est conservé ci-dessous.")
+                    + _(
+                        "Vous pourrez envoyer à nouveau à %(t)s. Votre message est conservé ci-dessous."
+                    )
                     % {"t": formats.time_format(timezone.localtime(exc.retry_at), "H:i")},
                 )
                 status = 429

@@ -130,7 +130,9 @@ def test_webmail_pages_and_writing(
     with_attachment.add_attachment(
         b"%PDF-1.4", maintype="application", subtype="pdf", filename="notes.pdf"
     )
-    deliver(mailbox, make_mail(to=mailbox, subject="Bienvenue", sender="Scolarité <sco@example.org>"))
+    deliver(
+        mailbox, make_mail(to=mailbox, subject="Bienvenue", sender="Scolarité <sco@example.org>")
+    )
     deliver(mailbox, with_attachment.as_bytes())
     page.reload()
     rows = page.locator(".message-row")
@@ -225,7 +227,9 @@ def test_malicious_html_mail_shows_nothing_active(
         page.get_by_role("link", name="Afficher les images distantes").click()
         frame = page.frame_locator("iframe.message-frame")
         pixel = frame.get_by_alt_text("pixel espion")
-        expect(pixel).to_have_attribute("src", f"https://127.0.0.1:{counter.server_address[1]}/track.png")
+        expect(pixel).to_have_attribute(
+            "src", f"https://127.0.0.1:{counter.server_address[1]}/track.png"
+        )
         # The image is now requested (over https, the only scheme the frame's policy allows):
         # the counting server sees the attempt; still no script, no dialog.
         page.wait_for_function("() => true")

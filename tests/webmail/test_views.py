@@ -195,7 +195,10 @@ def test_attachments_listed_and_downloaded_safely(
     page = page_text(sophie.get(message_url(store, mailbox, uid)))
     assert "3 pièces jointes" in page
     assert "Notes d'été.pdf" in page and "(application/pdf, 14 octets)" in page
-    links = re.findall(r'href="([^"]*/attachment/\d+/)"', sophie.get(message_url(store, mailbox, uid)).content.decode())
+    links = re.findall(
+        r'href="([^"]*/attachment/\d+/)"',
+        sophie.get(message_url(store, mailbox, uid)).content.decode(),
+    )
     assert len(links) == 3
     pdf, page_html, png = (sophie.get(link) for link in links)
     assert pdf.content == b"%PDF-1.4 notes"
@@ -353,7 +356,9 @@ def test_reply_reply_all_and_forward(
     assert "Re: Sortie" in form and "> On part à 9 h." in form
     assert "Alice Martin <alice.martin@example.org>" in form
     everyone = sophie.get(message_url(store, mailbox, uid, "reply-all/")).context["form"]
-    assert everyone.initial["to"] == "Alice Martin <alice.martin@example.org>, Bob <bob@example.org>"
+    assert (
+        everyone.initial["to"] == "Alice Martin <alice.martin@example.org>, Bob <bob@example.org>"
+    )
     assert everyone.initial["cc"] == "carol@example.org"  # and never Sophie herself
 
     response = sophie.post(
@@ -410,7 +415,11 @@ def test_attachments_size_limit(
     settings.WEBMAIL_ATTACHMENTS_MAX_MB = 1
     response = sophie.post(
         "/webmail/compose/",
-        {"to": "a@example.org", "body": "gros", "attachments": [_upload("big.bin", b"0" * (1024 * 1024 + 1))]},
+        {
+            "to": "a@example.org",
+            "body": "gros",
+            "attachments": [_upload("big.bin", b"0" * (1024 * 1024 + 1))],
+        },
     )
     text = page_text(response)
     assert "Les pièces jointes dépassent 1 Mo au total" in text
