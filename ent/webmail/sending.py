@@ -97,7 +97,7 @@ def message_build(*, account: Account, draft: Draft) -> EmailMessage:
     """The message as it leaves: From is the student's institutional address and name."""
     student = account.student
     assert student is not None
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=policy.default)
     message["From"] = address(student.full_name, student.institutional_email)
     message["To"] = [address(n, a) for n, a in draft.to]
     if draft.cc:
@@ -125,7 +125,7 @@ def message_build(*, account: Account, draft: Draft) -> EmailMessage:
 
 def _attach_original(message: EmailMessage, raw: bytes) -> None:
     """Attach the forwarded message whole (its attachments travel with it)."""
-    original = message_from_bytes(raw, policy=policy.SMTP)
+    original = message_from_bytes(raw, policy=policy.default)
     try:
         original.as_bytes()  # a message the library cannot write back goes as a plain file
         message.add_attachment(original, filename="message.eml")  # type: ignore[arg-type]
@@ -176,7 +176,7 @@ def webmail_send(*, account: Account, draft: Draft, store: MailStore, ip: str | 
         )
         raise
     message = message_build(account=account, draft=draft)
-    raw = message.as_bytes()
+    raw = message.as_bytes(policy=policy.SMTP)
     message_id = str(message["Message-ID"])
     mailbox = student.institutional_email
     folder = sent_folder(store, mailbox)

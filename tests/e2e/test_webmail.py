@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import re
 import socketserver
 import threading
@@ -133,7 +134,7 @@ def test_webmail_pages_and_writing(
     deliver(
         mailbox, make_mail(to=mailbox, subject="Bienvenue", sender="Scolarité <sco@example.org>")
     )
-    deliver(mailbox, with_attachment.as_bytes())
+    deliver(mailbox, with_attachment.as_bytes(policy=email.policy.SMTP))
     page.reload()
     rows = page.locator(".message-row")
     expect(rows).to_have_count(2)
@@ -193,7 +194,7 @@ def test_malicious_html_mail_shows_nothing_active(
         message.add_alternative(hostile_html(remote), subtype="html")
         message.get_payload()[1].add_related(PNG, maintype="image", subtype="png", cid="<logo@ent>")
         sign_in_from_webmail(page, ent_url, student.student_number)
-        deliver(mailbox, message.as_bytes())
+        deliver(mailbox, message.as_bytes(policy=email.policy.SMTP))
         page.reload()
         page.get_by_role("link", name=re.compile("Offre spéciale")).click()
         message_url = page.url

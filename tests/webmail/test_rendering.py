@@ -4,6 +4,7 @@ sanitiser's allow-lists against a hostile mail (the browser test checks the same
 from __future__ import annotations
 
 import base64
+import email.policy
 from email.message import EmailMessage
 
 from ent.webmail import rendering
@@ -40,7 +41,7 @@ def hostile_mail() -> bytes:
     message.add_alternative(HOSTILE_HTML, subtype="html")
     html_part = message.get_payload()[1]
     html_part.add_related(PNG, maintype="image", subtype="png", cid="<logo@x>")
-    return message.as_bytes()
+    return message.as_bytes(policy=email.policy.SMTP)
 
 
 def test_hostile_html_keeps_text_and_loses_everything_active() -> None:
