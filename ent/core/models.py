@@ -115,10 +115,6 @@ class AuditEvent(models.Model):
             "webmail.forwarding_verify_sent",
             _("Webmail : vérification de l'adresse de transfert envoyée"),
         )
-        WEBMAIL_FORWARDING_REFUSED = (
-            "webmail.forwarding_refused",
-            _("Webmail : adresse de transfert refusée"),
-        )
         WEBMAIL_FORWARDING_CODE_REJECTED = (
             "webmail.forwarding_code_rejected",
             _("Webmail : lien de vérification du transfert refusé"),
