@@ -11,15 +11,18 @@ server of ``smtp_server``) and stays in the INBOX. Every filters page is audited
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from ent.directory.models import Student
 from tests.conftest import GOOD_PASSWORD, SMTPCatcher
 from tests.e2e.conftest import Auditor
+
+# The local store and its receiver, as the webmail tests use them.
+from tests.webmail.conftest import deliver, mail_backend, new_mailbox, store  # noqa: F401
+from tests.webmail.mails import make_mail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -41,14 +44,13 @@ def test_guide_three_steps_then_mail_arrives_with_a_copy(
     page: Page,
     audit: Auditor,
     ent_url: str,
-    make_active_student: Any,
-    store: Any,
-    deliver: Any,
-    request: pytest.FixtureRequest,
+    new_mailbox: Any,  # noqa: F811
+    store: Any,  # noqa: F811
+    deliver: Any,  # noqa: F811
+    smtp_server: SMTPCatcher,
 ) -> None:
-    student = make_active_student(email=PERSONAL, first_name="Sophie", last_name="Germain")
-    mailbox = student.institutional_email
-    smtp_server: SMTPCatcher = request.getfixturevalue("smtp_server")
+    mailbox = new_mailbox(personal_email=PERSONAL, first_name="Sophie", last_name="Germain")
+    student = Student.objects.get(institutional_email=mailbox)
 
     # 1) Se connecter à l'ENT, Mon espace / Webmail Etudiant.
     sign_in(page, ent_url, student.student_number)
@@ -90,13 +92,13 @@ def test_guide_three_steps_then_mail_arrives_with_a_copy(
     assert notice["Subject"] == "Le transfert de vos mails a été modifié"
 
     # A mail to the institutional address: forwarded, and a copy stays in the INBOX.
-    message = EmailMessage()
-    message["From"] = "Scolarité <scolarite@univ-perp.fr>"
-    message["To"] = mailbox
-    message["Subject"] = "Convocation aux examens"
-    message["Message-ID"] = make_msgid(domain="univ-perp.fr")
-    message.set_content("Bonjour, vous êtes convoquée le 12 janvier.")
-    deliver(mailbox, message.as_bytes())
+    raw = make_mail(
+        to=mailbox,
+        sender="Scolarité <scolarite@univ-perp.fr>",
+        subject="Convocation aux examens",
+        body="Bonjour, vous êtes convoquée le 12 janvier.\n",
+    )
+    deliver(mailbox, raw)
     received = smtp_server.wait_for(2)
     forwarded = [m for m in received if m["Subject"] == "Convocation aux examens"]
     assert len(forwarded) == 1, [m["Subject"] for m in received]

@@ -23,13 +23,39 @@ from hypothesis import strategies as st
 from ent.accounts.models import Account
 from ent.core import clock
 from ent.core.models import AuditEvent, OneTimeCode
+from ent.directory.models import Student
 from ent.webmail import forwarding
 from ent.webmail.backends import Forwarding
 from ent.webmail.models import PendingForwarding
-from tests.accounts.selfservice import outbox, signed_in
+from tests.accounts.selfservice import signed_in
 from tests.conftest import GOOD_PASSWORD, SMTPCatcher, page_text, text_body
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sophie(new_mailbox: Any) -> Student:
+    """An active student with a verified personal address and a mailbox in the store."""
+    address = new_mailbox(
+        personal_email="sophie@example.org", first_name="Sophie", last_name="Germain"
+    )
+    return Student.objects.get(institutional_email=address)
+
+
+def other_student(new_mailbox: Any, first_name: str, last_name: str) -> Student:
+    address = new_mailbox(
+        personal_email=f"{first_name.lower()}@example.org",
+        first_name=first_name,
+        last_name=last_name,
+    )
+    return Student.objects.get(institutional_email=address)
+
+
+def last_link(smtp_server: SMTPCatcher) -> str:
+    """The code of the link in the last mail the SMTP server received."""
+    assert smtp_server.messages, "no mail"
+    return link_code(text_body(smtp_server.messages[-1]))
+
 
 LINK_RE = re.compile(r"(https?://\S+)/webmail/filters/forwarding/confirm\?code=([A-Z0-9]{20})")
 PAGE = "/webmail/filters/forwarding/"
@@ -64,8 +90,8 @@ def save(client: Client, address: str, keep_copy: bool = True, password: str = "
 # --- The verified personal address: at once ----------------------------------------------------
 
 
-def test_page_prefilled_with_verified_personal_address(active_student: Any, store: Any) -> None:
-    client = signed_in(active_student)
+def test_page_prefilled_with_verified_personal_address(sophie: Any, store: Any) -> None:
+    client = signed_in(sophie)
     response = client.get(PAGE)
     assert response.status_code == 200
     form = response.context["form"]
@@ -77,24 +103,24 @@ def test_page_prefilled_with_verified_personal_address(active_student: Any, stor
     assert "Enregistrer" in text
 
 
-def test_unverified_personal_address_not_prefilled(active_student: Any, store: Any) -> None:
-    Account.objects.filter(student=active_student).update(personal_email_verified_at=None)
-    response = signed_in(active_student).get(PAGE)
+def test_unverified_personal_address_not_prefilled(sophie: Any, store: Any) -> None:
+    Account.objects.filter(student=sophie).update(personal_email_verified_at=None)
+    response = signed_in(sophie).get(PAGE)
     assert response.context["form"]["address"].value() in ("", None)
 
 
 def test_verified_personal_address_used_at_once(
-    active_student: Any, store: Any, smtp_server: SMTPCatcher
+    sophie: Any, store: Any, smtp_server: SMTPCatcher
 ) -> None:
-    client = signed_in(active_student)
+    client = signed_in(sophie)
     response = save(client, "Sophie@Example.org", keep_copy=True)
     assert response.status_code == 302 and response["Location"] == PAGE
-    mailbox = active_student.institutional_email
+    mailbox = sophie.institutional_email
     assert store.forwarding(mailbox) == Forwarding(address="sophie@example.org", keep_copy=True)
     text = page_text(client.get(PAGE))
     assert "Le transfert vers sophie@example.org est enregistré." in text
     assert "transférés vers sophie@example.org, une copie est conservée" in text
-    assert kinds(active_student) == ["webmail.forwarding_set"]
+    assert kinds(sophie) == ["webmail.forwarding_set"]
     event = AuditEvent.objects.get(kind="webmail.forwarding_set")
     assert event.data["verified_by"] == "personal_email" and event.data["keep_copy"] is True
     assert "sophie@example.org" not in str(event.data)  # masked, like every address in the log
@@ -105,10 +131,10 @@ def test_verified_personal_address_used_at_once(
     assert not OneTimeCode.objects.filter(purpose=OneTimeCode.Purpose.FORWARD_VERIFY).exists()
 
 
-def test_no_copy_and_filters_page(active_student: Any, store: Any) -> None:
-    client = signed_in(active_student)
+def test_no_copy_and_filters_page(sophie: Any, store: Any) -> None:
+    client = signed_in(sophie)
     save(client, "sophie@example.org", keep_copy=False)
-    assert store.forwarding(active_student.institutional_email).keep_copy is False
+    assert store.forwarding(sophie.institutional_email).keep_copy is False
     text = page_text(client.get("/webmail/filters/"))
     assert "Transfert" in text and "Répondeur" in text
     assert "transférés vers sophie@example.org, sans copie dans ce compte" in text
@@ -118,10 +144,10 @@ def test_no_copy_and_filters_page(active_student: Any, store: Any) -> None:
 
 
 def test_other_address_needs_password_then_link(
-    active_student: Any, store: Any, smtp_server: SMTPCatcher
+    sophie: Any, store: Any, smtp_server: SMTPCatcher
 ) -> None:
-    client = signed_in(active_student)
-    mailbox = active_student.institutional_email
+    client = signed_in(sophie)
+    mailbox = sophie.institutional_email
     missing = save(client, "sophie.g@example.net")
     assert missing.status_code == 200
     assert "Saisissez votre mot de passe" in page_text(missing)
@@ -159,7 +185,7 @@ def test_other_address_needs_password_then_link(
     done = phone.post(CONFIRM)
     assert done.status_code == 200 and "Le transfert est confirmé" in page_text(done)
     assert store.forwarding(mailbox) == Forwarding("sophie.g@example.net", keep_copy=False)
-    assert kinds(active_student) == ["webmail.forwarding_verify_sent", "webmail.forwarding_set"]
+    assert kinds(sophie) == ["webmail.forwarding_verify_sent", "webmail.forwarding_set"]
     assert AuditEvent.objects.get(kind="webmail.forwarding_set").data["verified_by"] == "link"
     notice = smtp_server.wait_for(2)[1]
     assert notice["To"] == "sophie@example.org"  # the verified personal address is told
@@ -171,56 +197,60 @@ def test_other_address_needs_password_then_link(
     assert used.status_code == 400 and "n'est plus valable" in page_text(used)
 
 
-def test_expired_link(active_student: Any, store: Any) -> None:
-    account = account_of(active_student)
+def test_expired_link(sophie: Any, store: Any, smtp_server: SMTPCatcher) -> None:
+    account = account_of(sophie)
     outcome = forwarding.forwarding_set(
         account=account, address="other@example.net", keep_copy=True, ip=None, store=store
     )
     assert outcome is forwarding.SetOutcome.VERIFY_SENT
-    code = link_code(outbox()[-1].body)
+    code = last_link(smtp_server)
     clock.advance(timedelta(hours=settings.FORWARD_VERIFY_HOURS, seconds=1))
     client = Client()
     client.get(f"{CONFIRM}?code={code}")
     page = client.get(CONFIRM)
     assert page.status_code == 400 and "Ce lien a expiré" in page_text(page)
     assert client.post(CONFIRM).status_code == 400
-    assert store.forwarding(active_student.institutional_email) is None
+    assert store.forwarding(sophie.institutional_email) is None
     assert AuditEvent.objects.filter(
         kind="webmail.forwarding_code_rejected", data__reason="expired"
     ).exists()
 
 
-def test_newer_request_revokes_the_older_link(active_student: Any, store: Any) -> None:
-    account = account_of(active_student)
+def test_newer_request_revokes_the_older_link(
+    sophie: Any, store: Any, smtp_server: SMTPCatcher
+) -> None:
+    account = account_of(sophie)
     for address in ("first@example.net", "second@example.net"):
         forwarding.forwarding_set(
             account=account, address=address, keep_copy=True, ip=None, store=store
         )
-    first, second = (link_code(m.body) for m in outbox()[-2:])
+    first, second = (link_code(text_body(m)) for m in smtp_server.messages[-2:])
     assert forwarding.forwarding_verify_confirm(code=first, ip=None, store=store) is (
         forwarding.VerifyStatus.REVOKED
     )
     assert forwarding.forwarding_verify_confirm(code=second, ip=None, store=store) is (
         forwarding.VerifyStatus.SET
     )
-    assert store.forwarding(active_student.institutional_email).address == "second@example.net"
+    assert store.forwarding(sophie.institutional_email).address == "second@example.net"
 
 
-def test_setting_personal_address_revokes_a_waiting_link(active_student: Any, store: Any) -> None:
-    account = account_of(active_student)
+def test_setting_personal_address_revokes_a_waiting_link(
+    sophie: Any, store: Any, smtp_server: SMTPCatcher
+) -> None:
+    account = account_of(sophie)
     forwarding.forwarding_set(
         account=account, address="other@example.net", keep_copy=True, ip=None, store=store
     )
-    code = link_code(outbox()[-1].body)
+    code = last_link(smtp_server)
     forwarding.forwarding_set(
         account=account, address="sophie@example.org", keep_copy=True, ip=None, store=store
     )
     status = forwarding.forwarding_verify_confirm(code=code, ip=None, store=store)
     assert status is forwarding.VerifyStatus.REVOKED
-    assert store.forwarding(active_student.institutional_email).address == "sophie@example.org"
+    assert store.forwarding(sophie.institutional_email).address == "sophie@example.org"
 
 
-def test_forged_codes_are_refused_then_throttled(active_student: Any, store: Any) -> None:
+def test_forged_codes_are_refused_then_throttled(sophie: Any, store: Any) -> None:
     client = Client()
     for forged in ("AAAAAAAAAAAAAAAAAAAA", "<script>", "", "x" * 500):
         client.get(CONFIRM, {"code": forged})
@@ -231,23 +261,23 @@ def test_forged_codes_are_refused_then_throttled(active_student: Any, store: Any
         client.get(CONFIRM, {"code": "ZZZZZZZZZZZZZZZZZZZZ"})
         statuses.add(client.get(CONFIRM).status_code)
     assert 429 in statuses
-    assert store.forwarding(active_student.institutional_email) is None
+    assert store.forwarding(sophie.institutional_email) is None
 
 
-def test_locked_account_cannot_confirm(active_student: Any, store: Any) -> None:
-    account = account_of(active_student)
+def test_locked_account_cannot_confirm(sophie: Any, store: Any, smtp_server: SMTPCatcher) -> None:
+    account = account_of(sophie)
     forwarding.forwarding_set(
         account=account, address="other@example.net", keep_copy=True, ip=None, store=store
     )
-    code = link_code(outbox()[-1].body)
+    code = last_link(smtp_server)
     Account.objects.filter(pk=account.pk).update(state=Account.State.LOCKED)
     status = forwarding.forwarding_verify_confirm(code=code, ip=None, store=store)
     assert status is forwarding.VerifyStatus.INACTIVE
-    assert store.forwarding(active_student.institutional_email) is None
+    assert store.forwarding(sophie.institutional_email) is None
 
 
-def test_verification_links_per_hour_are_limited(active_student: Any, store: Any) -> None:
-    client = signed_in(active_student)
+def test_verification_links_per_hour_are_limited(sophie: Any, store: Any) -> None:
+    client = signed_in(sophie)
     for n in range(forwarding.LINKS_PER_HOUR):
         assert save(client, f"a{n}@example.net", password=GOOD_PASSWORD).status_code == 302
     refused = save(client, "again@example.net", password=GOOD_PASSWORD)
@@ -260,39 +290,37 @@ def test_verification_links_per_hour_are_limited(active_student: Any, store: Any
 
 
 @pytest.mark.parametrize("variant", ["{}", "{upper}", "{plus}"])
-def test_own_institutional_address_refused(active_student: Any, store: Any, variant: str) -> None:
-    own = active_student.institutional_email
+def test_own_institutional_address_refused(
+    sophie: Any, store: Any, variant: str, smtp_server: SMTPCatcher
+) -> None:
+    own = sophie.institutional_email
     local, domain = own.split("@")
     typed = (
         variant.format(upper=own.upper(), plus=f"{local}+ent@{domain}") if variant != "{}" else own
     )
-    client = signed_in(active_student)
+    client = signed_in(sophie)
     response = save(client, typed, password=GOOD_PASSWORD)
     assert response.status_code == 200
     assert "C'est votre adresse de l'université" in page_text(response)
     assert response.context["form"]["address"].value() == typed  # nothing typed is lost
     assert 'aria-invalid="true"' in response.content.decode()
-    assert store.forwarding(own) is None and not outbox()
+    assert store.forwarding(own) is None and not smtp_server.messages
 
 
-def test_loop_through_another_student_refused(
-    active_student: Any, make_active_student: Any, store: Any
-) -> None:
-    ada = make_active_student(email="ada@example.org", first_name="Ada", last_name="Lovelace")
-    alan = make_active_student(email="alan@example.org", first_name="Alan", last_name="Turing")
+def test_loop_through_another_student_refused(sophie: Any, make_sophie: Any, store: Any) -> None:
+    ada = make_sophie(email="ada@example.org", first_name="Ada", last_name="Lovelace")
+    alan = make_sophie(email="alan@example.org", first_name="Alan", last_name="Turing")
     # Ada forwards to Alan, Alan to Sophie: Sophie forwarding to Ada would go round.
     store.forwarding_set(ada.institutional_email, Forwarding(alan.institutional_email, True))
-    store.forwarding_set(
-        alan.institutional_email, Forwarding(active_student.institutional_email, True)
-    )
-    client = signed_in(active_student)
+    store.forwarding_set(alan.institutional_email, Forwarding(sophie.institutional_email, True))
+    client = signed_in(sophie)
     response = save(client, ada.institutional_email.upper(), password=GOOD_PASSWORD)
     assert "tourneraient en boucle" in page_text(response)
     assert response.context["form"]["address"].value() == ada.institutional_email.upper()
-    assert store.forwarding(active_student.institutional_email) is None
+    assert store.forwarding(sophie.institutional_email) is None
     with pytest.raises(ValidationError):
         forwarding.forwarding_address_check(
-            account=account_of(active_student), address=alan.institutional_email, store=store
+            account=account_of(sophie), address=alan.institutional_email, store=store
         )
     # A university address that forwards elsewhere is fine (after its link).
     store.forwarding_set(alan.institutional_email, Forwarding("alan@example.org", True))
@@ -300,37 +328,35 @@ def test_loop_through_another_student_refused(
 
 
 def test_loop_appearing_after_the_link_was_sent_is_refused(
-    active_student: Any, make_active_student: Any, store: Any
+    sophie: Any, make_sophie: Any, store: Any, smtp_server: SMTPCatcher
 ) -> None:
-    ada = make_active_student(email="ada@example.org", first_name="Ada", last_name="Lovelace")
-    account = account_of(active_student)
+    ada = make_sophie(email="ada@example.org", first_name="Ada", last_name="Lovelace")
+    account = account_of(sophie)
     forwarding.forwarding_set(
         account=account, address=ada.institutional_email, keep_copy=True, ip=None, store=store
     )
-    code = link_code(outbox()[-1].body)
-    store.forwarding_set(
-        ada.institutional_email, Forwarding(active_student.institutional_email, True)
-    )
+    code = last_link(smtp_server)
+    store.forwarding_set(ada.institutional_email, Forwarding(sophie.institutional_email, True))
     client = Client()
     client.get(f"{CONFIRM}?code={code}")
     refused = client.post(CONFIRM)
     assert refused.status_code == 400 and "tourneraient en boucle" in page_text(refused)
-    assert store.forwarding(active_student.institutional_email) is None
+    assert store.forwarding(sophie.institutional_email) is None
 
 
 @pytest.mark.parametrize(
     "typed", ["sophie", "sophie@", "@example.org", "so phie@exa mple", "a@b", "<x>@example.org"]
 )
-def test_malformed_address_refused_and_kept(active_student: Any, store: Any, typed: str) -> None:
-    response = save(signed_in(active_student), typed, password=GOOD_PASSWORD)
+def test_malformed_address_refused_and_kept(sophie: Any, store: Any, typed: str) -> None:
+    response = save(signed_in(sophie), typed, password=GOOD_PASSWORD)
     assert response.status_code == 200
     assert "Adresse mail invalide" in page_text(response)
     assert response.context["form"]["address"].value() == typed
-    assert store.forwarding(active_student.institutional_email) is None
+    assert store.forwarding(sophie.institutional_email) is None
 
 
-def test_typo_suggestion_then_confirmed(active_student: Any, store: Any) -> None:
-    client = signed_in(active_student)
+def test_typo_suggestion_then_confirmed(sophie: Any, store: Any) -> None:
+    client = signed_in(sophie)
     response = save(client, "sophie@gmial.com", password=GOOD_PASSWORD)
     assert "Vouliez-vous dire sophie@gmail.com ?" in page_text(response)
     assert "Mon adresse est correcte" in page_text(response)
@@ -350,28 +376,28 @@ def test_typo_suggestion_then_confirmed(active_student: Any, store: Any) -> None
 
 
 def test_turn_off_tells_personal_and_old_forwarding_address(
-    active_student: Any, store: Any, smtp_server: SMTPCatcher
+    sophie: Any, store: Any, smtp_server: SMTPCatcher
 ) -> None:
-    mailbox = active_student.institutional_email
+    mailbox = sophie.institutional_email
     store.forwarding_set(mailbox, Forwarding("old@example.net", True))
-    client = signed_in(active_student)
+    client = signed_in(sophie)
     assert "transférés vers old@example.net" in page_text(client.get(PAGE))
     assert client.get("/webmail/filters/forwarding/remove").status_code == 405
     response = client.post("/webmail/filters/forwarding/remove")
     assert response.status_code == 302
     assert store.forwarding(mailbox) is None
     assert "Le transfert est arrêté" in page_text(client.get(PAGE))
-    assert kinds(active_student) == ["webmail.forwarding_removed"]
+    assert kinds(sophie) == ["webmail.forwarding_removed"]
     notices = smtp_server.wait_for(2)
     assert sorted(m["To"] for m in notices) == ["old@example.net", "sophie@example.org"]
     assert all(m["Subject"] == "Le transfert de vos mails a été arrêté" for m in notices)
 
 
 def test_change_to_personal_tells_the_old_forwarding_address(
-    active_student: Any, store: Any, smtp_server: SMTPCatcher
+    sophie: Any, store: Any, smtp_server: SMTPCatcher
 ) -> None:
-    store.forwarding_set(active_student.institutional_email, Forwarding("old@example.net", False))
-    save(signed_in(active_student), "sophie@example.org")
+    store.forwarding_set(sophie.institutional_email, Forwarding("old@example.net", False))
+    save(signed_in(sophie), "sophie@example.org")
     notices = smtp_server.wait_for(2)
     assert sorted(m["To"] for m in notices) == ["old@example.net", "sophie@example.org"]
     assert AuditEvent.objects.get(kind="webmail.forwarding_set").data["previous"] == (
@@ -379,13 +405,13 @@ def test_change_to_personal_tells_the_old_forwarding_address(
     )
 
 
-def test_remove_cancels_a_waiting_rule(active_student: Any, store: Any) -> None:
-    account = account_of(active_student)
+def test_remove_cancels_a_waiting_rule(sophie: Any, store: Any, smtp_server: SMTPCatcher) -> None:
+    account = account_of(sophie)
     forwarding.forwarding_set(
         account=account, address="other@example.net", keep_copy=True, ip=None, store=store
     )
-    code = link_code(outbox()[-1].body)
-    client = signed_in(active_student)
+    code = last_link(smtp_server)
+    client = signed_in(sophie)
     assert "Annuler la demande" in page_text(client.get(PAGE))
     client.post("/webmail/filters/forwarding/remove")
     assert forwarding.forwarding_verify_confirm(code=code, ip=None, store=store) is (
@@ -415,11 +441,9 @@ def test_sign_in_required_and_staff_refused(client: Client, make_staff: Any) -> 
     ),
     keep=st.booleans(),
 )
-def test_forwarding_form_never_500(
-    active_student: Any, store: Any, values: list[str], keep: bool
-) -> None:
+def test_forwarding_form_never_500(sophie: Any, store: Any, values: list[str], keep: bool) -> None:
     client = Client()
-    client.force_login(account_of(active_student))
+    client.force_login(account_of(sophie))
     data = dict(zip(["address", "current_password", "address_confirmed"], values, strict=True))
     if keep:
         data["keep_copy"] = "on"
@@ -431,8 +455,8 @@ def test_forwarding_form_never_500(
 # --- Répondeur, help desk ---------------------------------------------------------------
 
 
-def test_vacation_set_and_removed(active_student: Any, store: Any) -> None:
-    client = signed_in(active_student)
+def test_vacation_set_and_removed(sophie: Any, store: Any) -> None:
+    client = signed_in(sophie)
     until = (clock.now() + timedelta(days=10)).date()
     response = client.post(
         "/webmail/filters/vacation/",
@@ -443,7 +467,7 @@ def test_vacation_set_and_removed(active_student: Any, store: Any) -> None:
         },
     )
     assert response.status_code == 302
-    reply = store.vacation(active_student.institutional_email)
+    reply = store.vacation(sophie.institutional_email)
     assert reply.subject == "Absente Bcc: x@evil.example" and reply.body == "De retour lundi."
     assert reply.until is not None and reply.until.date() == until
     assert "Activé jusqu'au" in page_text(client.get("/webmail/filters/"))
@@ -453,16 +477,16 @@ def test_vacation_set_and_removed(active_student: Any, store: Any) -> None:
     )
     assert past.status_code == 400 and "déjà passée" in page_text(past)
     client.post("/webmail/filters/vacation/remove")
-    assert store.vacation(active_student.institutional_email) is None
-    assert kinds(active_student) == ["webmail.vacation_set", "webmail.vacation_removed"]
+    assert store.vacation(sophie.institutional_email) is None
+    assert kinds(sophie) == ["webmail.vacation_set", "webmail.vacation_removed"]
 
 
 def test_helpdesk_student_page_shows_forwarding(
-    active_student: Any, store: Any, agent_client: Client
+    sophie: Any, store: Any, agent_client: Client
 ) -> None:
-    url = f"/helpdesk/students/{active_student.pk}/"
+    url = f"/helpdesk/students/{sophie.pk}/"
     page = agent_client.get(url)
     assert "Transfert des mails" in page_text(page) and "désactivé" in page_text(page)
-    store.forwarding_set(active_student.institutional_email, Forwarding("x@example.net", True))
+    store.forwarding_set(sophie.institutional_email, Forwarding("x@example.net", True))
     page = agent_client.get(url)
     assert "activé vers x@example.net, copie conservée" in page_text(page)
