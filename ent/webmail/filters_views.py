@@ -126,7 +126,8 @@ def forwarding_page(request: HttpRequest) -> HttpResponse:
     if outcome is SetOutcome.SET:
         messages.success(
             request,
-            _("Le transfert vers %(email)s est enregistré.") % {"email": address},
+            _("Le transfert vers %(email)s est enregistré.")
+            % {"email": forwarding.verified_personal_email(account)},
         )
     else:
         messages.success(
