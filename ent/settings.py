@@ -321,6 +321,10 @@ if MAIL_RECEIVER_PROTOCOL not in ("smtp", "lmtp"):
     raise ImproperlyConfigured(
         f"ENT_MAIL_RECEIVER_PROTOCOL: expected smtp or lmtp, got {MAIL_RECEIVER_PROTOCOL!r}"
     )
+# Larger messages are refused while they arrive (552): 25 MiB, the usual limit of providers.
+MAIL_RECEIVER_MAX_BYTES = _env_int(
+    "ENT_MAIL_RECEIVER_MAX_BYTES", 25 * 1024 * 1024, minimum=1024, maximum=1024**3
+)
 # The dovecot backend: imap://host:port (or imaps://), the master user and a file holding its
 # password (never the password itself in the environment), ManageSieve at sieve://host:port.
 IMAP_URL = _env_str("ENT_IMAP_URL", "imap://127.0.0.1:143")
