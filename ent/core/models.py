@@ -88,6 +88,9 @@ class AuditEvent(models.Model):
             _("Lien d'activation renvoyé par l'assistance"),
         )
         PURGE_RUN = "purge.run", _("Purge des données anciennes")
+        # Webmail: a message sent by a student (ent.webmail.sending); never its content
+        WEBMAIL_MESSAGE_SENT = "webmail.message_sent", _("Webmail : message envoyé")
+        WEBMAIL_SEND_THROTTLED = "webmail.send_throttled", _("Webmail : envoi refusé (limite)")
         # CAS server (ent.sso.cas)
         CAS_TICKET_ISSUED = "cas.ticket_issued", _("CAS : connexion à un service")
         CAS_PROXY_TICKET_ISSUED = "cas.proxy_ticket_issued", _("CAS : ticket de proxy délivré")

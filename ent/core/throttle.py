@@ -78,8 +78,11 @@ def retry_at(policy: Policy, key: str) -> datetime | None:
     return row.blocked_until
 
 
-def failure(policy: Policy, key: str) -> datetime | None:
-    """Count one failure for ``key``; returns when it may try again if it is now blocked."""
+def failure(policy: Policy, key: str, weight: int = 1) -> datetime | None:
+    """Count one failure for ``key``; returns when it may try again if it is now blocked.
+
+    ``weight`` counts several at once (the recipients of one webmail message).
+    """
     now = clock.now()
     with transaction.atomic():
         row, _created = ThrottleCounter.objects.select_for_update().get_or_create(
@@ -90,8 +93,8 @@ def failure(policy: Policy, key: str) -> datetime | None:
         if row.window_started_at is None or now - row.window_started_at >= policy.window:
             row.window_started_at = now
             row.window_failures = 0
-        row.window_failures += 1
-        row.consecutive_failures += 1
+        row.window_failures += weight
+        row.consecutive_failures += weight
         blocked: datetime | None = None
         if row.window_failures >= policy.max_failures_per_window:
             blocked = row.window_started_at + policy.window
@@ -103,6 +106,20 @@ def failure(policy: Policy, key: str) -> datetime | None:
         row.updated_at = now
         row.save()
     return blocked
+
+
+def remaining(policy: Policy, key: str) -> int:
+    """How many more may be counted for ``key`` in the current window before it is blocked."""
+    row = (
+        ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key))
+        .only("window_started_at", "window_failures")
+        .first()
+    )
+    if row is None or row.window_started_at is None:
+        return policy.max_failures_per_window
+    if clock.now() - row.window_started_at >= policy.window:
+        return policy.max_failures_per_window
+    return max(0, policy.max_failures_per_window - row.window_failures)
 
 
 def success(policy: Policy, key: str) -> None:

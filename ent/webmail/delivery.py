@@ -51,7 +51,9 @@ from .backends.local import INBOX, LocalStore
 logger = logging.getLogger(__name__)
 
 MAX_HOPS = 50  # Received headers (Postfix's hopcount_limit)
-MAX_REDIRECTS = 5  # Delivered-To headers before redirects stop (Pigeonhole's sieve_max_redirects is 4)
+MAX_REDIRECTS = (
+    5  # Delivered-To headers before redirects stop (Pigeonhole's sieve_max_redirects is 4)
+)
 VACATION_DAYS = 7  # RFC 5230's default :days
 
 # Senders that never get an automatic reply (RFC 3834 § 2 and the usual robot addresses).
@@ -209,7 +211,10 @@ def _vacation_due(
         return False
     if head.get("X-Auto-Response-Suppress") or head.get("X-Loop"):
         return False
-    addressed = {_bare(a) for _, a in email.utils.getaddresses(head.get_all("To", []) + head.get_all("Cc", []))}
+    addressed = {
+        _bare(a)
+        for _, a in email.utils.getaddresses(head.get_all("To", []) + head.get_all("Cc", []))
+    }
     return recipient in addressed
 
 
