@@ -54,9 +54,13 @@ def test_guide_three_steps_then_mail_arrives_with_a_copy(
 
     # 1) Se connecter à l'ENT, Mon espace / Webmail Etudiant.
     sign_in(page, ent_url, student.student_number)
-    page.goto("/webmail/filters/")
+    # The portal has no "Webmail" tile yet (the webmail pages' branch adds it): open the
+    # webmail by its address.
+    page.goto("/webmail/")
 
     # 2) Courrier / Filtres, et choisir Transfert.
+    page.get_by_role("navigation", name="Courrier").get_by_role("link", name="Filtres").click()
+    expect(page).to_have_url(f"{ent_url}/webmail/filters/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Filtres")
     expect(page.locator("main")).to_contain_text("Désactivé : vos messages restent dans ce compte.")
     audit("webmail-filters-01-list")
