@@ -377,6 +377,12 @@ if MAIL_BACKEND == "dovecot" and not (IMAP_MASTER_USER and IMAP_MASTER_PASSWORD_
         "ENT_MAIL_BACKEND=dovecot needs ENT_IMAP_MASTER_USER and ENT_IMAP_MASTER_PASSWORD_FILE"
     )
 WEBMAIL_PAGE_SIZE = _env_int("ENT_WEBMAIL_PAGE_SIZE", 50, minimum=10, maximum=200)
+# Sending from the webmail (ent.webmail.sending): a stolen session must not become a spam
+# cannon, so messages and recipients are counted per account and per hour.
+WEBMAIL_SEND_PER_HOUR = _env_int("ENT_WEBMAIL_SEND_PER_HOUR", 30, minimum=1)
+WEBMAIL_RECIPIENTS_PER_HOUR = _env_int("ENT_WEBMAIL_RECIPIENTS_PER_HOUR", 100, minimum=1)
+WEBMAIL_MAX_RECIPIENTS = _env_int("ENT_WEBMAIL_MAX_RECIPIENTS", 50, minimum=1, maximum=500)
+WEBMAIL_ATTACHMENTS_MAX_MB = _env_int("ENT_WEBMAIL_ATTACHMENTS_MAX_MB", 10, minimum=1, maximum=50)
 FORWARD_VERIFY_HOURS = _env_int("ENT_FORWARD_VERIFY_HOURS", 24, minimum=1, maximum=24 * 7)
 
 # --- Sessions, cookies, security headers -------------------------------------------------------

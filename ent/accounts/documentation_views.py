@@ -40,6 +40,7 @@ def documentation(request: HttpRequest) -> HttpResponse:
             "rules": password_policy.rules(),
             "code_hours": settings.ACTIVATION_CODE_HOURS,
             "reset_minutes": settings.PASSWORD_RESET_CODE_MINUTES,
+            "forward_verify_hours": settings.FORWARD_VERIFY_HOURS,
             "free_failures": settings.THROTTLE_FREE_FAILURES,
             "example_link": activation_link,
             "student_mail_domain": settings.STUDENT_MAIL_DOMAIN,

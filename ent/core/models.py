@@ -88,6 +88,9 @@ class AuditEvent(models.Model):
             _("Lien d'activation renvoyé par l'assistance"),
         )
         PURGE_RUN = "purge.run", _("Purge des données anciennes")
+        # Webmail: a message sent by a student (ent.webmail.sending); never its content
+        WEBMAIL_MESSAGE_SENT = "webmail.message_sent", _("Webmail : message envoyé")
+        WEBMAIL_SEND_THROTTLED = "webmail.send_throttled", _("Webmail : envoi refusé (limite)")
         # CAS server (ent.sso.cas)
         CAS_TICKET_ISSUED = "cas.ticket_issued", _("CAS : connexion à un service")
         CAS_PROXY_TICKET_ISSUED = "cas.proxy_ticket_issued", _("CAS : ticket de proxy délivré")
@@ -108,6 +111,19 @@ class AuditEvent(models.Model):
         REGISTRY_DISABLED = "registry.disabled", _("Registre : service désactivé")
         REGISTRY_DELETED = "registry.deleted", _("Registre : service supprimé")
         REGISTRY_SECRET_ROTATED = "registry.secret_rotated", _("Registre : secret client régénéré")
+        # Webmail: Courrier › Filtres (ent.webmail.forwarding)
+        WEBMAIL_FORWARDING_SET = "webmail.forwarding_set", _("Webmail : transfert activé")
+        WEBMAIL_FORWARDING_REMOVED = "webmail.forwarding_removed", _("Webmail : transfert arrêté")
+        WEBMAIL_FORWARDING_VERIFY_SENT = (
+            "webmail.forwarding_verify_sent",
+            _("Webmail : vérification de l'adresse de transfert envoyée"),
+        )
+        WEBMAIL_FORWARDING_CODE_REJECTED = (
+            "webmail.forwarding_code_rejected",
+            _("Webmail : lien de vérification du transfert refusé"),
+        )
+        WEBMAIL_VACATION_SET = "webmail.vacation_set", _("Webmail : répondeur activé")
+        WEBMAIL_VACATION_REMOVED = "webmail.vacation_removed", _("Webmail : répondeur arrêté")
 
     at = models.DateTimeField(db_index=True)
     # No ``choices=`` on the column: each application adds its own kinds, and a new kind must
@@ -178,6 +194,7 @@ class OneTimeCode(models.Model):
         PASSWORD_RESET = "password_reset", _("Mot de passe oublié")
         EMAIL_CHANGE = "email_change", _("Vérification d'adresse")
         STAFF_INVITE = "staff_invite", _("Invitation d'un membre de l'assistance")
+        FORWARD_VERIFY = "forward_verify", _("Vérification d'une adresse de transfert")
 
     purpose = models.CharField(max_length=32)  # a Purpose value; no choices= (see AuditEvent.kind)
     account = models.ForeignKey(

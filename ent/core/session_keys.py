@@ -6,6 +6,7 @@ ACTIVATION_ACCOUNT = "ent.activation.account_id"
 ACTIVATION_LINK_CODE = "ent.activation.link_code"
 PASSWORD_RESET_LINK_CODE = "ent.password_reset.link_code"  # noqa: S105 (a key name)
 EMAIL_CHANGE_LINK_CODE = "ent.email_change.link_code"
+FORWARD_VERIFY_LINK_CODE = "ent.webmail.forward_verify.link_code"  # Courrier › Filtres › Transfert
 
 # Update requests and help desk (helpdesk branch)
 UPDATE_REQUEST_REFERENCE = "ent.update_request.reference"

@@ -78,9 +78,33 @@ def retry_at(policy: Policy, key: str) -> datetime | None:
     return blocked
 
 
-def failure(policy: Policy, key: str) -> datetime | None:
-    """Count one failure for ``key``; returns when it may try again if it is now blocked."""
-    return _redis_failure(policy, key) if redis_enabled() else _db_failure(policy, key)
+def failure(policy: Policy, key: str, weight: int = 1) -> datetime | None:
+    """Count one failure for ``key``; returns when it may try again if it is now blocked.
+
+    ``weight`` counts several at once (the recipients of one webmail message).
+    """
+    if redis_enabled():
+        return _redis_failure(policy, key, weight)
+    return _db_failure(policy, key, weight)
+
+
+def remaining(policy: Policy, key: str) -> int:
+    """How many more may be counted for ``key`` in the current window before it is blocked."""
+    if redis_enabled():
+        fields = redis_client().hmget(_redis_name(policy, key), ["ws", "wf"])
+        started = _from_micros(int(fields[0])) if fields[0] is not None else None
+        counted = int(fields[1] or 0)
+    else:
+        row = (
+            ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key))
+            .only("window_started_at", "window_failures")
+            .first()
+        )
+        started = row.window_started_at if row is not None else None
+        counted = row.window_failures if row is not None else 0
+    if started is None or clock.now() - started >= policy.window:
+        return policy.max_failures_per_window
+    return max(0, policy.max_failures_per_window - counted)
 
 
 def success(policy: Policy, key: str) -> None:
@@ -117,7 +141,7 @@ def _db_retry_at(policy: Policy, key: str) -> datetime | None:
     return row.blocked_until
 
 
-def _db_failure(policy: Policy, key: str) -> datetime | None:
+def _db_failure(policy: Policy, key: str, weight: int) -> datetime | None:
     now = clock.now()
     with transaction.atomic():
         row, _created = ThrottleCounter.objects.select_for_update().get_or_create(
@@ -128,8 +152,8 @@ def _db_failure(policy: Policy, key: str) -> datetime | None:
         if row.window_started_at is None or now - row.window_started_at >= policy.window:
             row.window_started_at = now
             row.window_failures = 0
-        row.window_failures += 1
-        row.consecutive_failures += 1
+        row.window_failures += weight
+        row.consecutive_failures += weight
         blocked: datetime | None = None
         if row.window_failures >= policy.max_failures_per_window:
             blocked = row.window_started_at + policy.window
@@ -164,12 +188,13 @@ _FAILURE = """
 local k = KEYS[1]
 local now, window, maxw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local free, base, maxd, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local weight = tonumber(ARGV[8])
 local ws = tonumber(redis.call('HGET', k, 'ws'))
 local wf = tonumber(redis.call('HGET', k, 'wf')) or 0
 local cf = tonumber(redis.call('HGET', k, 'cf')) or 0
 if (not ws) or now - ws >= window then ws = now; wf = 0 end
-wf = wf + 1
-cf = cf + 1
+wf = wf + weight
+cf = cf + weight
 local blocked = -1
 if wf >= maxw then blocked = ws + window end
 if free >= 0 and cf >= free then
@@ -234,7 +259,7 @@ def _redis_retry_at(policy: Policy, key: str) -> datetime | None:
     return blocked if blocked > clock.now() else None
 
 
-def _redis_failure(policy: Policy, key: str) -> datetime | None:
+def _redis_failure(policy: Policy, key: str, weight: int) -> datetime | None:
     ttl = max(_IDLE_TTL, policy.window + policy.max_delay)
     raw = _redis_run(
         _FAILURE,
@@ -247,5 +272,6 @@ def _redis_failure(policy: Policy, key: str) -> datetime | None:
         _micros(policy.base_delay),
         _micros(policy.max_delay),
         int(ttl.total_seconds()),
+        weight,
     )
     return _from_micros(int(raw)) if raw else None

@@ -278,6 +278,7 @@ def student(request: HttpRequest, pk: int) -> HttpResponse:
             "account": account,
             "sessions": sessions_active(account) if account is not None else [],
             "codes": _codes(account),
+            "forwarding": _forwarding(record, account),
             "requests": record.update_requests.all()[:20],
             "events": _page(
                 request, AuditEvent.objects.filter(student=record).select_related("actor")
@@ -286,6 +287,18 @@ def student(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "search",
         },
     )
+
+
+def _forwarding(record: Student, account: Account | None) -> dict[str, Any]:
+    """The mailbox's forwarding rule, read-only (issue 5): where a thief would send the mail."""
+    from ent.webmail.backends import MailStoreError, mail_store
+
+    if account is None or account.state == Account.State.PENDING:
+        return {"known": False, "rule": None}
+    try:
+        return {"known": True, "rule": mail_store().forwarding(record.institutional_email)}
+    except MailStoreError:
+        return {"known": False, "rule": None, "unavailable": True}
 
 
 def _codes(account: Account | None) -> list[dict[str, Any]]:

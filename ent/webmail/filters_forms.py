@@ -1,0 +1,111 @@
+"""Forms of Courrier › Filtres: Transfert (and Répondeur)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ent.accounts.email_typos import suggest
+from ent.accounts.forms_selfservice import CurrentPasswordField
+
+from .forwarding import normalise_address
+
+
+class ForwardingForm(forms.Form):
+    """The guide's form: the address, "Conserver une copie…", Enregistrer.
+
+    The password is asked only for an address other than the verified personal one (the view
+    decides, as it depends on the account); the field is always there so that no script is
+    needed to show it.
+    """
+
+    address = forms.CharField(
+        label=_("Adresse de transfert"),
+        max_length=254,
+        help_text=_(
+            "Votre adresse personnelle vérifiée est utilisée tout de suite ; une autre adresse"
+            " le sera après avoir suivi le lien de confirmation qui y sera envoyé."
+        ),
+        widget=forms.EmailInput(
+            attrs={"autocomplete": "email", "spellcheck": "false", "autocapitalize": "none"}
+        ),
+    )
+    address_confirmed = forms.BooleanField(
+        required=False,
+        label=_("Mon adresse est correcte, l'utiliser telle quelle"),
+        label_suffix="",
+    )
+    keep_copy = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Conserver une copie des messages dans ce compte"),
+        label_suffix="",
+        help_text=_(
+            "Conseillé : si votre adresse personnelle refuse un message, il reste lisible dans le"
+            " webmail."
+        ),
+    )
+    current_password = CurrentPasswordField(
+        label=_("Votre mot de passe (pour une autre adresse)"),
+        required=False,
+        help_text=_(
+            "Seulement pour transférer vers une autre adresse que votre adresse personnelle"
+            " vérifiée : pour vérifier que c'est bien vous."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggestion: str | None = None
+
+    def clean_address(self) -> str:
+        return normalise_address(self.cleaned_data["address"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        address = data.get("address")
+        if address and not data.get("address_confirmed"):
+            self.suggestion = suggest(address)
+            if self.suggestion:
+                self.add_error(
+                    "address",
+                    _(
+                        "Vouliez-vous dire %(s)s ? Corrigez l'adresse, ou cochez « Mon adresse est correcte »."
+                    )
+                    % {"s": self.suggestion},
+                )
+        return data
+
+
+class VacationForm(forms.Form):
+    """Répondeur: the subject and message of the automatic reply, and until when."""
+
+    subject = forms.CharField(label=_("Objet de la réponse"), max_length=200)
+    body = forms.CharField(
+        label=_("Message"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+    until = forms.DateField(
+        label=_("Jusqu'au (inclus)"),
+        required=False,
+        help_text=_("Facultatif. Au format jj/mm/aaaa ; sans date, le répondeur reste actif."),
+        input_formats=["%d/%m/%Y", "%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Date invalide : utilisez le format jj/mm/aaaa.")},
+    )
+
+    def clean_subject(self) -> str:
+        # A header: no line break may reach the Sieve script or the reply's headers.
+        return " ".join(self.cleaned_data["subject"].split())
+
+    def clean_until(self) -> date | None:
+        until: date | None = self.cleaned_data.get("until")
+        from ent.core import clock
+
+        if until is not None and until < clock.now().date():
+            raise forms.ValidationError(_("Cette date est déjà passée."))
+        return until

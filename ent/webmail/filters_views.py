@@ -1,0 +1,277 @@
+"""Courrier › Filtres: the Filtres page, Transfert, its verification link, and Répondeur.
+
+Thin: parse with a form, call one service of ``ent.webmail.forwarding`` (or ``vacation``),
+render. The mailed link follows the activation and address-change pattern: the GET with
+``?code=`` moves the code into the session and redirects, with ``Referrer-Policy:
+no-referrer``, to the same URL without it; a POST button then confirms.
+
+A mail store that cannot be reached gives a clear page (503), never a stack trace, and the form
+keeps what the student typed.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ent.accounts.models import Account
+from ent.accounts.password_change import WrongPasswordError, password_verify
+from ent.accounts.views_selfservice import student_required
+from ent.core import session_keys as keys
+from ent.core.messages import retry_message
+from ent.core.net import client_ip
+
+from . import forwarding, vacation
+from .backends import MailStoreError, mail_store
+from .filters_forms import ForwardingForm, VacationForm
+from .forwarding import PendingRule, SetOutcome, VerifyStatus
+
+
+def _account(request: HttpRequest) -> Account:
+    user = request.user
+    assert isinstance(user, Account)
+    return user
+
+
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    return render(request, "webmail/filters_unavailable.html", status=503)
+
+
+@never_cache
+@student_required
+def filters(request: HttpRequest) -> HttpResponse:
+    """``/webmail/filters/``: the filters (Transfert, Répondeur) and whether each is on."""
+    account = _account(request)
+    store = mail_store()
+    try:
+        state = forwarding.forwarding_state(account=account, store=store)
+        reply = store.vacation(state.mailbox)
+    except MailStoreError:
+        return _unavailable(request)
+    return render(request, "webmail/filters.html", {"state": state, "vacation": reply})
+
+
+def _password_error(exc: WrongPasswordError) -> str:
+    if exc.retry_at is not None:
+        return retry_message(exc.retry_at)
+    return _("Mot de passe incorrect.")
+
+
+@never_cache
+@student_required
+@require_http_methods(["GET", "POST"])
+def forwarding_page(request: HttpRequest) -> HttpResponse:
+    """``/webmail/filters/forwarding/``: the guide's form, and whether forwarding is on."""
+    account = _account(request)
+    store = mail_store()
+    try:
+        state = forwarding.forwarding_state(account=account, store=store)
+    except MailStoreError:
+        return _unavailable(request)
+    if request.method == "GET":
+        initial = {
+            "address": state.rule.address if state.rule else state.personal_email,
+            "keep_copy": state.rule.keep_copy if state.rule else True,
+        }
+        form = ForwardingForm(initial=initial)
+        return _forwarding_render(request, form, state)
+    form = ForwardingForm(request.POST)
+    if not form.is_valid():
+        return _forwarding_render(request, form, state)
+    ip = client_ip(request)
+    address = form.cleaned_data["address"]
+    try:
+        address = forwarding.forwarding_address_check(account=account, address=address, store=store)
+        if forwarding.needs_verification(account=account, address=address):
+            password = form.cleaned_data["current_password"]
+            if not password:
+                form.add_error(
+                    "current_password",
+                    _(
+                        "Saisissez votre mot de passe : il est demandé pour transférer vers une"
+                        " autre adresse que votre adresse personnelle vérifiée."
+                    ),
+                )
+                return _forwarding_render(request, form, state)
+            password_verify(account=account, password=password, ip=ip)
+        outcome = forwarding.forwarding_set(
+            account=account,
+            address=address,
+            keep_copy=form.cleaned_data["keep_copy"],
+            ip=ip,
+            store=store,
+        )
+    except ValidationError as exc:
+        form.add_error("address", exc)
+        return _forwarding_render(request, form, state)
+    except WrongPasswordError as exc:
+        form.add_error("current_password", _password_error(exc))
+        return _forwarding_render(request, form, state)
+    except forwarding.TooManyRequestsError:
+        form.add_error(
+            None,
+            _(
+                "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
+                " dernier reçu, ou réessayez plus tard."
+            ),
+        )
+        return _forwarding_render(request, form, state, status=429)
+    except MailStoreError:
+        return _unavailable(request)
+    if outcome is SetOutcome.SET:
+        messages.success(
+            request,
+            _("Le transfert vers %(email)s est enregistré.")
+            % {"email": forwarding.verified_personal_email(account)},
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "Un lien de confirmation a été envoyé à %(email)s. Le transfert commencera quand"
+                " vous l'aurez suivi."
+            )
+            % {"email": address},
+        )
+    return redirect("webmail:filters-forwarding")
+
+
+def _forwarding_render(
+    request: HttpRequest, form: ForwardingForm, state: forwarding.ForwardingState, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "webmail/filters_forwarding.html",
+        {"form": form, "state": state},
+        status=status,
+    )
+
+
+@never_cache
+@student_required
+@require_POST
+def forwarding_remove(request: HttpRequest) -> HttpResponse:
+    """``/webmail/filters/forwarding/remove``: stop forwarding (POST, from the Transfert page)."""
+    try:
+        removed = forwarding.forwarding_remove(account=_account(request), ip=client_ip(request))
+    except MailStoreError:
+        return _unavailable(request)
+    if removed:
+        messages.success(
+            request, _("Le transfert est arrêté : vos messages restent dans ce compte.")
+        )
+    return redirect("webmail:filters-forwarding")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def forwarding_confirm(request: HttpRequest) -> HttpResponse:
+    """``/webmail/filters/forwarding/confirm``: the link mailed to the new address.
+
+    No sign-in needed: the link is often opened in the other mailbox, on another device; the
+    code proves that mailbox, and the student typed their password when asking for it.
+    """
+    if request.method == "GET" and "code" in request.GET:
+        request.session[keys.FORWARD_VERIFY_LINK_CODE] = request.GET["code"][:64]
+        response = redirect("webmail:filters-forwarding-confirm")
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    code = request.POST.get("code") or request.session.get(keys.FORWARD_VERIFY_LINK_CODE, "")
+    ip = client_ip(request)
+    if request.method == "GET":
+        found = forwarding.forwarding_verify_pending(code, ip=ip) if code else VerifyStatus.UNKNOWN
+        if isinstance(found, PendingRule):
+            return render(
+                request,
+                "webmail/filters_forwarding_confirm.html",
+                {"pending": found},
+            )
+        return _confirm_result(request, found)
+    try:
+        status = forwarding.forwarding_verify_confirm(code=str(code), ip=ip)
+    except MailStoreError:
+        return _unavailable(request)
+    if status is not VerifyStatus.REFUSED:
+        request.session.pop(keys.FORWARD_VERIFY_LINK_CODE, None)
+    return _confirm_result(request, status)
+
+
+def _confirm_result(request: HttpRequest, status: VerifyStatus) -> HttpResponse:
+    code_status = {VerifyStatus.SET: 200, VerifyStatus.THROTTLED: 429}.get(status, 400)
+    response = render(
+        request,
+        "webmail/filters_forwarding_result.html",
+        {"status": status.value},
+        status=code_status,
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- Répondeur (automatic reply) -----------------------------------------------------------
+
+
+@never_cache
+@student_required
+@require_http_methods(["GET", "POST"])
+def vacation_page(request: HttpRequest) -> HttpResponse:
+    """``/webmail/filters/vacation/``: the automatic reply (subject, message, until when)."""
+    account = _account(request)
+    store = mail_store()
+    mailbox = forwarding.mailbox_of(account)
+    try:
+        current = store.vacation(mailbox)
+    except MailStoreError:
+        return _unavailable(request)
+    if request.method == "GET":
+        initial = (
+            {
+                "subject": current.subject,
+                "body": current.body,
+                "until": current.until.date() if current.until else None,
+            }
+            if current
+            else {"subject": _("Absent(e)")}
+        )
+        form = VacationForm(initial=initial)
+        return render(request, "webmail/filters_vacation.html", {"form": form, "current": current})
+    form = VacationForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "webmail/filters_vacation.html",
+            {"form": form, "current": current},
+            status=400,
+        )
+    try:
+        vacation.vacation_save(
+            account=account,
+            subject=form.cleaned_data["subject"],
+            body=form.cleaned_data["body"],
+            until=form.cleaned_data["until"],
+            ip=client_ip(request),
+            store=store,
+        )
+    except MailStoreError:
+        return _unavailable(request)
+    messages.success(request, _("Le répondeur est enregistré."))
+    return redirect("webmail:filters-vacation")
+
+
+@never_cache
+@student_required
+@require_POST
+def vacation_remove(request: HttpRequest) -> HttpResponse:
+    """``/webmail/filters/vacation/remove``: stop the automatic reply."""
+    try:
+        removed = vacation.vacation_remove(account=_account(request), ip=client_ip(request))
+    except MailStoreError:
+        return _unavailable(request)
+    if removed:
+        messages.success(request, _("Le répondeur est arrêté."))
+    return redirect("webmail:filters-vacation")
