@@ -154,3 +154,20 @@ def test_concurrent_failures_are_all_counted(shared_state: str, settings: Any) -
     # Exactly the 40th failure reached the cap: no failure was lost to a race.
     assert sum(1 for r in results if r is not None) == 1
     assert throttle.retry_at(policy, "198.51.100.1") is not None
+
+
+def test_a_weighted_failure_counts_several_and_remaining_says_how_many_are_left(
+    shared_state: str,
+) -> None:
+    # The webmail counts every recipient of a message at once against its hourly limit.
+    policy = throttle.Policy(
+        scope="webmail-rcpt", window=timedelta(hours=1), max_failures_per_window=10
+    )
+    assert throttle.remaining(policy, "p1") == 10
+    assert throttle.failure(policy, "p1", weight=4) is None
+    assert throttle.remaining(policy, "p1") == 6
+    assert throttle.failure(policy, "p1", weight=6) is not None  # the window is full
+    assert throttle.remaining(policy, "p1") == 0
+    assert throttle.remaining(policy, "p2") == 10
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert throttle.remaining(policy, "p1") == 10
