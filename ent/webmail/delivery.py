@@ -131,6 +131,8 @@ def message_deliver(
     store = store or LocalStore()
     recipient = recipient.strip().lower()
     mail_from = (mail_from or "").strip()
+    if mail_from == "<>":  # aiosmtpd's spelling of the null reverse-path (a bounce)
+        mail_from = ""
     head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     if len(head.get_all("Received") or []) > MAX_HOPS:
         raise DeliveryRefused("554 5.4.6 Too many hops")
@@ -207,7 +209,7 @@ def _vacation_due(
         return False
     if str(head.get("Precedence", "")).strip().lower() in ("bulk", "list", "junk"):
         return False
-    if any(name.lower().startswith("list-") for name in head.keys()):
+    if any(name.lower().startswith("list-") for name in head):
         return False
     if head.get("X-Auto-Response-Suppress") or head.get("X-Loop"):
         return False

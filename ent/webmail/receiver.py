@@ -118,6 +118,9 @@ def receiver_controller(
     *, host: str | None = None, port: int | None = None, protocol: str | None = None
 ) -> ReceiverController:
     """The receiver, not started (``.start()`` runs it in a thread, ``.stop()`` ends it)."""
+    # aiosmtpd logs every connection at INFO ("Peer", "handling connection"): noise in the log
+    # of a mail server; its warnings and errors still show.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     protocol = (protocol or settings.MAIL_RECEIVER_PROTOCOL).lower()
     if protocol not in ("smtp", "lmtp"):
         raise ValueError(f"protocol must be smtp or lmtp, not {protocol!r}")

@@ -89,6 +89,7 @@ def _local_message_reads(root: Path) -> Iterator[list[str]]:
 
 def _local_harness(settings: Any, tmp_path: Path) -> Iterator[MailHarness]:
     import mailbox as maildir_module
+    import os
     import time
 
     from ent.webmail.backends.local import LocalStore
@@ -99,15 +100,17 @@ def _local_harness(settings: Any, tmp_path: Path) -> Iterator[MailHarness]:
     store = LocalStore()
 
     def fill(address: str, folder: str, raws: Iterable[bytes]) -> None:
-        # Plain Maildir deliveries, bypassing the store's index (as an external tool would):
-        # delivery times one second apart, oldest first.
+        # Plain Maildir deliveries behind the store's back (as another delivery agent would),
+        # without fsync so that 10,000 take seconds: delivery times one second apart.
         path = store.folder_path(address, folder)
-        box = maildir_module.Maildir(path, create=True)
-        start = time.time() - 10**6
+        maildir_module.Maildir(path, create=True)
+        start = int(time.time()) - 10**6
         for i, raw in enumerate(raws):
-            message = maildir_module.MaildirMessage(raw)
-            message.set_date(start + i)
-            box.add(message)
+            name = f"{start + i}.M{i}P{os.getpid()}Q{i}.fill"
+            with open(path / "tmp" / name, "wb") as f:
+                f.write(raw.replace(b"\r\n", b"\n"))
+            os.utime(path / "tmp" / name, (start + i, start + i))
+            os.rename(path / "tmp" / name, path / "new" / name)
 
     controller = receiver_controller(host="127.0.0.1", port=free_port(), protocol="lmtp")
     controller.start()

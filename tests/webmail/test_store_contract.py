@@ -27,7 +27,7 @@ from ent.webmail.backends.base import (
 )
 from tests.conftest import SMTPCatcher
 from tests.webmail.conftest import MailHarness
-from tests.webmail.mails import make_mail
+from tests.webmail.mails import make_mail, quick_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -339,10 +339,8 @@ def test_a_10000_message_folder_lists_page_one_without_reading_every_message(
         box,
         inbox,
         (
-            make_mail(
-                to=box,
-                sender=f"Expéditeur {n} <exp{n}@example.org>",
-                subject=f"Message {n}",
+            quick_mail(
+                to=box, sender=f"Expediteur {n} <exp{n}@example.org>", subject=f"Message {n}", n=n
             )
             for n in range(10_000)
         ),

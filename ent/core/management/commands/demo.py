@@ -64,6 +64,19 @@ class Command(BaseCommand):
             f" and « Emploi du temps » (OpenID Connect, {EDT_URL}): stand-in services served"
             " by the demo, signed in without a second password"
         )
+        # --- Webmail (wm-store branch): a welcome message in each empty demo INBOX ---
+        from ent.webmail.demo import demo_mailboxes_seed
+
+        demo_students = list(
+            Student.objects.filter(student_number__in=[row.student_number for row in DEMO_STUDENTS])
+        )
+        seeded = demo_mailboxes_seed(demo_students)
+        if settings.MAIL_BACKEND == "local":
+            self.stdout.write(
+                f"  Webmail: mailboxes under {settings.MAIL_DIR} ({seeded} welcome message(s) added);"
+                f" mail to the student addresses: {settings.MAIL_RECEIVER_PROTOCOL.upper()}"
+                f" {settings.MAIL_RECEIVER_HOST}:{settings.MAIL_RECEIVER_PORT}"
+            )
         self.stdout.write(
             f"  Database: {settings.DATABASES['default']['NAME']}  (secret key kept under {settings.VAR_DIR})"
         )
@@ -76,6 +89,20 @@ class Command(BaseCommand):
             )
         except OSError as exc:  # port 8001 taken: the demo still runs, without the stand-ins
             self.stderr.write(f"  Stand-in services not started (127.0.0.1:8001: {exc.strerror})")
+        if settings.MAIL_BACKEND == "local":
+            from ent.webmail.demo import demo_receiver_start
+
+            try:
+                receiver = demo_receiver_start()
+                self.stdout.write(
+                    f"  Mail receiver listening on {receiver.hostname}:{receiver.port}"
+                    f" ({settings.MAIL_RECEIVER_PROTOCOL.upper()})"
+                )
+            except (OSError, RuntimeError) as exc:  # port taken: the demo runs without it
+                self.stderr.write(
+                    f"  Mail receiver not started ({settings.MAIL_RECEIVER_HOST}:"
+                    f"{settings.MAIL_RECEIVER_PORT}: {exc})"
+                )
         call_command(
             "runserver",
             f"{base.hostname}:{base.port or 80}",
