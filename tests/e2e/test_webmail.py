@@ -27,7 +27,14 @@ from tests.conftest import GOOD_PASSWORD, SMTPCatcher, text_body
 from tests.e2e.conftest import Auditor
 
 # The local store and its receiver, as the webmail tests use them.
-from tests.webmail.conftest import deliver, mail_backend, new_mailbox, store  # noqa: F401
+from tests.webmail.conftest import (  # noqa: F401
+    deliver,
+    dovecot_server,
+    dovecot_store,
+    mail_backend,
+    new_mailbox,
+    store,
+)
 from tests.webmail.mails import make_mail
 from tests.webmail.test_rendering import PNG
 
