@@ -112,7 +112,9 @@ def _enqueue(delivery: Any, *, delay: float = 0.0) -> None:
     from .models import MailDelivery
 
     run_after = timezone.now() + timedelta(seconds=delay) if delay else None
-    job = mail_deliver.using(run_after=run_after) if run_after else mail_deliver
+    # A retry goes after fresh mail: during an outage of the relay, the activation mail of a
+    # student who is waiting at the screen must not queue behind thousands of old retries.
+    job = mail_deliver.using(run_after=run_after, priority=-1) if run_after else mail_deliver
     result = job.enqueue(delivery.pk)
     # Only if no attempt started meanwhile (tests run the task inside ``enqueue``): a newer
     # attempt's own task and time must not be overwritten by this older one.
