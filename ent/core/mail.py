@@ -543,17 +543,29 @@ def mail_worker_run(*, worker_id: str | None = None, interval: float = 1.0) -> N
         recoverer.stopping.set()
 
 
-def mail_worker_thread(interval: float = 0.5) -> threading.Thread:
-    """Start the worker in a daemon thread of this process (``ent demo``, i.e. ``make run``)."""
+class MailWorkerThread(threading.Thread):
+    """The worker in a daemon thread of this process (``ent demo``, i.e. ``make run``)."""
 
-    def body() -> None:
+    def __init__(self, interval: float) -> None:
+        super().__init__(name="ent-mail-worker", daemon=True)
+        self.worker = mail_worker(interval=interval)
+
+    def run(self) -> None:
         try:
             mail_queue_recover()
+            self.worker.run()  # no signal handlers: not the main thread
         finally:
             connections.close_all()
-        mail_worker(interval=interval).run()  # no signal handlers: not the main thread
 
-    thread = threading.Thread(target=body, name="ent-mail-worker", daemon=True)
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the mail being sent, then stop."""
+        self.worker.running = False
+        self.join(timeout)
+
+
+def mail_worker_thread(interval: float = 0.5) -> MailWorkerThread:
+    """Start the worker in a daemon thread of this process; ``.stop()`` ends it."""
+    thread = MailWorkerThread(interval)
     thread.start()
     return thread
 
