@@ -132,9 +132,7 @@ def _queue(**fields: Any) -> None:
             _enqueue(delivery)
 
 
-def mail_send(
-    *, to: str, template: str, context: dict[str, Any], key: str | None = None
-) -> None:
+def mail_send(*, to: str, template: str, context: dict[str, Any], key: str | None = None) -> None:
     """Render now and queue the mail in the current transaction; ``ent worker`` sends it.
 
     Call it inside the ``transaction.atomic()`` of the change that causes the mail: a rolled-back
@@ -413,12 +411,13 @@ def mail_queue_recover() -> int:
             state=MailDelivery.State.SENDING, sending_since__lt=limit
         )
         for delivery in stale:
-            DBTaskResult.objects.filter(id=delivery.task_id or None, status="RUNNING").update(
-                status="FAILED",
-                finished_at=now,
-                exception_class_path="ent.core.mail.WorkerLost",
-                traceback="the worker stopped while sending (recovered by mail_queue_recover)",
-            )
+            if delivery.task_id:
+                DBTaskResult.objects.filter(status="RUNNING", id=delivery.task_id).update(
+                    status="FAILED",
+                    finished_at=now,
+                    exception_class_path="ent.core.mail.WorkerLost",
+                    traceback="the worker stopped while sending (recovered by mail_queue_recover)",
+                )
             delivery.state = MailDelivery.State.RETRYING
             delivery.sending_since = None
             delivery.last_error = "worker lost while sending"

@@ -321,9 +321,11 @@ def mail_retry(*, delivery_id: int, actor: Account, ip: str | None) -> None:
             raise ActionError(_("Ce mail n'existe plus.")) from None
         if not delivery.retryable:
             raise ActionError(
-                _("Ce mail ne peut pas être renvoyé : il n'est plus en échec ou son contenu a été effacé.")
+                _(
+                    "Ce mail ne peut pas être renvoyé : il n'est plus en échec ou son contenu a été effacé."
+                )
             )
-        previous = {"attempts": delivery.attempts, "last_error": delivery.last_error}
+        attempts, last_error = delivery.attempts, delivery.last_error
         mail_delivery_retry(delivery_id=delivery.pk)
         audit_record(
             kind=Kind.MAIL_RETRIED,
@@ -332,5 +334,6 @@ def mail_retry(*, delivery_id: int, actor: Account, ip: str | None) -> None:
             mail=delivery.pk,
             template=delivery.template,
             to=delivery.to,
-            **previous,
+            attempts=attempts,
+            last_error=last_error,
         )

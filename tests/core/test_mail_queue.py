@@ -172,7 +172,9 @@ def test_raw_mail_goes_through_smtp_unchanged(smtp_server: SMTPCatcher) -> None:
 
 def test_raw_mail_refuses_line_breaks_in_the_envelope() -> None:
     with pytest.raises(ValueError):
-        mail_send_raw(sender="a@example.org\r\nX: y", recipients=["b@example.org"], raw=b"", key="k")
+        mail_send_raw(
+            sender="a@example.org\r\nX: y", recipients=["b@example.org"], raw=b"", key="k"
+        )
     assert not MailDelivery.objects.exists()
 
 
