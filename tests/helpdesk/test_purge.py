@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
 
 from ent.accounts.models import Account
 from ent.core import clock
@@ -58,6 +59,8 @@ def scenario(make_student: Any, make_active_student: Any, settings: Any) -> dict
             sender="noreply@example.org",
             payload={"body": "code=SECRET"} if state == MailDelivery.State.FAILED else None,
         )
+    # The queue's task rows: finished more than a week ago, they go.
+    DBTaskResult.objects.update(finished_at=now - timedelta(days=8))
     # The activation codes of the active student: used; make one expired.
     OneTimeCode.objects.filter(account__student=departed_active).update(
         expires_at=now - timedelta(minutes=1)
@@ -85,7 +88,7 @@ def test_dry_run_then_real(make_student: Any, make_active_student: Any, settings
     assert "would remove" in out
     assert "students: 2" in out and "pending accounts: 1" in out
     assert "audit events: 1" in out and "mails: 1" in out and "codes: 1" in out
-    assert "mail contents: 1" in out
+    assert "mail contents: 1" in out and "mail tasks: 2" in out
     assert (
         Student.objects.count(),
         Account.objects.count(),
@@ -103,6 +106,7 @@ def test_dry_run_then_real(make_student: Any, make_active_student: Any, settings
     assert not AuditEvent.objects.filter(pk=s["old_event"].pk).exists()
     assert MailDelivery.objects.count() == counts_before[-1] - 1  # the 400-day-old one
     assert not MailDelivery.objects.filter(payload__isnull=False).exists()
+    assert not DBTaskResult.objects.exists()
     assert not OneTimeCode.objects.filter(expires_at__lte=clock.now()).exists()
     assert AuditEvent.objects.filter(kind=Kind.PURGE_RUN).exists()
 
