@@ -208,6 +208,9 @@ INSTALLED_APPS = [
     "ent.helpdesk",
     "ent.webmail",
     "csp",  # django-csp: the Content-Security-Policy header (and its system checks)
+    # The mail queue (ent.core.mail): django-tasks and its database backend, no broker.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -345,6 +348,33 @@ else:
     raise ImproperlyConfigured(
         "ENT_SMTP_URL: required outside demo mode (e.g. smtp://relay.example.fr:25)"
     )
+
+# --- The mail queue (ent.core.mail, ``ent worker``) ---------------------------------------------
+
+# Every mail is a row of the database queue, written in the transaction that caused it, and sent
+# by ``ent worker`` (django-tasks-db). A failed attempt is tried again after a delay that
+# doubles from ENT_MAIL_RETRY_BASE_SECONDS up to ENT_MAIL_RETRY_MAX_SECONDS; after
+# ENT_MAIL_MAX_ATTEMPTS attempts the mail is "failed" and shown on the help-desk dashboard.
+# Defaults: 1, 2, 4, 8, 16, 32, 60, 60, 60 minutes between 10 attempts (about 4 hours).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["mail"],
+    }
+}
+MAIL_MAX_ATTEMPTS = _env_int("ENT_MAIL_MAX_ATTEMPTS", 10, minimum=1, maximum=100)
+MAIL_RETRY_BASE_SECONDS = _env_int("ENT_MAIL_RETRY_BASE_SECONDS", 60, minimum=1, maximum=3600)
+MAIL_RETRY_MAX_SECONDS = _env_int("ENT_MAIL_RETRY_MAX_SECONDS", 3600, minimum=1, maximum=86400)
+if MAIL_RETRY_MAX_SECONDS < MAIL_RETRY_BASE_SECONDS:
+    raise ImproperlyConfigured(
+        "ENT_MAIL_RETRY_MAX_SECONDS: must not be below ENT_MAIL_RETRY_BASE_SECONDS"
+    )
+# A mail marked "sending" for longer than this belongs to a worker that died mid-send: another
+# worker sends it again. Keep it well above the time one SMTP conversation can take
+# (EMAIL_TIMEOUT per operation), or a slow but living worker would be doubled.
+MAIL_SENDING_LEASE_SECONDS = _env_int(
+    "ENT_MAIL_SENDING_LEASE_SECONDS", 300, minimum=1, maximum=86400
+)
 
 # --- Webmail: mailboxes and the forwarding filter (ent.webmail) -------------------------------
 

@@ -48,13 +48,32 @@ def _on_commit_runs_at_once(
 
 
 @pytest.fixture(autouse=True)
-def _background_mail_finished() -> Iterator[None]:
-    """(selfservice) Mails handed to a thread (``mail_send(background=True)``) must leave
-    before the next test starts, or they would land in its ``mail.outbox``."""
-    from ent.core.mail import mail_background_wait
+def _mail_queue_drained(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Mail is queued in the database and sent by a worker (``ent worker``). In tests the
+    worker's own code path runs in this process as soon as the change that queued a mail
+    commits (at once inside a test wrapped in a transaction, see ``_on_commit_runs_at_once``),
+    so ``mail.outbox`` and the SMTP server see the mail right after the request.
 
-    yield
-    mail_background_wait()
+    ``@pytest.mark.mail_queue_manual`` leaves the queue alone: the test drains it itself with
+    ``mail_queue_run()`` or runs real ``ent worker`` processes (tests/core/test_mail_queue*.py).
+    """
+    if request.node.get_closest_marker("mail_queue_manual"):
+        yield
+        return
+    from django.db import transaction
+    from django_tasks.signals import task_enqueued
+
+    from ent.core.mail import MAIL_QUEUE, mail_queue_run
+
+    def drain_after_commit(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        if task_result.task.queue_name == MAIL_QUEUE:
+            transaction.on_commit(mail_queue_run)
+
+    task_enqueued.connect(drain_after_commit, dispatch_uid="tests-mail-queue-drain")
+    try:
+        yield
+    finally:
+        task_enqueued.disconnect(dispatch_uid="tests-mail-queue-drain")
 
 
 def free_port() -> int:
@@ -171,11 +190,13 @@ def make_active_student(make_student: Any) -> Any:
     from django.core import mail
 
     from ent.accounts import activation
+    from ent.core.mail import mail_queue_run
 
     def make(email: str = "sophie@example.org", **overrides: Any) -> Any:
         student = make_student(**overrides)
         before = len(mail.outbox)
         start_activation(student, email)
+        mail_queue_run()  # already done unless the test drains the queue itself
         assert len(mail.outbox) == before + 1, "activation mail not sent"
         code = mail.outbox[-1].body.split("code=")[1].split()[0]
         status = activation.activation_confirm(code=code, ip=None)

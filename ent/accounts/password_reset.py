@@ -4,7 +4,8 @@
    institutional address; when the account is active with a verified personal address, a link
    ``BASE_URL/password/reset/confirm?code=…`` goes there. The answer is the same, in the same
    time, whatever the account (unknown, pending, locked, disabled, no verified address): every
-   branch does the same work and the mail leaves from a thread after the commit.
+   branch does the same work (the mail is only queued, ``ent worker`` sends it; a branch with
+   no mail writes and rolls back the same rows, ``mail_pretend``).
    ``password_reset_send`` is the help desk's "send a reset link" button.
 2. ``password_reset_code_status``: can the link still be used (for the page with the form)?
 3. ``password_reset_confirm``: new password under the policy (and not the current one); every
@@ -17,7 +18,6 @@ asking for links never counts as a failed login, so it never locks an account.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +40,7 @@ from ent.core.codes import (
     code_issue,
     codes_issued_last_hour,
 )
-from ent.core.mail import mail_preview, mail_send
+from ent.core.mail import mail_pretend, mail_send
 from ent.core.models import OneTimeCode
 
 from . import password_policy
@@ -124,7 +124,7 @@ def _mail_context(account: Account, code: str) -> dict[str, object]:
     }
 
 
-def _issue_and_mail(account: Account, *, background: bool) -> None:
+def _issue_and_mail(account: Account) -> None:
     _row, code = code_issue(
         purpose=OneTimeCode.Purpose.PASSWORD_RESET,
         account=account,
@@ -135,15 +135,14 @@ def _issue_and_mail(account: Account, *, background: bool) -> None:
         to=account.personal_email,
         template="password_reset",
         context=_mail_context(account, code),
-        background=background,
     )
 
 
 def _pretend(account: Account | None) -> None:
     # The work of ``_issue_and_mail`` without its effects: draw and hash a code, run the
-    # revoking UPDATE (on an account that does not exist, so it matches nothing), build the
-    # whole message and start a thread that sends nothing. An account that gets no link then
-    # costs about what one that gets a link costs.
+    # revoking UPDATE (on an account that does not exist, so it matches nothing), render the
+    # whole message and write the queue's rows in a savepoint rolled back. An account that gets
+    # no link then costs about what one that gets a link costs.
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     OneTimeCode.objects.filter(
         account_id=0,
@@ -152,12 +151,7 @@ def _pretend(account: Account | None) -> None:
         used_at__isnull=True,
         revoked_at__isnull=True,
     ).update(revoked_at=clock.now())
-    mail_preview(template="password_reset", context=_mail_context(account or Account(), code))
-    transaction.on_commit(lambda: threading.Thread(target=_nothing, daemon=True).start())
-
-
-def _nothing() -> None:
-    return None
+    mail_pretend(template="password_reset", context=_mail_context(account or Account(), code))
 
 
 def password_reset_request(*, identifier: str, ip: str | None) -> None:
@@ -184,7 +178,7 @@ def password_reset_request(*, identifier: str, ip: str | None) -> None:
         outcome = _outcome(account)
         if outcome == "sent":
             assert account is not None
-            _issue_and_mail(account, background=True)
+            _issue_and_mail(account)
         else:
             _pretend(account)
         audit_record(
@@ -236,7 +230,7 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
             if sent_last_hour >= LINKS_PER_ACCOUNT_PER_HOUR:
                 outcome = "limit"
         if outcome == "sent":
-            _issue_and_mail(account, background=False)
+            _issue_and_mail(account)
         audit_record(
             kind=Kind.PASSWORD_RESET_REQUESTED,
             student=account.student,

@@ -91,6 +91,7 @@ class AuditEvent(models.Model):
         # Webmail: a message sent by a student (ent.webmail.sending); never its content
         WEBMAIL_MESSAGE_SENT = "webmail.message_sent", _("Webmail : message envoyé")
         WEBMAIL_SEND_THROTTLED = "webmail.send_throttled", _("Webmail : envoi refusé (limite)")
+        MAIL_RETRIED = "mail.retried", _("Assistance : nouvel envoi d'un mail en échec")
         # CAS server (ent.sso.cas)
         CAS_TICKET_ISSUED = "cas.ticket_issued", _("CAS : connexion à un service")
         CAS_PROXY_TICKET_ISSUED = "cas.proxy_ticket_issued", _("CAS : ticket de proxy délivré")
@@ -231,21 +232,56 @@ class OutboxMail(models.Model):
         return self.subject
 
 
-class MailFailure(models.Model):
-    """A mail the relay refused or could not take, shown on the help-desk dashboard.
+class MailDelivery(models.Model):
+    """One outgoing mail on the database queue: what to send, and where its sending stands.
 
-    Deliberately small: a later issue replaces it with a real mail queue that retries. The
-    address is kept so the help desk can tell the person; the body is not (it may hold a link).
+    Written by ``ent.core.mail.mail_send`` / ``mail_send_raw`` in the transaction of the change
+    that caused the mail, and sent by ``ent worker`` (a django-tasks-db task per attempt whose
+    only argument is this row's id). ``key`` (a digest of the caller's idempotency key) is
+    unique, so a mail is queued once; ``state`` is changed under a row lock before and after
+    the SMTP conversation, so a task run twice, or a retry racing another, never sends it twice.
+
+    ``payload`` (the rendered mail: subject, text, HTML) or ``raw`` (the bytes of an already
+    built message) hold what was true when the mail was queued, including the code of a link:
+    they are cleared as soon as the relay has taken the mail. A mail that failed for good keeps
+    them so the help desk can retry it; ``ent purge`` clears them after a week.
     """
 
-    at = models.DateTimeField(db_index=True)
-    to = models.CharField(max_length=254)
-    template = models.CharField(max_length=64)
+    class State(models.TextChoices):
+        QUEUED = "queued", _("En attente")
+        SENDING = "sending", _("En cours d'envoi")
+        RETRYING = "retrying", _("Nouvel essai prévu")
+        SENT = "sent", _("Envoyé")
+        FAILED = "failed", _("Échec")
+
+    key = models.CharField(max_length=64, unique=True)
+    message_id = models.CharField(max_length=255)
+    template = models.CharField(max_length=64)  # "raw" for mail_send_raw
+    sender = models.CharField(max_length=254)
+    to = models.TextField()  # envelope recipients, comma-separated
     subject = models.CharField(max_length=998, blank=True)
-    error = models.CharField(max_length=500)
+    payload = models.JSONField(null=True, blank=True)
+    raw = models.BinaryField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)  # the django-tasks-db row to run
 
     class Meta:
-        ordering = ["-at", "-id"]
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.template} to {self.to}"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.template} to {self.to} ({self.state})"
+
+    @property
+    def retryable(self) -> bool:
+        """Failed for good, and still holding what to send."""
+        return self.state == self.State.FAILED and (
+            self.payload is not None or self.raw is not None
+        )

@@ -1,8 +1,11 @@
 """``ent purge``: remove what ENT no longer needs to keep (data minimisation, RGPD art. 5).
 
 - mailed codes whose expiry has passed (used, revoked or not: none can serve any more);
-- audit records, mail failures and decided update requests older than
+- audit records, finished mails (sent or failed) and decided update requests older than
   ``ENT_AUDIT_RETENTION_MONTHS`` (12 by default);
+- the content of a mail that failed for good, a week after it failed (it may hold the code of
+  a link; the help desk can no longer retry it then), and the queue's finished task rows after
+  a week (they hold only the id of a mail);
 - students who never activated (no account, or an account still *pending*) and have been
   absent from the imports for ``ENT_PURGE_ABSENT_DAYS`` days (180 by default): they left the
   university before using ENT. Their pending account and its codes go with them.
@@ -18,11 +21,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django_tasks_db.models import DBTaskResult
 
 from ent.accounts.models import Account, UpdateRequest
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.models import AuditEvent, MailFailure, OneTimeCode
+from ent.core.models import AuditEvent, MailDelivery, OneTimeCode
 from ent.directory.models import Student
 
 
@@ -32,7 +36,9 @@ class PurgeReport:
 
     codes: int
     audit_events: int
-    mail_failures: int
+    mails: int
+    mail_contents: int
+    mail_tasks: int
     update_requests: int
     students: int
     pending_accounts: int
@@ -62,7 +68,16 @@ def purge(*, dry_run: bool) -> PurgeReport:
 
     codes = OneTimeCode.objects.filter(expires_at__lte=now)
     events = AuditEvent.objects.filter(at__lt=audit_limit)
-    failures = MailFailure.objects.filter(at__lt=audit_limit)
+    mails = MailDelivery.objects.filter(
+        state__in=(MailDelivery.State.SENT, MailDelivery.State.FAILED), created_at__lt=audit_limit
+    )
+    week_ago = now - timedelta(days=7)
+    contents = MailDelivery.objects.filter(
+        state=MailDelivery.State.FAILED, failed_at__lt=week_ago, created_at__gte=audit_limit
+    ).filter(Q(payload__isnull=False) | Q(raw__isnull=False))
+    tasks = DBTaskResult.objects.filter(
+        status__in=("SUCCESSFUL", "FAILED"), finished_at__lt=week_ago
+    )
     requests = UpdateRequest.objects.filter(decided_at__lt=audit_limit)
     students = Student.objects.filter(last_seen_in_import_at__lt=absent_limit).filter(
         Q(account__isnull=True) | Q(account__state=Account.State.PENDING)
@@ -73,7 +88,9 @@ def purge(*, dry_run: bool) -> PurgeReport:
         report = PurgeReport(
             codes=codes.count(),
             audit_events=events.count(),
-            mail_failures=failures.count(),
+            mails=mails.count(),
+            mail_contents=contents.count(),
+            mail_tasks=tasks.count(),
             update_requests=requests.count(),
             students=students.count(),
             pending_accounts=pending.count(),
@@ -82,7 +99,9 @@ def purge(*, dry_run: bool) -> PurgeReport:
             return report
         codes.delete()
         events.delete()
-        failures.delete()
+        mails.delete()
+        contents.update(payload=None, raw=None)
+        tasks.delete()
         requests.delete()
         student_ids = list(students.values_list("pk", flat=True))
         # The account protects its student record: accounts (and their codes) first.

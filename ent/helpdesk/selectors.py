@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from ent.accounts.models import Account, UpdateRequest
 from ent.core import clock
-from ent.core.models import MailFailure, OneTimeCode
+from ent.core.models import MailDelivery, OneTimeCode
 from ent.directory.models import Student
 
 CHART_DAYS = 30
@@ -102,14 +102,23 @@ def activations_per_day(days: int = CHART_DAYS) -> list[DayCount]:
     ]
 
 
-def recent_mail_failures(limit: int = 10) -> QuerySet[MailFailure]:
-    """The latest mails the relay did not take."""
-    return MailFailure.objects.all()[:limit]
+def failed_mails(limit: int = 20) -> QuerySet[MailDelivery]:
+    """The latest mails that failed for good (the dashboard lists them with a retry button)."""
+    return MailDelivery.objects.filter(state=MailDelivery.State.FAILED).order_by(
+        "-failed_at", "-id"
+    )[:limit]
 
 
 def mail_failures_since(days: int = 7) -> int:
-    """How many mails failed in the last ``days`` days."""
-    return MailFailure.objects.filter(at__gte=clock.now() - timedelta(days=days)).count()
+    """How many mails failed for good in the last ``days`` days."""
+    return MailDelivery.objects.filter(
+        state=MailDelivery.State.FAILED, failed_at__gte=clock.now() - timedelta(days=days)
+    ).count()
+
+
+def retrying_mails() -> int:
+    """Mails whose last attempt failed and that wait for their next one."""
+    return MailDelivery.objects.filter(state=MailDelivery.State.RETRYING).count()
 
 
 @dataclass(frozen=True)

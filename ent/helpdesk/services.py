@@ -299,3 +299,41 @@ def staff_password_set(*, code: str, password: str, ip: str | None) -> Account |
         account.save(update_fields=["password"])
         audit_record(kind=Kind.STAFF_PASSWORD_SET, actor=account, ip=ip, target=account.username)
     return account
+
+
+# --- Mails that failed for good (the dashboard's "Renvoyer" button) ------------------------------
+
+
+def mail_retry(*, delivery_id: int, actor: Account, ip: str | None) -> None:
+    """Queue a mail that failed for good once more, with a fresh set of attempts; audited.
+
+    Open to agents and administrators alike: it sends again, to the same address, the very mail
+    that ENT already decided to send, so it grants no power over an account. Raises
+    ``ActionError`` when the mail is not (or no longer) failed, or its content was cleared.
+    """
+    from ent.core.mail import mail_delivery_retry
+    from ent.core.models import MailDelivery
+
+    with transaction.atomic():
+        try:
+            delivery = MailDelivery.objects.select_for_update().get(pk=delivery_id)
+        except MailDelivery.DoesNotExist:
+            raise ActionError(_("Ce mail n'existe plus.")) from None
+        if not delivery.retryable:
+            raise ActionError(
+                _(
+                    "Ce mail ne peut pas être renvoyé : il n'est plus en échec ou son contenu a été effacé."
+                )
+            )
+        attempts, last_error = delivery.attempts, delivery.last_error
+        mail_delivery_retry(delivery_id=delivery.pk)
+        audit_record(
+            kind=Kind.MAIL_RETRIED,
+            actor=actor,
+            ip=ip,
+            mail=delivery.pk,
+            template=delivery.template,
+            to=delivery.to,
+            attempts=attempts,
+            last_error=last_error,
+        )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("login/enrol", views.enrol, name="enrol"),
     path("invite", views.invite, name="invite"),
     path("search", views.search, name="search"),
+    path("mail/<int:pk>/retry", views.mail_retry, name="mail-retry"),
     path("students/<int:pk>/", views.student, name="student"),
     path("students/<int:pk>/<slug:action>", views.student_action, name="student-action"),
     path("requests/", views.requests, name="requests"),

@@ -31,6 +31,7 @@ from ent.accounts.sessions import sessions_active
 from ent.core import clock
 from ent.core import session_keys as keys
 from ent.core.forms import posted
+from ent.core.mail import mail_queue_stats
 from ent.core.messages import retry_message
 from ent.core.models import AuditEvent, OneTimeCode
 from ent.core.net import client_ip
@@ -238,12 +239,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "chart": selectors.bar_chart(days),
             "activations_total": sum(d.count for d in days),
             "open_requests": selectors.open_requests().count(),
-            "mail_failures": selectors.recent_mail_failures(),
+            "mail_failures": selectors.failed_mails(),
             "mail_failures_week": selectors.mail_failures_since(7),
+            "mail_retrying": selectors.retrying_mails(),
+            "mail_queue": mail_queue_stats(),
             "search_form": SearchForm(),
             "nav": "dashboard",
         },
     )
+
+
+@staff_required(Role.AGENT)
+@require_POST
+def mail_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dashboard's "Renvoyer" button of a mail that failed for good (agents too)."""
+    _run(
+        request,
+        lambda: services.mail_retry(delivery_id=pk, actor=_actor(request), ip=client_ip(request)),
+        _("Le mail est de nouveau dans la file d'envoi."),
+    )
+    return redirect("helpdesk:dashboard")
 
 
 @staff_required(Role.AGENT)
@@ -604,6 +619,10 @@ SHOWN_SETTINGS = [
     "UNIVERSITY_SHORT_NAME",
     "STUDENT_MAIL_DOMAIN",
     "MAIL_FROM",
+    "MAIL_MAX_ATTEMPTS",
+    "MAIL_RETRY_BASE_SECONDS",
+    "MAIL_RETRY_MAX_SECONDS",
+    "MAIL_SENDING_LEASE_SECONDS",
     "HELPDESK_EMAIL",
     "CHARTER_VERSION",
     "EPPN_SCOPE",

@@ -8,7 +8,7 @@ from typing import Any
 from django.core import mail
 from django.test import Client
 
-from ent.core.mail import mail_background_wait
+from ent.core.mail import mail_queue_run
 from tests.conftest import GOOD_PASSWORD
 
 NEW_PASSWORD = "Nouveau.Depart2027"
@@ -30,8 +30,8 @@ def is_signed_in(client: Client) -> bool:
 
 
 def outbox() -> list[Any]:
-    """``mail.outbox`` once the mails handed to threads have left."""
-    mail_background_wait()
+    """``mail.outbox`` once the mail queue is drained."""
+    mail_queue_run()
     return list(mail.outbox)
 
 

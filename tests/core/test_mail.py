@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.db import transaction
+from django_tasks_db.models import DBTaskResult
 
 from ent.core.mail import mail_send
+from ent.core.models import MailDelivery
 
 
 @pytest.mark.django_db(transaction=True)
@@ -22,6 +24,7 @@ def test_rolled_back_change_sends_nothing() -> None:
         )
         raise Boom
     assert mail.outbox == []
+    assert not MailDelivery.objects.exists() and not DBTaskResult.objects.exists()
     with transaction.atomic():
         mail_send(
             to="a@example.org",
@@ -30,6 +33,7 @@ def test_rolled_back_change_sends_nothing() -> None:
         )
         assert mail.outbox == []  # not before commit
     assert len(mail.outbox) == 1
+    assert MailDelivery.objects.get().state == MailDelivery.State.SENT
 
 
 def test_header_injection_refused() -> None:

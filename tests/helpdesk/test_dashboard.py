@@ -13,7 +13,7 @@ from django.utils import timezone
 from ent.accounts import update_request as ur
 from ent.accounts.models import Account, UpdateRequest
 from ent.core import clock
-from ent.core.models import MailFailure
+from ent.core.models import AuditEvent, MailDelivery
 from ent.helpdesk import selectors
 from tests.conftest import free_port, page_text, start_activation
 
@@ -69,17 +69,69 @@ def test_numbers(agent_client: Client, make_student: Any, make_active_student: A
 def test_mail_failure_is_recorded_and_shown(
     agent_client: Client, make_student: Any, settings: Any
 ) -> None:
-    """A relay that is down: the mail is logged, kept as a failure, and the dashboard says so."""
+    """A relay that is down: the attempt is logged, and once the attempts are used up the mail
+    is "failed" and the dashboard lists it with a retry button."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
     settings.EMAIL_TIMEOUT = 2
+    settings.MAIL_MAX_ATTEMPTS = 1
     student = make_student()
     start_activation(student, "nomail@example.org")
-    failure = MailFailure.objects.get()
+    failure = MailDelivery.objects.get()
+    assert failure.state == MailDelivery.State.FAILED and failure.attempts == 1
     assert failure.to == "nomail@example.org" and failure.template == "activation"
-    assert "Connection" in failure.error or "refused" in failure.error.lower()
+    assert "Connection" in failure.last_error or "refused" in failure.last_error.lower()
+    assert failure.payload is not None  # kept for the retry
     page = page_text(agent_client.get("/helpdesk/"))
     assert "1 échec d'envoi ces 7 derniers jours" in page and "nomail@example.org" in page
+    assert f'action="/helpdesk/mail/{failure.pk}/retry"' in page
+
+
+def test_mail_still_retrying_is_counted_not_listed(
+    agent_client: Client, make_student: Any, settings: Any
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    settings.EMAIL_TIMEOUT = 2
+    start_activation(make_student(), "later@example.org")
+    delivery = MailDelivery.objects.get()
+    assert delivery.state == MailDelivery.State.RETRYING and delivery.next_attempt_at
+    page = page_text(agent_client.get("/helpdesk/"))
+    assert "0 échecs d'envoi" in page
+    assert "1 mail dans la file d'envoi, dont 1 en attente d'un nouvel essai" in page
+
+
+def test_retry_button_sends_the_failed_mail_and_is_audited(
+    agent_client: Client, make_student: Any, settings: Any, request: pytest.FixtureRequest
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    settings.EMAIL_TIMEOUT = 2
+    settings.MAIL_MAX_ATTEMPTS = 1
+    start_activation(make_student(first_name="Ada"), "ada@example.org")
+    failure = MailDelivery.objects.get()
+    assert failure.state == MailDelivery.State.FAILED
+    assert agent_client.get(f"/helpdesk/mail/{failure.pk}/retry").status_code == 405
+    smtp = request.getfixturevalue("smtp_server")  # the relay is back
+    response = agent_client.post(f"/helpdesk/mail/{failure.pk}/retry", follow=True)
+    assert "Le mail est de nouveau dans la file d'envoi." in page_text(response)
+    received = smtp.wait_for(1)
+    assert received[0]["To"] == "ada@example.org"
+    assert received[0]["Message-ID"] == failure.message_id
+    failure.refresh_from_db()
+    assert failure.state == MailDelivery.State.SENT and failure.payload is None
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.MAIL_RETRIED)
+    assert event.actor == agent_client.staff  # type: ignore[attr-defined]
+    assert event.data["to"] == "ada@example.org" and event.data["attempts"] == 1
+    # Sent: a second press changes nothing and says why.
+    response = agent_client.post(f"/helpdesk/mail/{failure.pk}/retry", follow=True)
+    assert "ne peut pas être renvoyé" in page_text(response)
+    assert len(smtp.messages) == 1
+
+
+def test_retry_needs_staff(client: Client, active_student: Any) -> None:
+    response = client.post("/helpdesk/mail/1/retry")
+    assert response.status_code == 302 and "/helpdesk/login" in response["Location"]
 
 
 def test_chart_layout() -> None:

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
 
 from ent.accounts.models import Account
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.models import AuditEvent, MailFailure, OneTimeCode
+from ent.core.models import AuditEvent, MailDelivery, OneTimeCode
 from ent.directory.models import Student
 from ent.helpdesk.purge import months_before
 from tests.conftest import start_activation
@@ -41,10 +42,25 @@ def scenario(make_student: Any, make_active_student: Any, settings: Any) -> dict
     AuditEvent.objects.filter(pk=old.pk).update(
         at=now - timedelta(days=31 * settings.AUDIT_RETENTION_MONTHS + 1)
     )
-    MailFailure.objects.create(
-        at=now - timedelta(days=400), to="x@example.org", template="t", error="e"
-    )
-    MailFailure.objects.create(at=now, to="y@example.org", template="t", error="e")
+    for n, (created, state) in enumerate(
+        [
+            (now - timedelta(days=400), MailDelivery.State.FAILED),  # removed
+            (now, MailDelivery.State.SENT),  # kept
+            (now - timedelta(days=10), MailDelivery.State.FAILED),  # kept, its content cleared
+        ]
+    ):
+        MailDelivery.objects.create(
+            key=f"k{n}",
+            created_at=created,
+            failed_at=created if state == MailDelivery.State.FAILED else None,
+            state=state,
+            to="x@example.org",
+            template="t",
+            sender="noreply@example.org",
+            payload={"body": "code=SECRET"} if state == MailDelivery.State.FAILED else None,
+        )
+    # The queue's task rows: finished more than a week ago, they go.
+    DBTaskResult.objects.update(finished_at=now - timedelta(days=8))
     # The activation codes of the active student: used; make one expired.
     OneTimeCode.objects.filter(account__student=departed_active).update(
         expires_at=now - timedelta(minutes=1)
@@ -65,19 +81,20 @@ def test_dry_run_then_real(make_student: Any, make_active_student: Any, settings
         Account.objects.count(),
         AuditEvent.objects.count(),
         OneTimeCode.objects.count(),
-        MailFailure.objects.count(),
+        MailDelivery.objects.count(),
     )
 
     out = run("--dry-run")
     assert "would remove" in out
     assert "students: 2" in out and "pending accounts: 1" in out
-    assert "audit events: 1" in out and "mail failures: 1" in out and "codes: 1" in out
+    assert "audit events: 1" in out and "mails: 1" in out and "codes: 1" in out
+    assert "mail contents: 1" in out and "mail tasks: 2" in out
     assert (
         Student.objects.count(),
         Account.objects.count(),
         AuditEvent.objects.count(),
         OneTimeCode.objects.count(),
-        MailFailure.objects.count(),
+        MailDelivery.objects.count(),
     ) == counts_before
 
     out = run()
@@ -87,7 +104,9 @@ def test_dry_run_then_real(make_student: Any, make_active_student: Any, settings
     assert s["departed_active"].pk in remaining  # an activated account is never purged
     assert s["recent_never"].pk in remaining  # still in the imports
     assert not AuditEvent.objects.filter(pk=s["old_event"].pk).exists()
-    assert MailFailure.objects.count() == 1
+    assert MailDelivery.objects.count() == counts_before[-1] - 1  # the 400-day-old one
+    assert not MailDelivery.objects.filter(payload__isnull=False).exists()
+    assert not DBTaskResult.objects.exists()
     assert not OneTimeCode.objects.filter(expires_at__lte=clock.now()).exists()
     assert AuditEvent.objects.filter(kind=Kind.PURGE_RUN).exists()
 

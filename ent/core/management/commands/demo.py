@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ent.core.mail import mail_worker_thread
 from ent.directory.demo import DEMO_STUDENTS
 from ent.directory.models import Student
 from ent.directory.services import students_import
@@ -46,7 +47,10 @@ class Command(BaseCommand):
                 f"    {student.student_number} / {student.ine}  {student.full_name:<18}"
                 f" {student.institutional_email}  [{state}]"
             )
-        self.stdout.write(f"  Mails are not sent: read them at {settings.BASE_URL}/demo/outbox")
+        if settings.EMAIL_BACKEND == "ent.core.mail.DemoOutboxBackend":
+            self.stdout.write(f"  Mails are not sent: read them at {settings.BASE_URL}/demo/outbox")
+        else:
+            self.stdout.write(f"  Mails go to the relay of ENT_SMTP_URL ({settings.SMTP_URL})")
         # --- Help desk (helpdesk branch) ---
         from ent.helpdesk.demo import DEMO_ADMIN, demo_admin_reset
 
@@ -103,6 +107,8 @@ class Command(BaseCommand):
                     f"  Mail receiver not started ({settings.MAIL_RECEIVER_HOST}:"
                     f"{settings.MAIL_RECEIVER_PORT}: {exc})"
                 )
+        # The mail queue's worker, in a thread of this process (production runs `ent worker`).
+        mail_worker_thread()
         call_command(
             "runserver",
             f"{base.hostname}:{base.port or 80}",
