@@ -87,9 +87,9 @@ def stored() -> dict[str, int]:
     from django.apps import apps
     from django.core import mail
 
-    from ent.core.mail import mail_background_wait
+    from ent.core.mail import mail_queue_run
 
-    mail_background_wait()
+    mail_queue_run()
     names = [
         "accounts.Account",
         "accounts.UpdateRequest",
@@ -97,7 +97,8 @@ def stored() -> dict[str, int]:
         "core.OneTimeCode",
         "core.AuditEvent",
         "core.OutboxMail",
-        "core.MailFailure",
+        "core.MailDelivery",
+        "webmail.PendingForwarding",
         "sso.Service",
         "sso.CasTicket",
         "sso.OidcSession",

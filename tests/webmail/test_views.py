@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -247,18 +248,39 @@ def test_forged_uid_folder_and_another_students_message(
 
 
 def test_unreachable_store_is_a_clear_503(
-    sophie: Client, mailbox: str, monkeypatch: pytest.MonkeyPatch
+    sophie: Client, mailbox: str, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise MailStoreError("connection refused")
 
-    from ent.webmail.backends.local import LocalStore
-
-    monkeypatch.setattr(LocalStore, "folders", broken)
+    monkeypatch.setattr(type(store), "folders", broken)
     for path in ("/webmail/", "/webmail/folder/INBOX/", "/webmail/compose/"):
         response = sophie.get(path)
         assert response.status_code == 503, path
         assert response["Retry-After"] == "60"
+        assert "Messagerie momentanément indisponible" in page_text(response)
+
+
+def test_a_dovecot_that_does_not_answer_is_a_clear_503(
+    sophie: Client, mailbox: str, mail_backend: Any, settings: Any
+) -> None:
+    """Not a patched method: the IMAP server's port is closed (Dovecot stopped, say)."""
+    import socket
+
+    if mail_backend.name != "dovecot":
+        settings.MAIL_BACKEND = "dovecot"
+        settings.IMAP_MASTER_USER = "ent-master"
+        password_file = Path(settings.MAIL_DIR) / "master-password"
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.write_text("not used\n")
+        settings.IMAP_MASTER_PASSWORD_FILE = str(password_file)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings.IMAP_URL = f"imap://127.0.0.1:{closed}"
+    for path in ("/webmail/", "/webmail/folder/INBOX/", "/webmail/compose/"):
+        response = sophie.get(path)
+        assert response.status_code == 503, path
         assert "Messagerie momentanément indisponible" in page_text(response)
 
 
