@@ -61,9 +61,8 @@ def test_guide_three_steps_then_mail_arrives_with_a_copy(
 
     # 1) Se connecter à l'ENT, Mon espace / Webmail Etudiant.
     sign_in(page, ent_url, student.student_number)
-    # The portal has no "Webmail" tile yet (the webmail pages' branch adds it): open the
-    # webmail by its address.
-    page.goto("/webmail/")
+    page.get_by_role("link", name=re.compile("^Webmail étudiant")).click()
+    expect(page).to_have_url(f"{ent_url}/webmail/folder/INBOX/")
 
     # 2) Courrier / Filtres, et choisir Transfert.
     page.get_by_role("navigation", name="Courrier").get_by_role("link", name="Filtres").click()

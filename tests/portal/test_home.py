@@ -57,12 +57,13 @@ def test_signed_in_student_sees_the_tiles_in_order(active_student: Any) -> None:
     page = page_text(response)
     assert "Bonjour Sophie Germain" in page
     assert tiles(response) == [
+        ("/webmail/", "Webmail étudiant"),  # ENT's own webmail, first
         ("https://mail.example.org/", "Messagerie"),
         ("https://courses.example.org/", "Cours"),
         ("https://agenda.example.org/", "Agenda"),
     ]
     html = response.content.decode()
-    assert html.count('aria-hidden="true" focusable="false"') == 3  # decorative icons
+    assert html.count('aria-hidden="true" focusable="false"') == 4  # decorative icons
     assert 'href="/account/"' in html and "Mon profil" in page
     assert "Se déconnecter" in page
 
@@ -73,8 +74,24 @@ def test_anonymous_home_has_no_tiles(db: None) -> None:
     assert tiles(response) == [] and "Activer mon compte" in page_text(response)
 
 
-def test_no_service_yet(active_student: Any) -> None:
-    assert "Aucun service n'est encore ouvert." in page_text(signed_in(active_student).get("/"))
+def test_with_no_registered_service_the_webmail_tile_is_there(active_student: Any) -> None:
+    """The guide's "Mon espace / Webmail Etudiant" works on a fresh installation."""
+    response = signed_in(active_student).get("/")
+    assert tiles(response) == [("/webmail/", "Webmail étudiant")]
+    assert "Aucun service n'est encore ouvert." not in page_text(response)
+
+
+def test_a_registered_webmail_replaces_the_builtin_tile(active_student: Any) -> None:
+    register(
+        "webmail",
+        r"https://webmail\.univ-perp\.fr/.*",
+        name="Roundcube",
+        home_url="https://webmail.univ-perp.fr/",
+        icon=Service.Icon.MAIL,
+    )
+    assert tiles(signed_in(active_student).get("/")) == [
+        ("https://webmail.univ-perp.fr/", "Roundcube")
+    ]
 
 
 def test_demo_services_are_registered_idempotently(settings: Any) -> None:
