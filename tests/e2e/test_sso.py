@@ -99,7 +99,8 @@ def test_one_sign_on_two_services_one_logout(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Bonjour Ada Lovelace")
     tiles = page.locator("ul.tiles > li a")
-    expect(tiles).to_have_count(2)
+    expect(tiles).to_have_count(3)  # ENT's own webmail, then the two services
+    expect(tiles.first).to_have_attribute("href", "/webmail/")
     audit("sso-01-portal")
 
     # The CAS service: its tile, then python-cas validates the ticket; no password asked.
