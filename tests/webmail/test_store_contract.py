@@ -97,6 +97,20 @@ def test_delivered_mail_is_listed_newest_first_with_its_headers(
     assert (inbox.total, inbox.unread) == (3, 3)
 
 
+def test_a_message_without_a_date_header_is_dated_by_its_arrival(
+    store: MailStore, new_mailbox: NewMailbox, deliver: Deliver
+) -> None:
+    address = new_mailbox()
+    raw = make_mail(to=address, subject="Sans date")
+    raw = b"".join(line for line in raw.splitlines(keepends=True) if not line.startswith(b"Date:"))
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    deliver(address, raw)
+    (summary,) = store.messages(address, "INBOX").messages
+    assert summary.subject == "Sans date"
+    assert summary.date is not None and summary.date.tzinfo is not None
+    assert before <= summary.date <= datetime.now(UTC) + timedelta(seconds=2)
+
+
 def test_paging(store: MailStore, new_mailbox: NewMailbox, deliver: Deliver) -> None:
     box = new_mailbox()
     for n in range(5):

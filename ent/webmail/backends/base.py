@@ -54,7 +54,9 @@ class MessageSummary:
     uid: str
     sender: str  # as in the From header, decoded: "Prénom Nom <adresse@exemple.fr>"
     subject: str  # decoded
-    date: datetime | None  # aware; None when the header is missing or unreadable
+    # Aware: the Date header, or the arrival time when the header is missing or unreadable
+    # (so a list never shows a message without a date); None only if neither is known.
+    date: datetime | None
     unread: bool
     size: int
     has_attachments: bool = False

@@ -449,7 +449,9 @@ class DovecotStore:
             start = (page - 1) * page_size
             chosen = uids[start : start + page_size]
             data = (
-                client.fetch(chosen, ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE"])
+                client.fetch(
+                    chosen, ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE", "INTERNALDATE"]
+                )
                 if chosen
                 else {}
             )
@@ -460,6 +462,8 @@ class DovecotStore:
                 continue
             envelope = item.get(b"ENVELOPE")
             when = envelope.date if envelope is not None else None
+            if when is None:  # no readable Date header: the arrival time
+                when = item.get(b"INTERNALDATE")
             if when is not None and when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             flags = {f.lower() for f in item.get(b"FLAGS", ())}

@@ -452,16 +452,17 @@ class LocalStore:
         if needle:
             count_sql = "SELECT count(*) FROM message WHERE folder = ? AND instr(search, ?) > 0"
             page_sql = (
-                "SELECT uid, sender, subject, date, seen, size, has_attachments FROM message"
-                " WHERE folder = ? AND instr(search, ?) > 0"
+                "SELECT uid, sender, subject, coalesce(date, received), seen, size,"
+                " has_attachments FROM message WHERE folder = ? AND instr(search, ?) > 0"
                 " ORDER BY received DESC, uid DESC LIMIT ? OFFSET ?"
             )
             args: list[str | int] = [folder, needle]
         else:
             count_sql = "SELECT count(*) FROM message WHERE folder = ?"
             page_sql = (
-                "SELECT uid, sender, subject, date, seen, size, has_attachments FROM message"
-                " WHERE folder = ? ORDER BY received DESC, uid DESC LIMIT ? OFFSET ?"
+                "SELECT uid, sender, subject, coalesce(date, received), seen, size,"
+                " has_attachments FROM message WHERE folder = ?"
+                " ORDER BY received DESC, uid DESC LIMIT ? OFFSET ?"
             )
             args = [folder]
         with self._index(mailbox) as db:
