@@ -394,7 +394,8 @@ def mail_deliver(delivery_id: int) -> str:
 
 
 def mail_queue_recover() -> int:
-    """Queue again the deliveries left ``sending`` longer than the lease (their worker died).
+    """Queue again the deliveries left ``sending`` longer than the lease (their worker died),
+    and those still waiting whose task ended or died before claiming them.
 
     Their old task row stays "running" for ever otherwise; it is marked failed. Returns how many
     deliveries were re-queued. ``ent worker`` runs this at start and then periodically.
@@ -424,8 +425,54 @@ def mail_queue_recover() -> int:
             delivery.save(update_fields=["state", "sending_since", "last_error"])
             _enqueue(delivery)
             count += 1
+    count += _recover_orphans(limit)
     if count:
         logger.warning("mail queue: %d deliveries of a stopped worker queued again", count)
+    return count
+
+
+def _recover_orphans(limit: Any) -> int:
+    """Queue again the deliveries still waiting ("queued"/"retrying") whose task is gone.
+
+    The database failing under ``_claim`` makes django-tasks-db mark the task failed, and a
+    worker killed between claiming the task and claiming the delivery leaves the task
+    "running": either way nothing would ever run that delivery again (the mail is lost, and
+    never "failed" for the help desk to see). A task claimed less than the lease ago is alive.
+    """
+    from django.db.models import Q
+    from django_tasks_db.models import DBTaskResult
+
+    from .models import MailDelivery
+
+    State = MailDelivery.State
+    waiting = list(
+        MailDelivery.objects.filter(state__in=(State.QUEUED, State.RETRYING)).values_list(
+            "pk", "task_id"
+        )
+    )
+    if not waiting:
+        return 0
+    # Read after the deliveries: a task enqueued before that read is committed with its row.
+    alive = {
+        str(pk)
+        for pk in DBTaskResult.objects.filter(queue_name=MAIL_QUEUE)
+        .filter(Q(status="READY") | Q(status="RUNNING", started_at__gte=limit))
+        .values_list("id", flat=True)
+    }
+    count = 0
+    for pk, task_id in waiting:
+        if task_id in alive:
+            continue
+        with transaction.atomic():
+            delivery = (
+                MailDelivery.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, state__in=(State.QUEUED, State.RETRYING), task_id=task_id)
+                .first()
+            )
+            if delivery is None:
+                continue  # claimed, sent or queued again meanwhile
+            _enqueue(delivery)
+            count += 1
     return count
 
 

@@ -221,3 +221,33 @@ def test_smtp_errors_are_retryable_unless_5xx() -> None:
     assert _permanent(smtplib.SMTPResponseException(554, b"no"))
     assert _permanent(smtplib.SMTPRecipientsRefused({"a@b": (550, b"unknown")}))
     assert not _permanent(smtplib.SMTPRecipientsRefused({"a@b": (450, b"busy")}))
+
+
+def test_a_delivery_whose_task_ended_before_claiming_it_is_queued_again(settings: Any) -> None:
+    """The database failed under ``_claim`` (django-tasks-db marks the task failed) or the
+    worker died between claiming the task and the delivery: the delivery stays "queued" with
+    no task left to run it. Recovery queues it again; a task still alive is left alone."""
+    settings.MAIL_SENDING_LEASE_SECONDS = 60
+    failed = queue_one(to="failed@example.org")
+    DBTaskResult.objects.filter(id=failed.task_id).update(
+        status="FAILED", finished_at=timezone.now()
+    )
+    dead = queue_one(to="dead@example.org")
+    DBTaskResult.objects.filter(id=dead.task_id).update(
+        status="RUNNING", started_at=timezone.now() - timedelta(seconds=120)
+    )
+    starting = queue_one(to="starting@example.org")  # its worker is about to claim it
+    DBTaskResult.objects.filter(id=starting.task_id).update(
+        status="RUNNING", started_at=timezone.now()
+    )
+    waiting = queue_one(to="waiting@example.org")  # an ordinary ready task
+    assert mail_queue_recover() == 2
+    assert mail_queue_recover() == 0  # the new tasks are alive
+    assert mail_queue_run() == 3  # the two re-queued ones, and the ready one
+    sent = sorted(m.to[0] for m in mail.outbox)
+    assert sent == ["dead@example.org", "failed@example.org", "waiting@example.org"]
+    for delivery in (failed, dead, waiting):
+        delivery.refresh_from_db()
+        assert delivery.state == MailDelivery.State.SENT and delivery.attempts == 1
+    starting.refresh_from_db()
+    assert starting.state == MailDelivery.State.QUEUED
