@@ -256,13 +256,15 @@ def _deliver_templated(delivery: Any) -> None:
         raise smtplib.SMTPException("the mail backend did not take the message")
 
 
-def _deliver_raw(delivery: Any) -> None:
+def _deliver_raw(delivery: Any) -> list[str]:
+    """Send the raw mail; returns the recipients the relay refused while taking it for others
+    (smtplib raises only when every recipient is refused)."""
     recipients = [r.strip() for r in delivery.to.split(",") if r.strip()]
     raw = bytes(delivery.raw)
     connection = get_connection(fail_silently=False)
     if isinstance(connection, DemoOutboxBackend):
         connection.send_raw(sender=delivery.sender, recipients=recipients, raw=raw)
-        return
+        return []
     host, port = settings.EMAIL_HOST, settings.EMAIL_PORT
     timeout = settings.EMAIL_TIMEOUT
     smtp_class = smtplib.SMTP_SSL if settings.EMAIL_USE_SSL else smtplib.SMTP
@@ -271,7 +273,8 @@ def _deliver_raw(delivery: Any) -> None:
             smtp.starttls()
         if settings.EMAIL_HOST_USER:
             smtp.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
-        smtp.sendmail(delivery.sender, recipients, raw)
+        refused = smtp.sendmail(delivery.sender, recipients, raw)
+    return sorted(refused)
 
 
 def _retry_delay(attempts: int) -> float:
@@ -302,16 +305,22 @@ def _claim(delivery_id: int) -> Any | None:
         return delivery
 
 
-def _mark_sent(delivery_id: int, attempt: int) -> None:
+def _mark_sent(delivery: Any, attempt: int, refused: Sequence[str] = ()) -> None:
     """Record ``sent`` and drop the rendered mail; retried while the database hiccups, because
-    failing here is the one way a mail the relay took can be sent again."""
+    failing here is the one way a mail the relay took can be sent again.
+
+    ``refused``: recipients the relay refused while taking the mail for the others; the mail
+    is queued again for them alone, in the same transaction (retried, or failed for the help
+    desk to see, like any other mail).
+    """
     from .models import MailDelivery
 
+    delivery_id = delivery.pk
     delays = [0.5, 1.0, 2.0, 4.0]
     while True:
         try:
             with transaction.atomic():
-                MailDelivery.objects.filter(
+                updated = MailDelivery.objects.filter(
                     pk=delivery_id, state=MailDelivery.State.SENDING, attempts=attempt
                 ).update(
                     state=MailDelivery.State.SENT,
@@ -321,6 +330,13 @@ def _mark_sent(delivery_id: int, attempt: int) -> None:
                     payload=None,
                     raw=None,
                 )
+                if updated and refused:
+                    mail_send_raw(
+                        sender=delivery.sender,
+                        recipients=list(refused),
+                        raw=bytes(delivery.raw),
+                        key=f"{delivery.key}:refused:{','.join(refused)}",
+                    )
             return
         except Exception:
             if not delays:
@@ -379,9 +395,10 @@ def mail_deliver(delivery_id: int) -> str:
     if delivery is None:
         return "skipped"
     attempt = delivery.attempts
+    refused: list[str] = []
     try:
         if delivery.raw is not None:
-            _deliver_raw(delivery)
+            refused = _deliver_raw(delivery)
         elif delivery.payload is not None:
             _deliver_templated(delivery)
         else:
@@ -389,12 +406,17 @@ def mail_deliver(delivery_id: int) -> str:
     except Exception as exc:
         logger.warning("mail %s attempt %d: %s", delivery_id, attempt, exc)
         return _mark_failed(delivery_id, attempt, exc)
-    _mark_sent(delivery_id, attempt)
+    if refused:
+        logger.warning(
+            "mail %s attempt %d: refused for %d recipient(s)", delivery_id, attempt, len(refused)
+        )
+    _mark_sent(delivery, attempt, refused)
     return "sent"
 
 
 def mail_queue_recover() -> int:
-    """Queue again the deliveries left ``sending`` longer than the lease (their worker died).
+    """Queue again the deliveries left ``sending`` longer than the lease (their worker died),
+    and those still waiting whose task ended or died before claiming them.
 
     Their old task row stays "running" for ever otherwise; it is marked failed. Returns how many
     deliveries were re-queued. ``ent worker`` runs this at start and then periodically.
@@ -424,8 +446,54 @@ def mail_queue_recover() -> int:
             delivery.save(update_fields=["state", "sending_since", "last_error"])
             _enqueue(delivery)
             count += 1
+    count += _recover_orphans(limit)
     if count:
         logger.warning("mail queue: %d deliveries of a stopped worker queued again", count)
+    return count
+
+
+def _recover_orphans(limit: Any) -> int:
+    """Queue again the deliveries still waiting ("queued"/"retrying") whose task is gone.
+
+    The database failing under ``_claim`` makes django-tasks-db mark the task failed, and a
+    worker killed between claiming the task and claiming the delivery leaves the task
+    "running": either way nothing would ever run that delivery again (the mail is lost, and
+    never "failed" for the help desk to see). A task claimed less than the lease ago is alive.
+    """
+    from django.db.models import Q
+    from django_tasks_db.models import DBTaskResult
+
+    from .models import MailDelivery
+
+    State = MailDelivery.State
+    waiting = list(
+        MailDelivery.objects.filter(state__in=(State.QUEUED, State.RETRYING)).values_list(
+            "pk", "task_id"
+        )
+    )
+    if not waiting:
+        return 0
+    # Read after the deliveries: a task enqueued before that read is committed with its row.
+    alive = {
+        str(pk)
+        for pk in DBTaskResult.objects.filter(queue_name=MAIL_QUEUE)
+        .filter(Q(status="READY") | Q(status="RUNNING", started_at__gte=limit))
+        .values_list("id", flat=True)
+    }
+    count = 0
+    for pk, task_id in waiting:
+        if task_id in alive:
+            continue
+        with transaction.atomic():
+            delivery = (
+                MailDelivery.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, state__in=(State.QUEUED, State.RETRYING), task_id=task_id)
+                .first()
+            )
+            if delivery is None:
+                continue  # claimed, sent or queued again meanwhile
+            _enqueue(delivery)
+            count += 1
     return count
 
 

@@ -221,3 +221,84 @@ def test_smtp_errors_are_retryable_unless_5xx() -> None:
     assert _permanent(smtplib.SMTPResponseException(554, b"no"))
     assert _permanent(smtplib.SMTPRecipientsRefused({"a@b": (550, b"unknown")}))
     assert not _permanent(smtplib.SMTPRecipientsRefused({"a@b": (450, b"busy")}))
+
+
+def test_a_delivery_whose_task_ended_before_claiming_it_is_queued_again(settings: Any) -> None:
+    """The database failed under ``_claim`` (django-tasks-db marks the task failed) or the
+    worker died between claiming the task and the delivery: the delivery stays "queued" with
+    no task left to run it. Recovery queues it again; a task still alive is left alone."""
+    settings.MAIL_SENDING_LEASE_SECONDS = 60
+    failed = queue_one(to="failed@example.org")
+    DBTaskResult.objects.filter(id=failed.task_id).update(
+        status="FAILED", finished_at=timezone.now()
+    )
+    dead = queue_one(to="dead@example.org")
+    DBTaskResult.objects.filter(id=dead.task_id).update(
+        status="RUNNING", started_at=timezone.now() - timedelta(seconds=120)
+    )
+    starting = queue_one(to="starting@example.org")  # its worker is about to claim it
+    DBTaskResult.objects.filter(id=starting.task_id).update(
+        status="RUNNING", started_at=timezone.now()
+    )
+    waiting = queue_one(to="waiting@example.org")  # an ordinary ready task
+    assert mail_queue_recover() == 2
+    assert mail_queue_recover() == 0  # the new tasks are alive
+    assert mail_queue_run() == 3  # the two re-queued ones, and the ready one
+    sent = sorted(m.to[0] for m in mail.outbox)
+    assert sent == ["dead@example.org", "failed@example.org", "waiting@example.org"]
+    for delivery in (failed, dead, waiting):
+        delivery.refresh_from_db()
+        assert delivery.state == MailDelivery.State.SENT and delivery.attempts == 1
+    starting.refresh_from_db()
+    assert starting.state == MailDelivery.State.QUEUED
+
+
+class GreylistingRelay(SMTPCatcher):
+    """Takes the mail for everyone but ``later@``, told to try again later (450)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("later@") and not getattr(self, "open", False):
+            return "450 4.2.0 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_recipient_refused_for_now_gets_the_raw_mail_later(settings: Any) -> None:
+    """smtplib returns the refused recipients of a partly accepted mail instead of raising:
+    they must not be dropped while the delivery is recorded "sent"."""
+    from aiosmtpd.controller import Controller
+
+    relay = GreylistingRelay("127.0.0.1", free_port())
+    controller = Controller(relay, hostname=relay.host, port=relay.port)
+    controller.start()
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = relay.host, relay.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = ""
+        raw = b"From: ada@etudiant.example\r\nSubject: Hi\r\nMessage-ID: <m-1@x>\r\n\r\nHi\r\n"
+        with transaction.atomic():
+            mail_send_raw(
+                sender="ada@etudiant.example",
+                recipients=["now@example.org", "later@example.org"],
+                raw=raw,
+                key="compose-1",
+            )
+        mail_queue_run()
+        assert relay.envelopes == [("ada@etudiant.example", ["now@example.org"])]
+        first = MailDelivery.objects.get(to="now@example.org, later@example.org")
+        assert first.state == MailDelivery.State.SENT
+        rest = MailDelivery.objects.get(to="later@example.org")
+        # Tried at once (all refused: 450, so a retry is scheduled), the raw mail kept.
+        assert rest.state == MailDelivery.State.RETRYING and bytes(rest.raw) == raw
+        relay.open = True  # type: ignore[attr-defined]
+        DBTaskResult.objects.filter(id=rest.task_id).update(run_after=timezone.now())
+        mail_queue_run()
+        relay.wait_for(2)
+    finally:
+        controller.stop()
+    assert relay.envelopes[1] == ("ada@etudiant.example", ["later@example.org"])
+    rest.refresh_from_db()
+    assert rest.state == MailDelivery.State.SENT
