@@ -76,7 +76,7 @@ class MailQueueCollector(Collector):
         from .health import mail_queue_stats_or_none
 
         stats = mail_queue_stats_or_none()
-        if stats is None:  # no mail queue in this build, or it could not be read
+        if stats is None:  # the mail queue could not be read
             return
         depth, age = stats
         yield GaugeMetricFamily("ent_mail_queue_depth", "Mails waiting to be sent", value=depth)

@@ -57,6 +57,23 @@ def test_readyz_names_redis_when_it_is_down(client: Client, settings: Any) -> No
     assert client.get("/healthz").status_code == 200
 
 
+def test_readyz_names_an_unreadable_mail_queue_without_its_details(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ent.core import mail
+
+    def broken() -> None:
+        raise RuntimeError("relation secret_table_name does not exist")
+
+    monkeypatch.setattr(mail, "mail_queue_stats", broken)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failed"] == ["mail_queue"]
+    assert body["checks"]["mail_queue"] == "unavailable: RuntimeError"
+    assert "secret_table_name" not in response.content.decode()
+
+
 # --- The 503 page -------------------------------------------------------------------------------
 
 
