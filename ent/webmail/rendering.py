@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
@@ -126,6 +127,36 @@ class ParsedMessage:
 
 def parse(raw: bytes) -> ParsedMessage:
     """Parse raw RFC 5322 bytes; never raises on a malformed message."""
+    try:
+        return _parse(raw)
+    except RecursionError:
+        # Multiparts nested about a thousand deep: the email package recurses once per level.
+        # The headers and the body as it is (MIME structure and all) are still shown.
+        return _parse_flat(raw)
+
+
+def _parse_flat(raw: bytes) -> ParsedMessage:
+    """The headers parsed, the body kept as plain text: for a structure too deep to parse."""
+    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(  # type: ignore[assignment]
+        raw, headersonly=True
+    )
+    _head, _sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    return ParsedMessage(
+        message=message,
+        subject=_header(message, "Subject"),
+        sender=_header(message, "From"),
+        to=_header(message, "To"),
+        cc=_header(message, "Cc"),
+        reply_to=_header(message, "Reply-To"),
+        date=_date(_header(message, "Date")),
+        message_id=_header(message, "Message-ID").strip(),
+        references=_header(message, "References"),
+        text=body.decode("utf-8", errors="replace"),
+        html=None,
+    )
+
+
+def _parse(raw: bytes) -> ParsedMessage:
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
     parts = list(_leaves(message))
     text_part = _body(message, "plain")

@@ -1,0 +1,86 @@
+"""Defects found by the security and correctness review of the webmail, one test each.
+
+Each test failed before its fix (see the commit that added it): hostile or merely unusual mail
+must never break a mailbox, a delivery or a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ent.accounts.models import Account
+from ent.webmail import rendering
+from ent.webmail.backends import FolderRole, MailStore
+from ent.webmail.backends.local import INBOX, LocalStore
+from ent.webmail.delivery import message_deliver
+from tests.conftest import SMTPCatcher
+from tests.webmail.mails import make_mail
+from tests.webmail.test_views import folder_name, message_url, uids
+
+SENDER = "alice.martin@example.org"
+
+
+def deeply_nested(to: str, depth: int = 1500) -> bytes:
+    """A small mail (≈ 100 KB) whose multiparts nest ``depth`` deep: Python's email parser
+    recurses once per level and gives up with RecursionError."""
+    lines = [f"From: {SENDER}", f"To: {to}", "Subject: Poupées russes", "MIME-Version: 1.0"]
+    for level in range(depth):
+        lines += [f'Content-Type: multipart/mixed; boundary="b{level}"', "", f"--b{level}"]
+    lines += ["Content-Type: text/plain; charset=utf-8", "", "Tout au fond.", ""]
+    lines += [f"--b{level}--" for level in reversed(range(depth))]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+# --- Deeply nested MIME ----------------------------------------------------------------------
+
+
+def test_deep_mime_nesting_is_parsed_without_recursion_error() -> None:
+    parsed = rendering.parse(deeply_nested("sophie@example.org"))
+    assert parsed.subject == "Poupées russes" and parsed.sender == SENDER
+    assert "Tout au fond." in rendering.body_text(parsed)
+
+
+@pytest.mark.django_db
+def test_deep_mime_nesting_does_not_break_the_local_mailbox(
+    settings: Any, tmp_path: Path, active_student: Any
+) -> None:
+    # Before: the file reached new/, indexing it raised RecursionError, the delivery answered
+    # 451 (the MTA retried, adding a copy each time) and every later look at the INBOX failed.
+    settings.MAIL_DIR = tmp_path / "mail"
+    local = LocalStore()
+    box = str(active_student.institutional_email)
+    message_deliver(recipient=box, mail_from=SENDER, raw=deeply_nested(box))
+    message_deliver(recipient=box, mail_from=SENDER, raw=make_mail(to=box, subject="Après"))
+    assert [m.subject for m in local.messages(box, INBOX).messages] == ["Après", "Poupées russes"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deep_mime_nesting_message_page_is_no_500(
+    new_mailbox: Callable[..., str],
+    store: MailStore,
+    deliver: Callable[..., None],
+    smtp_server: SMTPCatcher,
+) -> None:
+    mailbox = new_mailbox()
+    deliver(mailbox, deeply_nested(mailbox))
+    (uid,) = uids(store, mailbox)
+    client = Client()
+    client.force_login(Account.objects.get(student__institutional_email=mailbox))
+    inbox = folder_name(store, mailbox, FolderRole.INBOX)
+    assert client.get(f"/webmail/folder/{inbox}/").status_code == 200
+    for suffix in ("", "body/", "reply/", "forward/", "delete/"):
+        response = client.get(message_url(store, mailbox, uid, suffix))
+        assert response.status_code == 200, suffix
+    assert b"Tout au fond." in client.get(message_url(store, mailbox, uid, "body/")).content
+    response = client.post(
+        message_url(store, mailbox, uid, "forward/"),
+        {"to": "dan@example.org", "subject": "Fwd: Poupées russes", "body": "Regarde."},
+    )
+    assert response.status_code == 302
+    (attached,) = list(smtp_server.wait_for(1)[0].iter_attachments())
+    assert attached.get_filename() == "message.eml"
