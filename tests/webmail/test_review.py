@@ -6,6 +6,8 @@ must never break a mailbox, a delivery or a page.
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from django.test import Client
 from ent.accounts.models import Account
 from ent.webmail import rendering
 from ent.webmail.backends import FolderRole, MailStore
+from ent.webmail.backends.base import Vacation
 from ent.webmail.backends.local import INBOX, LocalStore
 from ent.webmail.delivery import message_deliver
 from tests.conftest import SMTPCatcher
@@ -84,3 +87,26 @@ def test_deep_mime_nesting_message_page_is_no_500(
     assert response.status_code == 302
     (attached,) = list(smtp_server.wait_for(1)[0].iter_attachments())
     assert attached.get_filename() == "message.eml"
+
+
+# --- Automatic reply -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_vacation_reply_to_a_folded_message_id(
+    settings: Any, tmp_path: Path, active_student: Any, smtp_server: SMTPCatcher
+) -> None:
+    # Before: the folded Message-ID went as is into In-Reply-To, EmailMessage refused the line
+    # break (ValueError) after the message was stored: 451, and the MTA's retry stored it twice.
+    settings.MAIL_DIR = tmp_path / "mail"
+    local = LocalStore()
+    box = str(active_student.institutional_email)
+    local.vacation_set(box, Vacation(subject="Absente", body="De retour lundi."))
+    raw = make_mail(to=box, subject="Pliée").replace(b"Message-ID: <", b"Message-ID: <pli\r\n ", 1)
+    result = message_deliver(recipient=box, mail_from=SENDER, raw=raw)
+    assert result.vacation_replied
+    (reply,) = smtp_server.wait_for(1)
+    original = email.message_from_bytes(raw, policy=email.policy.compat32)
+    unfolded = " ".join(str(original["Message-ID"]).split())
+    assert unfolded.startswith("<pli ") and " ".join(reply["In-Reply-To"].split()) == unfolded
+    assert local.messages(box, INBOX).total == 1
