@@ -78,6 +78,8 @@ _STYLE_FORBIDDEN = re.compile(
 )
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
 _DATA_IMAGE = re.compile(r"data:image/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]*\Z", re.I)
+# A mail with more MIME parts than this (counted as Content-Type headers) is shown as text.
+MAX_PARTS = 1000
 # A cid: image above this size is not inlined (the message page must stay light).
 INLINE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
 # Types a browser could render as active content if served inline: always downloaded as
@@ -127,6 +129,10 @@ class ParsedMessage:
 
 def parse(raw: bytes) -> ParsedMessage:
     """Parse raw RFC 5322 bytes; never raises on a malformed message."""
+    if raw.lower().count(b"content-type:") > MAX_PARTS:
+        # Tens of thousands of tiny parts: the email package needs seconds per thousand (minutes
+        # for a mail at the receiver's size limit), twice per page view. Shown flat instead.
+        return _parse_flat(raw)
     try:
         return _parse(raw)
     except RecursionError:
