@@ -224,14 +224,15 @@ def _body(message: EmailMessage, subtype: str) -> Message | None:
 
 
 def _header(message: Message, name: str) -> str:
-    """A header decoded to text, or as found when it cannot be decoded; never CR/LF."""
+    """A header decoded to text, or as found when it cannot be decoded; never CR/LF or another
+    control character (a reply reuses it, and the compose form refuses them)."""
     try:
         value = message.get(name)
         text = "" if value is None else str(value)
     except Exception:  # malformed encoded words, bad address syntax…
         raw = [v for k, v in message.raw_items() if k.lower() == name.lower()]
         text = str(raw[0]) if raw else ""
-    return re.sub(r"[\r\n\t]+", " ", text).strip()
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def _date(value: str) -> datetime | None:

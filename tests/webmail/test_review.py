@@ -129,3 +129,31 @@ def test_a_mail_of_twenty_thousand_tiny_parts_is_shown_flat_and_quickly() -> Non
     assert time.process_time() - started < 2
     assert parsed.subject == "Mille-feuille" and parsed.attachments == []
     assert parsed.text is not None and parsed.text.startswith("--b")
+
+
+# --- Replying at 23:00 -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reply_to_a_header_with_an_invisible_control_character_can_be_sent(
+    new_mailbox: Callable[..., str],
+    store: MailStore,
+    deliver: Callable[..., None],
+    smtp_server: SMTPCatcher,
+) -> None:
+    # Before: an encoded BEL (or any control but CR/LF/TAB) in Subject or the sender's name
+    # went into the reply form, whose checks then refused what the student never typed (and
+    # cannot see): "Retirez les retours à la ligne et caractères de contrôle".
+    mailbox = new_mailbox()
+    raw = make_mail(to=mailbox, subject="placeholder", sender="placeholder <alice@example.org>")
+    raw = raw.replace(b"Subject: placeholder", b"Subject: =?utf-8?q?Note=07_finale?=", 1)
+    raw = raw.replace(b"From: placeholder", b"From: =?utf-8?q?Alice=1BMartin?=", 1)
+    deliver(mailbox, raw)
+    (uid,) = uids(store, mailbox)
+    client = Client()
+    client.force_login(Account.objects.get(student__institutional_email=mailbox))
+    initial = client.get(message_url(store, mailbox, uid, "reply/")).context["form"].initial
+    response = client.post(message_url(store, mailbox, uid, "reply/"), {**initial, "body": "Reçu."})
+    assert response.status_code == 302, response.context["form"].errors
+    (answer,) = smtp_server.wait_for(1)
+    assert answer["Subject"].split() == ["Re:", "Note", "finale"]
