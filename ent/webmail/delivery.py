@@ -229,7 +229,8 @@ def _vacation_reply(vacation: Vacation, head: Message, recipient: str, sender: s
     reply["Date"] = email.utils.format_datetime(datetime.now(UTC))
     reply["Message-ID"] = email.utils.make_msgid(domain=recipient.partition("@")[2])
     reply["Auto-Submitted"] = "auto-replied"
-    message_id = str(head.get("Message-ID", "")).strip()
+    # Unfolded: a folded header keeps its line break here, which EmailMessage refuses.
+    message_id = " ".join(str(head.get("Message-ID", "")).split())
     if message_id:
         reply["In-Reply-To"] = message_id
         reply["References"] = message_id

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
@@ -77,6 +78,8 @@ _STYLE_FORBIDDEN = re.compile(
 )
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
 _DATA_IMAGE = re.compile(r"data:image/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]*\Z", re.I)
+# A mail with more MIME parts than this (counted as Content-Type headers) is shown as text.
+MAX_PARTS = 1000
 # A cid: image above this size is not inlined (the message page must stay light).
 INLINE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
 # Types a browser could render as active content if served inline: always downloaded as
@@ -126,6 +129,40 @@ class ParsedMessage:
 
 def parse(raw: bytes) -> ParsedMessage:
     """Parse raw RFC 5322 bytes; never raises on a malformed message."""
+    if raw.lower().count(b"content-type:") > MAX_PARTS:
+        # Tens of thousands of tiny parts: the email package needs seconds per thousand (minutes
+        # for a mail at the receiver's size limit), twice per page view. Shown flat instead.
+        return _parse_flat(raw)
+    try:
+        return _parse(raw)
+    except RecursionError:
+        # Multiparts nested about a thousand deep: the email package recurses once per level.
+        # The headers and the body as it is (MIME structure and all) are still shown.
+        return _parse_flat(raw)
+
+
+def _parse_flat(raw: bytes) -> ParsedMessage:
+    """The headers parsed, the body kept as plain text: for a structure too deep to parse."""
+    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(  # type: ignore[assignment]
+        raw, headersonly=True
+    )
+    _head, _sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    return ParsedMessage(
+        message=message,
+        subject=_header(message, "Subject"),
+        sender=_header(message, "From"),
+        to=_header(message, "To"),
+        cc=_header(message, "Cc"),
+        reply_to=_header(message, "Reply-To"),
+        date=_date(_header(message, "Date")),
+        message_id=_header(message, "Message-ID").strip(),
+        references=_header(message, "References"),
+        text=body.decode("utf-8", errors="replace"),
+        html=None,
+    )
+
+
+def _parse(raw: bytes) -> ParsedMessage:
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
     parts = list(_leaves(message))
     text_part = _body(message, "plain")
@@ -187,14 +224,15 @@ def _body(message: EmailMessage, subtype: str) -> Message | None:
 
 
 def _header(message: Message, name: str) -> str:
-    """A header decoded to text, or as found when it cannot be decoded; never CR/LF."""
+    """A header decoded to text, or as found when it cannot be decoded; never CR/LF or another
+    control character (a reply reuses it, and the compose form refuses them)."""
     try:
         value = message.get(name)
         text = "" if value is None else str(value)
     except Exception:  # malformed encoded words, bad address syntax…
         raw = [v for k, v in message.raw_items() if k.lower() == name.lower()]
         text = str(raw[0]) if raw else ""
-    return re.sub(r"[\r\n\t]+", " ", text).strip()
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def _date(value: str) -> datetime | None:

@@ -125,11 +125,12 @@ def message_build(*, account: Account, draft: Draft) -> EmailMessage:
 
 def _attach_original(message: EmailMessage, raw: bytes) -> None:
     """Attach the forwarded message whole (its attachments travel with it)."""
-    original = message_from_bytes(raw, policy=policy.default)
     try:
+        original = message_from_bytes(raw, policy=policy.default)
         original.as_bytes()  # a message the library cannot write back goes as a plain file
         message.add_attachment(original, filename="message.eml")  # type: ignore[arg-type]
-    except (ValueError, TypeError, LookupError, UnicodeError):
+    except (ValueError, TypeError, LookupError, UnicodeError, RecursionError):
+        # (RecursionError: multiparts nested too deep for the email package.)
         message.add_attachment(
             raw, maintype="application", subtype="octet-stream", filename="message.eml"
         )

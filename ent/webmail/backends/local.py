@@ -182,16 +182,22 @@ def headers_read(raw: bytes) -> _Headers:
         date = None
     attachments = False
     if headers.get(b"content-type", "").strip().lower().startswith("multipart/"):
-        # Only a multipart message can carry an attachment: parse this one whole.
-        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
-        for part in message.walk():
-            if part.is_multipart():
-                continue
-            if part.get_content_disposition() == "attachment" or (
-                part.get_filename() and part.get_content_maintype() != "text"
-            ):
-                attachments = True
-                break
+        # Only a multipart message can carry an attachment: parse this one whole. A hostile
+        # structure (multiparts nested a thousand deep make the parser recurse past Python's
+        # limit) only loses its paper clip: a message that cannot be indexed would otherwise
+        # fail its delivery after reaching new/ and every later look at the folder.
+        try:
+            message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
+            for part in message.walk():
+                if part.is_multipart():
+                    continue
+                if part.get_content_disposition() == "attachment" or (
+                    part.get_filename() and part.get_content_maintype() != "text"
+                ):
+                    attachments = True
+                    break
+        except Exception:
+            attachments = False
     return _Headers(
         date=date,
         sender=_decode(headers.get(b"from")),
