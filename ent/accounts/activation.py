@@ -25,6 +25,7 @@ from ent.core.codes import (
     code_consume,
     code_issue,
     code_lookup,
+    code_refusal,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_send
@@ -237,13 +238,7 @@ def activation_code_status(code: str) -> ConfirmStatus | None:
 def _refusal(status: CodeStatus, row: OneTimeCode | None) -> ConfirmStatus:
     if row is not None and row.account.state == Account.State.ACTIVE:
         return ConfirmStatus.ALREADY_ACTIVE
-    return {
-        CodeStatus.UNKNOWN: ConfirmStatus.UNKNOWN,
-        CodeStatus.EXPIRED: ConfirmStatus.EXPIRED,
-        CodeStatus.USED: ConfirmStatus.USED,
-        CodeStatus.REVOKED: ConfirmStatus.REVOKED,
-        CodeStatus.THROTTLED: ConfirmStatus.THROTTLED,
-    }[status]
+    return code_refusal(status, ConfirmStatus)
 
 
 def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:

@@ -27,6 +27,7 @@ from ent.core.codes import (
     code_check,
     code_consume,
     code_issue,
+    code_refusal,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_send
@@ -133,13 +134,7 @@ class EmailChangeStatus(Enum):
 
 
 def _refusal(status: CodeStatus) -> EmailChangeStatus:
-    return {
-        CodeStatus.UNKNOWN: EmailChangeStatus.UNKNOWN,
-        CodeStatus.EXPIRED: EmailChangeStatus.EXPIRED,
-        CodeStatus.USED: EmailChangeStatus.USED,
-        CodeStatus.REVOKED: EmailChangeStatus.REVOKED,
-        CodeStatus.THROTTLED: EmailChangeStatus.THROTTLED,
-    }.get(status, EmailChangeStatus.UNKNOWN)
+    return code_refusal(status, EmailChangeStatus)
 
 
 def email_change_code_status(code: str, *, ip: str | None) -> EmailChangeStatus | None:

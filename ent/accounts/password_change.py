@@ -14,9 +14,11 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from ent.core import throttle
 from ent.core.audit import Kind, audit_record
+from ent.core.messages import retry_message
 
 from .models import Account
 from .password_reset import mail_password_changed, new_password_problems
@@ -29,6 +31,12 @@ class WrongPasswordError(Exception):
     def __init__(self, retry_at: datetime | None = None) -> None:
         super().__init__(retry_at)
         self.retry_at = retry_at
+
+    def message(self) -> str:
+        """What the form says on the password field."""
+        if self.retry_at is not None:
+            return retry_message(self.retry_at)
+        return _("Mot de passe incorrect.")
 
 
 def password_verify(*, account: Account, password: str, ip: str | None) -> None:

@@ -38,6 +38,7 @@ from ent.core.codes import (
     code_consume,
     code_hash,
     code_issue,
+    code_refusal,
     codes_issued_last_hour,
 )
 from ent.core.mail import mail_pretend, mail_send
@@ -278,13 +279,7 @@ def password_reset_code_status(code: str, *, ip: str | None) -> ResetStatus | Re
 
 
 def _refusal(status: CodeStatus) -> ResetStatus:
-    return {
-        CodeStatus.UNKNOWN: ResetStatus.UNKNOWN,
-        CodeStatus.EXPIRED: ResetStatus.EXPIRED,
-        CodeStatus.USED: ResetStatus.USED,
-        CodeStatus.REVOKED: ResetStatus.REVOKED,
-        CodeStatus.THROTTLED: ResetStatus.THROTTLED,
-    }.get(status, ResetStatus.UNKNOWN)
+    return code_refusal(status, ResetStatus)
 
 
 def new_password_problems(account: Account, password: str) -> list[str]:

@@ -196,7 +196,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
                 keep_session_key=old_key,
             )
         except WrongPasswordError as exc:
-            form.add_error("current_password", _wrong_password_message(exc))
+            form.add_error("current_password", exc.message())
         except ValidationError as exc:
             form.add_error("password1", exc)
         else:
@@ -226,12 +226,6 @@ def _changed_message(ended: int) -> str:
     }
 
 
-def _wrong_password_message(exc: WrongPasswordError) -> str:
-    if exc.retry_at is not None:
-        return retry_message(exc.retry_at)
-    return _("Mot de passe incorrect.")
-
-
 @never_cache
 @student_required
 @require_http_methods(["GET", "POST"])
@@ -244,7 +238,7 @@ def email_change_view(request: HttpRequest) -> HttpResponse:
         try:
             password_verify(account=account, password=form.cleaned_data["current_password"], ip=ip)
         except WrongPasswordError as exc:
-            form.add_error("current_password", _wrong_password_message(exc))
+            form.add_error("current_password", exc.message())
         else:
             address = form.cleaned_data["email"]
             try:

@@ -14,7 +14,7 @@ import secrets
 import string
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.db import transaction
 
@@ -38,6 +38,21 @@ class CodeStatus(Enum):
     USED = "used"
     REVOKED = "revoked"
     THROTTLED = "throttled"  # the client address guessed too many unknown codes (code_check)
+
+
+JourneyStatus = TypeVar("JourneyStatus", bound=Enum)
+
+
+def code_refusal(status: CodeStatus, statuses: type[JourneyStatus]) -> JourneyStatus:
+    """A refused code as the status of one journey (activation, reset, address change…).
+
+    Every journey's status enum has the members ``unknown``, ``expired``, ``used``, ``revoked``
+    and ``throttled`` with the values of ``CodeStatus``; anything else reads as unknown.
+    """
+    try:
+        return statuses(status.value)
+    except ValueError:
+        return statuses("unknown")
 
 
 def code_hash(code: str) -> str:

@@ -23,7 +23,6 @@ from ent.accounts.models import Account
 from ent.accounts.password_change import WrongPasswordError, password_verify
 from ent.accounts.views_selfservice import student_required
 from ent.core import session_keys as keys
-from ent.core.messages import retry_message
 from ent.core.net import client_ip
 
 from . import forwarding, vacation
@@ -54,12 +53,6 @@ def filters(request: HttpRequest) -> HttpResponse:
     except MailStoreError:
         return _unavailable(request)
     return render(request, "webmail/filters.html", {"state": state, "vacation": reply})
-
-
-def _password_error(exc: WrongPasswordError) -> str:
-    if exc.retry_at is not None:
-        return retry_message(exc.retry_at)
-    return _("Mot de passe incorrect.")
 
 
 @never_cache
@@ -110,7 +103,7 @@ def forwarding_page(request: HttpRequest) -> HttpResponse:
         form.add_error("address", exc)
         return _forwarding_render(request, form, state)
     except WrongPasswordError as exc:
-        form.add_error("current_password", _password_error(exc))
+        form.add_error("current_password", exc.message())
         return _forwarding_render(request, form, state)
     except forwarding.TooManyRequestsError:
         form.add_error(

@@ -52,7 +52,14 @@ from django.utils.translation import gettext as _
 from ent.accounts.models import Account
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_check, code_consume, code_issue, codes_issued_last_hour
+from ent.core.codes import (
+    CodeStatus,
+    code_check,
+    code_consume,
+    code_issue,
+    code_refusal,
+    codes_issued_last_hour,
+)
 from ent.core.mail import mail_send
 from ent.core.messages import mask_email
 from ent.core.models import OneTimeCode
@@ -427,12 +434,7 @@ class VerifyStatus(Enum):
 
 
 def _refusal(status: CodeStatus) -> VerifyStatus:
-    return {
-        CodeStatus.EXPIRED: VerifyStatus.EXPIRED,
-        CodeStatus.USED: VerifyStatus.USED,
-        CodeStatus.REVOKED: VerifyStatus.REVOKED,
-        CodeStatus.THROTTLED: VerifyStatus.THROTTLED,
-    }.get(status, VerifyStatus.UNKNOWN)
+    return code_refusal(status, VerifyStatus)
 
 
 def forwarding_verify_pending(code: str, *, ip: str | None) -> PendingRule | VerifyStatus:
