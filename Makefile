@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck messages clean
+.PHONY: run test lint typecheck messages clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ messages: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+## make bench: the figures of bench/README.md, printed and written to bench/results.md (PostgreSQL)
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/run.py

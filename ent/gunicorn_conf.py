@@ -20,9 +20,10 @@ worker_class = "sync"
 timeout = int(os.environ.get("ENT_WORKER_TIMEOUT_SECONDS", "30"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then (a slow leak in a dependency never grows for weeks).
-max_requests = 5000
-max_requests_jitter = 500
+# Recycle workers now and then (a slow leak in a dependency never grows for weeks);
+# ENT_WORKER_MAX_REQUESTS=0 never recycles (``make bench`` measures one worker's memory).
+max_requests = int(os.environ.get("ENT_WORKER_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
 
 # X-Forwarded-Proto (https) is believed only from ENT_TRUSTED_PROXIES, as X-Forwarded-For is
 # in ent.core.net: gunicorn then sets wsgi.url_scheme, and Django's request.is_secure().
