@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ent.settings")
 
@@ -135,14 +136,18 @@ def main(count: int = 300) -> None:
     client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
 
     def exchange(code: str) -> None:
+        # application/x-www-form-urlencoded, as relying parties send it (RFC 6749 4.1.3).
         response = client.post(
             "/oauth/token/",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "code_verifier": verifier,
-            },
+            urlencode(
+                {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": redirect_uri,
+                    "code_verifier": verifier,
+                }
+            ),
+            content_type="application/x-www-form-urlencoded",
             HTTP_AUTHORIZATION=f"Basic {basic}",
         )
         assert response.status_code == 200, response.content
@@ -162,13 +167,16 @@ def main(count: int = 300) -> None:
         import cProfile
         import pstats
 
-        profiler = cProfile.Profile()
+        # CPU time, as the measure below: waiting for the database is not counted.
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         for code in codes[:100]:
             exchange(code)
         profiler.disable()
         codes = codes[100:]
         stats = pstats.Stats(profiler)
+        if os.environ.get("BENCH_PROFILE_FILE"):
+            stats.dump_stats(os.environ["BENCH_PROFILE_FILE"])
         by_package: dict[str, float] = {}
         for (filename, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
             parts = filename.split("site-packages/")
@@ -180,20 +188,28 @@ def main(count: int = 300) -> None:
             by_package[package] = by_package.get(package, 0.0) + row[2]
         for package, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:12]:
             print(f"{package:30s} {seconds * 10:.2f} ms per exchange (own time, profiled)")
-    # CPU time of this process: on a shared machine, wall time also counts the others.
-    start = time.process_time()
-    for code in codes:
-        exchange(code)
-    token_rate = len(codes) / (time.process_time() - start)
-
+    # CPU time of this process: on a shared machine, wall time also counts the others. Rounds
+    # of exchanges and of the trivial view alternate, and the best round of each is kept, so a
+    # burst of load elsewhere does not land on one side only.
     client.get("/healthz")
-    start = time.process_time()
-    for _ in range(len(codes)):
-        client.get("/healthz")
-    trivial_rate = len(codes) / (time.process_time() - start)
+    rounds = 5 if len(codes) >= 50 else 1
+    size = len(codes) // rounds
+    token_times: list[float] = []
+    trivial_times: list[float] = []
+    for index in range(rounds):
+        start = time.process_time()
+        for code in codes[index * size : (index + 1) * size]:
+            exchange(code)
+        token_times.append((time.process_time() - start) / size)
+        start = time.process_time()
+        for _ in range(size):
+            client.get("/healthz")
+        trivial_times.append((time.process_time() - start) / size)
+    token_rate = 1 / min(token_times)
+    trivial_rate = 1 / min(trivial_times)
     print(f"token exchanges: {token_rate:.0f}/s of CPU ({len(queries)} SQL statements each)")
     print(f"trivial view:    {trivial_rate:.0f}/s of CPU")
-    print(f"ratio:           {token_rate / trivial_rate:.3f}")
+    print(f"ratio:           {token_rate / trivial_rate:.3f} (best of {rounds} interleaved rounds)")
 
 
 if __name__ == "__main__":

@@ -285,6 +285,52 @@ def test_code_used_once(ent: str, client_app: Client, signed_in: requests.Sessio
     assert AccessToken.objects.count() == 1
 
 
+def test_code_is_bound_to_its_client(
+    ent: str, client_app: Client, signed_in: requests.Session
+) -> None:
+    # Another registered client, authenticated with its own secret, cannot spend the code;
+    # the code stays usable by the client it was issued to.
+    authz = authorize(ent, signed_in, client_app)
+    other = register(slug="autre-service")
+    own_rp = authz.rp
+    authz.rp = rp_session(other)
+    with pytest.raises(OAuthError) as excinfo:
+        exchange(ent, authz)
+    assert excinfo.value.error == "invalid_grant"
+    assert AccessToken.objects.count() == 0
+    authz.rp = own_rp
+    assert "id_token" in exchange(ent, authz)
+
+
+def test_code_spent_at_once_twice_gives_one_token(
+    ent: str, client_app: Client, signed_in: requests.Session
+) -> None:
+    authz = authorize(ent, signed_in, client_app)
+    basic = (client_app.client_id, client_app.secret)
+    data = {
+        "grant_type": "authorization_code",
+        "code": authz.params["code"][0],
+        "redirect_uri": RP_REDIRECT,
+        "code_verifier": authz.verifier,
+    }
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def post() -> None:
+        barrier.wait()
+        response = requests.post(f"{ent}/oauth/token/", data=data, auth=basic, timeout=30)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 400, 400, 400]
+    assert AccessToken.objects.count() == 1
+    assert Grant.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "redirect_uri",
     [
