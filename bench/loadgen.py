@@ -188,9 +188,13 @@ async def one_oidc(client: Client, code: str, job: dict[str, Any]) -> None:
         raise BenchError("token: no id_token in " + response.body[:200].decode(errors="replace"))
 
 
-async def login(client: Client, identifier: str, password: str) -> tuple[Response, Response]:
+async def login(
+    client: Client, identifier: str, password: str, job: dict[str, Any] | None = None
+) -> tuple[Response, Response]:
     form_page = await client.request("GET", "/login")
     expect(form_page, 200, "login form")
+    if job is not None:
+        await think(job)
     answer = await client.request(
         "POST",
         "/login",
@@ -207,12 +211,39 @@ async def login(client: Client, identifier: str, password: str) -> tuple[Respons
     return form_page, answer
 
 
-async def one_login(client: Client, item: list[str], job: dict[str, Any]) -> None:
+async def one_login_page(client: Client, item: list[str], job: dict[str, Any]) -> None:
     client.jar.clear()  # each login is a new browser: no session, a fresh form
     await login(client, item[0], job["password"])
 
 
-RATE_JOBS = {"trivial": one_trivial, "cas": one_cas, "oidc": one_oidc, "login": one_login}
+async def one_login(client: Client, item: list[str], job: dict[str, Any]) -> None:
+    """The POST of the form: a new session each time. The form page is fetched once per
+    client (a page view, measured with the wave); its CSRF pair stays valid, so each POST
+    starts from the browser state right after that GET."""
+    if not hasattr(client, "form_state"):
+        client.jar.clear()
+        page = await client.request("GET", "/login")
+        expect(page, 200, "login form")
+        client.form_state = (dict(client.jar), csrf(page))  # type: ignore[attr-defined]
+    jar, token = client.form_state  # type: ignore[attr-defined]
+    client.jar = dict(jar)
+    answer = await client.request(
+        "POST",
+        "/login",
+        form={"csrfmiddlewaretoken": token, "identifier": item[0], "password": job["password"]},
+    )
+    expect(answer, 302, "login")
+    if urlsplit(answer.headers.get("location", "")).path.startswith("/login"):
+        raise BenchError("login: sent back to the form")
+
+
+RATE_JOBS = {
+    "trivial": one_trivial,
+    "cas": one_cas,
+    "oidc": one_oidc,
+    "login": one_login,
+    "login_page": one_login_page,
+}
 
 
 async def rate_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -308,6 +339,12 @@ class Recorder:
         self.mail_delays.append(delay)
 
 
+async def think(job: dict[str, Any]) -> None:
+    """A student reading the page and typing: a pause before each of their actions."""
+    low, high = job["think"]
+    await asyncio.sleep(random.uniform(low, high))
+
+
 async def activate(
     client: Client, student: list[str], job: dict[str, Any], mailbox: Mailbox, record: Recorder
 ) -> None:
@@ -317,6 +354,7 @@ async def activate(
     page = await client.request("GET", "/activation/")
     record("identify form", page)
     expect(page, 200, "identify form")
+    await think(job)
     answer = await client.request(
         "POST",
         "/activation/",
@@ -327,7 +365,7 @@ async def activate(
     page = await client.request("GET", "/activation/details/")
     record("details form", page)
     expect(page, 200, "details form")
-    await asyncio.sleep(job["think"] * random.random())
+    await think(job)
     answer = await client.request(
         "POST",
         "/activation/details/",
@@ -348,6 +386,7 @@ async def activate(
     expect(page, 200, "sent page")
     link = await asyncio.wait_for(mailbox.wait_for(email), timeout=120)
     record.mail(time.perf_counter() - mailed)
+    await think(job)
     path = urlsplit(link).path + "?" + urlsplit(link).query
     answer = await client.request("GET", path)
     record("link", answer)
@@ -355,13 +394,14 @@ async def activate(
     page = await client.request("GET", "/activation/confirm")
     record("confirm page", page)
     expect(page, 200, "confirm page")
+    await think(job)
     answer = await client.request(
         "POST", "/activation/confirm", form={"csrfmiddlewaretoken": csrf(page)}
     )
     record("confirm", answer)
     expect(answer, 200, "confirm")
     client.jar.clear()  # the student signs in later, in a new browser session
-    form_page, answer = await login(client, number, password)
+    form_page, answer = await login(client, number, password, job)
     record("login form", form_page)
     record("login (hashes)", answer)
     location = urlsplit(answer.headers["location"]).path or "/"
