@@ -15,8 +15,10 @@ its own; the load comes from ``bench/loadgen.py`` in its own process, over HTTP.
 
 The table is printed and written to ``bench/results.md``. Settings: ``ENT_BENCH_POSTGRES``
 (the server to create the throw-away databases ``ent_bench`` and ``ent_bench_import`` on;
-default ``postgres://postgres@127.0.0.1:5432``), ``ENT_BENCH_QUICK=1`` for a smaller run
-(checking the harness, not for figures).
+default ``postgres://postgres@127.0.0.1:5432``), ``ENT_BENCH_DB_PREFIX`` (the names of those two
+databases, default ``ent_bench``: ``<prefix>`` and ``<prefix>_import``, so that two runs on one
+server do not drop each other's), ``ENT_BENCH_QUICK=1`` for a smaller run (checking the harness,
+not for figures).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ ROOT = BENCH.parent
 PYTHON = sys.executable
 ENT = str(Path(PYTHON).parent / "ent")
 POSTGRES = os.environ.get("ENT_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+DB_PREFIX = os.environ.get("ENT_BENCH_DB_PREFIX", "") or "ent_bench"
 QUICK = os.environ.get("ENT_BENCH_QUICK", "") not in ("", "0")
 CORES = os.cpu_count() or 1
 PASSWORD = "Bench.Wave@2026"  # noqa: S105 (the bench accounts' password) meets the university's rules (length, three classes)
@@ -533,7 +536,7 @@ def figure_import(log_dir: Path) -> list[Figure]:
         if label == "SQLite":
             url = f"sqlite:///{var_dir / 'import.sqlite3'}"
         else:
-            url = recreate_database("ent_bench_import")
+            url = recreate_database(f"{DB_PREFIX}_import")
         env = server_env(var_dir, url, 8000, 25)
         log(f"import: {IMPORT_ROWS} students on {label}")
         result = subprocess.run(
@@ -681,7 +684,7 @@ def main() -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="ent-bench-"))
     var_dir = log_dir / "var"
     var_dir.mkdir()
-    database = recreate_database("ent_bench")
+    database = recreate_database(DB_PREFIX)
     smtp_port = free_port()
     env = server_env(var_dir, database, free_port(), smtp_port)
     os.environ.update(env)  # this process prepares the data with the server's settings

@@ -317,7 +317,7 @@ if CACHE_URL:
     SESSION_ENGINE = "ent.core.session_cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_ENGINE = "ent.core.session_db"  # Django's, with fewer round trips
 
 # --- Passwords -------------------------------------------------------------------------------
 

@@ -58,13 +58,17 @@ class IdentifyResult:
     retry_at: datetime | None = None
 
 
+def throttle_read(student_number: str, ip: str | None) -> throttle.Reading:
+    """The counters of this student number (first) and this address, in one round trip."""
+    pairs = [(throttle.account_policy(), student_number)]
+    if ip:
+        pairs.append((throttle.address_policy(), ip))
+    return throttle.read(*pairs)
+
+
 def throttle_retry_at(student_number: str, ip: str | None) -> datetime | None:
     """When this student number (or this address) may guess again; None if it may now."""
-    times = [throttle.retry_at(throttle.account_policy(), student_number)]
-    if ip:
-        times.append(throttle.retry_at(throttle.address_policy(), ip))
-    blocked = [t for t in times if t is not None]
-    return max(blocked) if blocked else None
+    return throttle_read(student_number, ip).retry_at
 
 
 def throttle_failure(student_number: str, ip: str | None) -> datetime | None:

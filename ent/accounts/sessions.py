@@ -64,15 +64,17 @@ def _record(sender: Any, request: HttpRequest | None, user: Account, **kwargs: A
     key = request.session.session_key
     if key is None:
         return
-    AccountSession.objects.update_or_create(
-        session_key=key,
-        defaults={
-            "account": user,
-            "created_at": clock.now(),
-            "ip": client_ip(request),
-            "user_agent": request.headers.get("User-Agent", "")[:200],
-        },
-    )
+    values = {
+        "account": user,
+        "created_at": clock.now(),
+        "ip": client_ip(request),
+        "user_agent": request.headers.get("User-Agent", "")[:200],
+    }
+    if getattr(request.session, "fresh_key", False):
+        # A key made in this request (ent.core.session_db): no row can refer to it yet.
+        AccountSession.objects.create(session_key=key, **values)
+    else:
+        AccountSession.objects.update_or_create(session_key=key, defaults=values)
 
 
 @receiver(user_logged_out)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from . import clock, metrics
 from .models import ThrottleCounter
@@ -78,6 +79,48 @@ def retry_at(policy: Policy, key: str) -> datetime | None:
     return blocked
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The counters of several (policy, key) pairs, read together before a guess is checked."""
+
+    retry_at: datetime | None  # when every pair may try again; None if all may try now
+    runs: tuple[int, ...]  # the consecutive failures of each pair, in the order asked
+
+
+def read(*pairs: tuple[Policy, str]) -> Reading:
+    """``retry_at`` of several pairs in one round trip, with their runs of failures.
+
+    A run read here lets ``success`` skip its write when there is nothing to reset.
+    """
+    if redis_enabled():
+        pipe = redis_client().pipeline(transaction=False)
+        for policy, key in pairs:
+            pipe.hmget(_redis_name(policy, key), ["bu", "cf"])
+        found = [
+            (_from_micros(int(bu)) if bu is not None else None, int(cf or 0))
+            for bu, cf in pipe.execute()
+        ]
+    else:
+        hashes = [(policy.scope, _hash(policy.scope, key)) for policy, key in pairs]
+        condition = Q()
+        for scope, key_hash in hashes:
+            condition |= Q(scope=scope, key_hash=key_hash)
+        rows = {
+            (row.scope, row.key_hash): (row.blocked_until, row.consecutive_failures)
+            for row in ThrottleCounter.objects.filter(condition).only(
+                "scope", "key_hash", "blocked_until", "consecutive_failures"
+            )
+        }
+        found = [rows.get(h, (None, 0)) for h in hashes]
+    now = clock.now()
+    blocked = []
+    for (policy, _key), (until, _run) in zip(pairs, found, strict=True):
+        if until is not None and until > now:
+            metrics.THROTTLED.labels(scope=policy.scope).inc()
+            blocked.append(until)
+    return Reading(max(blocked) if blocked else None, tuple(run for _until, run in found))
+
+
 def failure(policy: Policy, key: str, weight: int = 1) -> datetime | None:
     """Count one failure for ``key``; returns when it may try again if it is now blocked.
 
@@ -107,8 +150,14 @@ def remaining(policy: Policy, key: str) -> int:
     return max(0, policy.max_failures_per_window - counted)
 
 
-def success(policy: Policy, key: str) -> None:
-    """A success ends the run of consecutive failures (the daily count stays)."""
+def success(policy: Policy, key: str, run: int | None = None) -> None:
+    """A success ends the run of consecutive failures (the daily count stays).
+
+    ``run``: the run as ``read`` found it before the guess was checked; 0 writes nothing (a
+    failure counted meanwhile, during the hashing, is then taken as coming after this success).
+    """
+    if run == 0:
+        return
     if redis_enabled():
         _redis_run(_SUCCESS, policy, key)
     else:

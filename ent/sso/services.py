@@ -6,6 +6,7 @@ record all live here, so no other path can check a password without them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -13,7 +14,7 @@ from enum import Enum
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
-from ent.accounts.activation import ine_matches, throttle_failure, throttle_retry_at
+from ent.accounts.activation import ine_matches, throttle_failure, throttle_read
 from ent.accounts.models import Account
 from ent.core import metrics, throttle
 from ent.core.audit import Kind, audit_record
@@ -67,21 +68,40 @@ _METRIC_RESULT = {
 }
 
 
-def login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginResult:
-    """Check a student number (or institutional address) and a password."""
-    result = _login_attempt(identifier=identifier, password=password, ip=ip)
+def login_attempt(
+    *,
+    identifier: str,
+    password: str,
+    ip: str | None,
+    on_success: Callable[[Account], None] | None = None,
+) -> LoginResult:
+    """Check a student number (or institutional address) and a password.
+
+    ``on_success(account)`` runs inside the transaction that records a successful login (its
+    audit record, the end of the run of failures): the caller opens the session there, so the
+    whole success is one COMMIT, and none of it is recorded if opening the session fails. The
+    password is hashed before that transaction begins, so no row is locked meanwhile.
+    """
+    result = _login_attempt(identifier=identifier, password=password, ip=ip, on_success=on_success)
     metrics.LOGINS.labels(result=_METRIC_RESULT[result.status]).inc()
     return result
 
 
-def _login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginResult:
+def _login_attempt(
+    *,
+    identifier: str,
+    password: str,
+    ip: str | None,
+    on_success: Callable[[Account], None] | None,
+) -> LoginResult:
     identifier = identifier.strip()
     student = _find_student(identifier)
     key = student.student_number if student is not None else identifier.lower()
-    blocked = throttle_retry_at(key, ip)
-    if blocked is not None:
+    counters = throttle_read(key, ip)  # both scopes in one query, and the run to reset
+    if counters.retry_at is not None:
         audit_record(kind=Kind.LOGIN_THROTTLED, student=student, ip=ip)
-        return LoginResult(LoginStatus.THROTTLED, retry_at=blocked)
+        return LoginResult(LoginStatus.THROTTLED, retry_at=counters.retry_at)
+    run = counters.runs[0]  # of the student number (the address's run is not reset)
 
     account: Account | None = getattr(student, "account", None) if student is not None else None
     if account is not None and account.state in (
@@ -90,27 +110,34 @@ def _login_attempt(*, identifier: str, password: str, ip: str | None) -> LoginRe
         Account.State.DISABLED,
     ):
         if account.check_password(password):
-            throttle.success(throttle.account_policy(), key)
-            if account.state != Account.State.ACTIVE:
-                audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason=account.state)
-                return LoginResult(LoginStatus.DISABLED, account=account)
-            audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
+            with transaction.atomic():
+                throttle.success(throttle.account_policy(), key, run)
+                if account.state != Account.State.ACTIVE:
+                    audit_record(
+                        kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason=account.state
+                    )
+                    return LoginResult(LoginStatus.DISABLED, account=account)
+                audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
+                if on_success is not None:
+                    on_success(account)
             return LoginResult(LoginStatus.OK, account=account, student=student)
     else:
         # Unknown identifier, or a student who has not activated yet. Exactly one password
         # hash is computed on every branch, so the time taken tells nothing either.
         if account is not None:  # pending: the form was filled in, the mailed link not followed
             if account.check_password(password):
-                throttle.success(throttle.account_policy(), key)
-                audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason="pending")
+                with transaction.atomic():
+                    throttle.success(throttle.account_policy(), key, run)
+                    audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason="pending")
                 return LoginResult(LoginStatus.PENDING, account=account, student=student)
         else:
             _burn_time(password)
         # The guide tells students to sign in with their INE as password before activating:
         # that leads to activation step 2 (and opens no session).
         if student is not None and ine_matches(student, password):
-            throttle.success(throttle.account_policy(), key)
-            audit_record(kind=Kind.LOGIN_INE_TO_ACTIVATION, student=student, ip=ip)
+            with transaction.atomic():
+                throttle.success(throttle.account_policy(), key, run)
+                audit_record(kind=Kind.LOGIN_INE_TO_ACTIVATION, student=student, ip=ip)
             return LoginResult(LoginStatus.ACTIVATE, student=student)
 
     with transaction.atomic():

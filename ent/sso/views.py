@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ent.accounts.backends import PATH as BACKEND
+from ent.accounts.models import Account
 from ent.accounts.views import remember_identified
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
@@ -44,21 +45,27 @@ def login(request: HttpRequest) -> HttpResponse:
     """``/login``: student number (or institutional address) and password."""
     form = LoginForm(posted(request))
     if request.method == "POST" and form.is_valid():
+        target = _safe_next(request)
+
+        def open_session(account: Account) -> None:
+            # Inside the transaction of the login's audit record: one COMMIT for it all.
+            if request.user.is_authenticated and request.user.pk != account.pk:
+                # Another student on the same browser: a real logout of the first one, so
+                # its CAS tickets go and its services hear of it (auth_login would only flush).
+                _session_end(request)
+            auth_login(request, account, backend=BACKEND)  # new session id
+            # Back to /cas/login: the ticket it issues comes from the password just typed
+            # (CAS "renew" and isFromNewLogin).
+            mark_fresh_login(request, target)
+            request.session.save()  # now, in this transaction; the response's save is then free
+
         result = login_attempt(
             identifier=form.cleaned_data["identifier"],
             password=form.cleaned_data["password"],
             ip=client_ip(request),
+            on_success=open_session,
         )
-        if result.status is LoginStatus.OK and result.account is not None:
-            if request.user.is_authenticated and request.user.pk != result.account.pk:
-                # Another student on the same browser: a real logout of the first one, so
-                # its CAS tickets go and its services hear of it (auth_login would only flush).
-                _session_end(request)
-            auth_login(request, result.account, backend=BACKEND)  # new session id
-            target = _safe_next(request)
-            # Back to /cas/login: the ticket it issues comes from the password just typed
-            # (CAS "renew" and isFromNewLogin).
-            mark_fresh_login(request, target)
+        if result.status is LoginStatus.OK:
             return redirect(target)
         if result.status is LoginStatus.ACTIVATE and result.student is not None:
             remember_identified(request, result.student)

@@ -171,3 +171,30 @@ def test_a_weighted_failure_counts_several_and_remaining_says_how_many_are_left(
     assert throttle.remaining(policy, "p2") == 10
     clock.advance(timedelta(hours=1, seconds=1))
     assert throttle.remaining(policy, "p1") == 10
+
+
+def test_read_gives_both_scopes_at_once(shared_state: str, policy: throttle.Policy) -> None:
+    address = throttle.address_policy()
+    _fail(policy, "21000009", 2)
+    reading = throttle.read((policy, "21000009"), (address, "10.9.9.9"))
+    assert reading.retry_at is None and reading.runs == (2, 0)
+    for _ in range(5):
+        throttle.failure(policy, "21000009")
+    reading = throttle.read((policy, "21000009"), (address, "10.9.9.9"))
+    assert reading.retry_at == throttle.retry_at(policy, "21000009") is not None
+    assert reading.runs == (7, 0)
+
+
+def test_read_is_one_query(policy: throttle.Policy, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(1):
+        throttle.read((policy, "21000010"), (throttle.address_policy(), "10.9.9.9"))
+
+
+def test_success_with_no_run_writes_nothing(
+    policy: throttle.Policy, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(0):
+        throttle.success(policy, "21000011", run=0)
+    _fail(policy, "21000011", 2)
+    throttle.success(policy, "21000011", run=2)
+    assert throttle.read((policy, "21000011")).runs == (0,)

@@ -162,3 +162,29 @@ def test_anonymous_home_shows_the_four_entries(client: Client, db: None) -> None
         "Faire une demande de mise à jour",
     ):
         assert entry in page
+
+
+def test_success_is_one_transaction(client: Client, active_student: Any) -> None:
+    """The writes of a login (audit, session, index, last login) commit together, once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ent.accounts.models import AccountSession
+
+    with CaptureQueriesContext(connection) as queries:
+        response = login(client, active_student.student_number, GOOD_PASSWORD)
+    assert response.status_code == 302
+    writes = [
+        q["sql"].split()[0] for q in queries.captured_queries if not q["sql"].startswith("SELECT")
+    ]
+    # Outside a test transaction, the SAVEPOINTs below are the BEGIN and COMMIT.
+    assert writes.count("INSERT") == 3 and writes.count("UPDATE") == 1, writes
+    sessions_read = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and "django_session" in q["sql"]
+    ]
+    assert not sessions_read  # no exists() check of the new key
+    key = client.cookies["ent_session"].value
+    assert AccountSession.objects.get(session_key=key).account == active_student.account
+    assert client.session["_auth_user_id"] == str(active_student.account.pk)
