@@ -429,6 +429,8 @@ async def wave_job(job: dict[str, Any]) -> dict[str, Any]:
 
     async def worker(n: int) -> None:
         nonlocal activated
+        # The students arrive over the first seconds, not all in the same millisecond.
+        await asyncio.sleep(n * job["ramp"] / job["concurrency"])
         while True:
             try:
                 student = queue.get_nowait()

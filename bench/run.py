@@ -58,6 +58,7 @@ WAVE_CLIENTS = 50
 # A student reads each page before acting: a pause of 0.5 to 1.5 s before each of the five
 # actions (identify, the form, the mailed link, the button, signing in). Fast for a human.
 WAVE_THINK = (0.5, 1.5)
+WAVE_RAMP = 5.0  # seconds over which the clients start, one after the other
 IMPORT_ROWS = 5000 if QUICK else 100_000
 TRIVIAL_PER_ROUND = 300 if QUICK else 2000
 CAS_PER_ROUND = 300 if QUICK else 1500
@@ -600,6 +601,7 @@ def figure_wave(
                         "concurrency": WAVE_CLIENTS,
                         "password": PASSWORD,
                         "think": WAVE_THINK,
+                        "ramp": WAVE_RAMP,
                         "items": data["wave"],
                     }
                 ).encode()
@@ -738,7 +740,8 @@ Produced by `make bench` (`bench/run.py`) on {time.strftime("%Y-%m-%d %H:%M %Z")
 - CAS and OIDC: 4 clients on one worker; tickets and codes issued beforehand, each used once.
 - Wave: each of the {WAVE_CLIENTS} clients takes the next student and goes through the whole
   journey, pausing {WAVE_THINK[0]}–{WAVE_THINK[1]} s (uniform) before each of the student's five
-  actions (identify, the form, the mailed link, the button, signing in); the activation mail goes through the queue (`ent worker`) to an
+  actions (identify, the form, the mailed link, the button, signing in); the clients start
+  one after the other over the first {WAVE_RAMP:.0f} s; the activation mail goes through the queue (`ent worker`) to an
   aiosmtpd SMTP server in the load generator, which hands the link to the client. Median
   delay from the form to the mail's arrival: {wave["mail_p50"]:.2f} s. The two requests that
   hash a password (the form, the first login): p50 {wave["hash_p50"]:.0f} ms, p99

@@ -14,7 +14,12 @@ from ent.core.logging import logging_config
 
 bind = [os.environ.get("ENT_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("ENT_WORKERS") or os.cpu_count() or 1)
-worker_class = "sync"
+# Threads in each worker: argon2 releases the GIL while it hashes, and a thread waiting on
+# PostgreSQL (a COMMIT's disk flush) or on a service's back-channel call holds no core. With
+# one request per process, as with gunicorn's sync workers, a page view waited behind every
+# password being hashed ahead of it, and a core sat idle during each flush.
+worker_class = "gthread"
+threads = int(os.environ.get("ENT_THREADS") or 4)
 # A request is killed after this long (argon2 at a few tens of ms, a CAS back-channel call at
 # ENT_CAS_HTTP_TIMEOUT_SECONDS: 30 s is far beyond any healthy request).
 timeout = int(os.environ.get("ENT_WORKER_TIMEOUT_SECONDS", "30"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -178,3 +179,44 @@ def test_both_ready_and_counting(pair: Any) -> None:
             time.sleep(0.2)
         assert f'"request_id": "{rid}"' in instance.logs()
         assert '"path": "/healthz", "status": 200' in instance.logs()
+
+
+def test_pages_are_served_while_the_worker_checks_passwords(pair: Any) -> None:
+    """One worker (as on a one-core machine) busy with slow password checks still serves pages.
+
+    With argon2id made about 30 times slower than usual (``ENT_ARGON2_TIME_COST``), three
+    wrong logins keep the worker hashing for seconds; the login page, asked meanwhile, comes
+    back as fast as usual: the worker's threads serve it while argon2 runs without the GIL.
+    One request per process (gunicorn's sync workers) made it wait for the three hashes.
+    """
+    deploy, _first, _second = pair
+    slow = Deployment(env={**deploy.env, "ENT_ARGON2_TIME_COST": "60"}, redis_prefix="")
+    with ent_serve(slow, workers=1) as instance:
+        page = requests.get(f"{instance.url}/login", timeout=10)
+        token, cookies = csrf_token(page.text), page.cookies
+
+        def wrong_login(n: int) -> float:
+            start = time.perf_counter()
+            answer = requests.post(
+                f"{instance.url}/login",
+                data={
+                    "identifier": f"9999999{n}",
+                    "password": "Faux.Mot2passe",
+                    "csrfmiddlewaretoken": token,
+                },
+                cookies=cookies,
+                allow_redirects=False,
+                timeout=30,
+            )
+            assert answer.status_code == 200  # the form again, with its message
+            return time.perf_counter() - start
+
+        with ThreadPoolExecutor(3) as pool:
+            hashing = [pool.submit(wrong_login, n) for n in range(3)]
+            time.sleep(0.2)  # the three checks are under way
+            start = time.perf_counter()
+            assert requests.get(f"{instance.url}/login", timeout=30).status_code == 200
+            page_time = time.perf_counter() - start
+            slowest = max(f.result() for f in hashing)
+        assert slowest > 1.0, f"the checks took {slowest:.2f} s: not slow enough to tell"
+        assert page_time < slowest / 3, (page_time, slowest)

@@ -49,10 +49,20 @@ class Command(BaseCommand):
             env["ENT_BIND"] = options["bind"]
         if options.get("workers"):
             env["ENT_WORKERS"] = str(options["workers"])
-        workers = env.get("ENT_WORKERS", "").strip()
-        if workers and (not workers.isdigit() or int(workers) < 1):
-            raise CommandError(f"ENT_WORKERS: expected a number of processes, got {workers!r}")
+        for name, what, minimum in (
+            ("ENT_WORKERS", "a number of processes", 1),
+            ("ENT_THREADS", "a number of threads", 1),
+            ("ENT_WORKER_MAX_REQUESTS", "a number of requests (0: never replaced)", 0),
+        ):
+            value = env.get(name, "").strip()
+            if value and (not value.isdigit() or int(value) < minimum):
+                raise CommandError(f"{name}: expected {what}, got {value!r}")
         env["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir()
+        # Each argon2 hash allocates ENT_ARGON2_MEMORY_KIB at once. glibc serves such a block
+        # with mmap, then raises its threshold to the block's size, so the next ones come from
+        # the thread's heap and stay resident after the hash: about one hash's memory kept per
+        # thread. A fixed threshold gives every hash's memory back to the system at once.
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
         env.setdefault("DJANGO_SETTINGS_MODULE", "ent.settings")
         env["ENT_LOG_FORMAT"] = settings.LOG_FORMAT
         env["ENT_LOG_LEVEL"] = settings.LOG_LEVEL
