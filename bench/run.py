@@ -700,13 +700,25 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    figures = figure_login(env, data, log_dir)
-    figures += figure_one_worker(env, data, log_dir)
-    wave_figures, wave = figure_wave(env, data, log_dir, smtp_port)
-    figures += figure_import(log_dir)
-    figures += wave_figures
+    only = set(sys.argv[1:])  # e.g. ``bench/run.py login``: one figure, while profiling
+    if only - {"login", "sso", "wave", "import"}:
+        raise SystemExit("usage: bench/run.py [login] [sso] [wave] [import] (default: all)")
+    figures = []
+    if not only or "login" in only:
+        figures += figure_login(env, data, log_dir)
+    if not only or "sso" in only:
+        figures += figure_one_worker(env, data, log_dir)
+    if not only or "wave" in only:
+        wave_figures, wave = figure_wave(env, data, log_dir, smtp_port)
+    if not only or "import" in only:
+        figures += figure_import(log_dir)
+    if not only or "wave" in only:
+        figures += wave_figures
     figures.sort(key=lambda f: f.name)
     elapsed = time.perf_counter() - started
+    if only:  # a partial run: the table only, results.md keeps the last full run
+        print(table(figures))
+        return
 
     steps = "\n".join(
         f"| {step} | {len(values)} | {percentile(values, 50) * 1000:.0f} ms |"

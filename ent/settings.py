@@ -159,6 +159,9 @@ if PASSWORD_MAX_LENGTH < PASSWORD_MIN_LENGTH:
 ARGON2_MEMORY_COST = _env_int("ENT_ARGON2_MEMORY_KIB", 19456, minimum=8192)
 ARGON2_TIME_COST = _env_int("ENT_ARGON2_TIME_COST", 2, minimum=1)
 ARGON2_PARALLELISM = _env_int("ENT_ARGON2_PARALLELISM", 1, minimum=1, maximum=64)
+# argon2 computations at once in one process (ent/accounts/hashers.py): one per worker, one
+# worker per core.
+ARGON2_CONCURRENCY = _env_int("ENT_ARGON2_CONCURRENCY", 1, minimum=1, maximum=64)
 
 # --- Codes and throttling ----------------------------------------------------------------------
 
