@@ -282,7 +282,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # the browser and the live server) then wait on the busy timeout instead of failing with
     # "database table is locked".
     _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip (ent.core.postgresql).
+    _db["ENGINE"] = "ent.core.postgresql"
+else:
     raise ImproperlyConfigured(
         f"ENT_DATABASE_URL: only sqlite:// and postgres:// are supported, got {_db_url!r}"
     )

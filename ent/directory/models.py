@@ -6,6 +6,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def full_name_of(first_name: str, last_name: str) -> str:
+    """What ``Student.full_name`` shows (also for code that reads the names without a model)."""
+    return f"{first_name} {last_name}"
+
+
 class Student(models.Model):
     """One student record, owned by the import (``ent import-students``).
 
@@ -35,4 +40,4 @@ class Student(models.Model):
     @property
     def full_name(self) -> str:
         """First name then last name, as the guide's mail greets: "Blaise Pascal"."""
-        return f"{self.first_name} {self.last_name}"
+        return full_name_of(self.first_name, self.last_name)

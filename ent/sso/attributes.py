@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from ent.accounts.models import Account
+from ent.directory.models import full_name_of
 
 from .models import Attribute, Service
 
@@ -14,15 +15,28 @@ def attributes_all(account: Account) -> dict[str, str]:
     student = account.student
     if student is None:  # staff never sign in to services through CAS/OIDC here
         return {Attribute.UID: account.username}
+    return student_attributes(
+        student_number=student.student_number,
+        institutional_email=student.institutional_email,
+        first_name=student.first_name,
+        last_name=student.last_name,
+    )
+
+
+def student_attributes(
+    *, student_number: str, institutional_email: str, first_name: str, last_name: str
+) -> dict[str, str]:
+    """``attributes_all`` of a student's account, from the student's columns (CAS validation
+    reads them in its own statement and builds no model instance)."""
     return {
-        Attribute.UID: student.student_number,
-        Attribute.SUPANN_ETU_ID: student.student_number,
-        Attribute.MAIL: student.institutional_email,
-        Attribute.DISPLAY_NAME: student.full_name,
-        Attribute.GIVEN_NAME: student.first_name,
-        Attribute.SN: student.last_name,
+        Attribute.UID: student_number,
+        Attribute.SUPANN_ETU_ID: student_number,
+        Attribute.MAIL: institutional_email,
+        Attribute.DISPLAY_NAME: full_name_of(first_name, last_name),
+        Attribute.GIVEN_NAME: first_name,
+        Attribute.SN: last_name,
         Attribute.AFFILIATION: "student",
-        Attribute.EPPN: f"{student.student_number}@{settings.EPPN_SCOPE}",
+        Attribute.EPPN: f"{student_number}@{settings.EPPN_SCOPE}",
     }
 
 
