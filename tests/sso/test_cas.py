@@ -695,16 +695,18 @@ def test_proxy_granting_ticket_dies_with_the_sign_on_session(
 
 
 def test_asynchronous_commit_stays_with_the_validation(active_student: Any) -> None:
-    """The consuming statement commits without waiting for the disk; the connection does not."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
+    """The consuming statement commits without waiting for the disk; the connection does not.
+
+    (On SQLite, which has no such setting, the ticket's single use is what is checked.)
+    """
     register()
     ticket = ticket_from(signed_in(active_student))
     response = Client().get("/cas/p3/serviceValidate", {"ticket": ticket, "service": SERVICE_URL})
     assert b"authenticationSuccess" in response.content
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == "on"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
     # Consumed for every other session at once.
     assert CasTicket.objects.filter(consumed_at__isnull=False).count() == 1
     response = Client().get("/cas/p3/serviceValidate", {"ticket": ticket, "service": SERVICE_URL})
