@@ -145,6 +145,14 @@ def oidc_key(var_dir: Path) -> Path:
 def server_env(var_dir: Path, database_url: str, port: int, smtp_port: int) -> dict[str, str]:
     """Production settings (no demo mode), on loopback behind a pretend reverse proxy."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
+    # ENT_BENCH_SERVER_X=value runs the server with ENT_X=value (trying a setting's effect).
+    env.update(
+        {
+            "ENT_" + k.removeprefix("ENT_BENCH_SERVER_"): v
+            for k, v in os.environ.items()
+            if k.startswith("ENT_BENCH_SERVER_")
+        }
+    )
     env.update(
         {
             "ENT_SECRET_KEY": secrets.token_urlsafe(50),
