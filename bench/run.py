@@ -592,11 +592,14 @@ def figure_wave(
     server = serve(env, CORES, log_dir, "wave")
     peak = 0.0
     try:
+        # Its answer (every request's latency, about 1 MB) and its messages go to files: a
+        # pipe left unread while it runs would fill and stop it.
+        answer_path, messages_path = log_dir / "wave.json", log_dir / "loadgen-wave.log"
         with subprocess.Popen(
             [PYTHON, str(BENCH / "loadgen.py")],
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=answer_path.open("wb"),
+            stderr=messages_path.open("wb"),
         ) as generator:
             assert generator.stdin is not None
             generator.stdin.write(
@@ -618,10 +621,9 @@ def figure_wave(
             while generator.poll() is None:
                 peak = max([peak, *(rss_mib(pid) for pid in server.workers())])
                 time.sleep(0.5)
-            out = generator.stdout.read() if generator.stdout else b""
-            err = generator.stderr.read() if generator.stderr else b""
+            out = answer_path.read_bytes()
             if generator.returncode != 0:
-                raise SystemExit("load generator failed:\n" + err.decode(errors="replace"))
+                raise SystemExit("load generator failed:\n" + messages_path.read_text()[-3000:])
         after = max(rss_mib(pid) for pid in server.workers())
         peak = max(peak, after)
     finally:

@@ -10,5 +10,15 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        """Connect the session index to Django's login and logout signals."""
+        """Connect the session index to Django's login and logout signals.
+
+        Django's own receiver that writes ``Account.last_login`` at each sign-in is
+        disconnected: nothing in ENT reads that column (the sign-ins a student and the help
+        desk see are the audit records and ``AccountSession``), and it cost an UPDATE per
+        sign-in.
+        """
+        from django.contrib.auth.signals import user_logged_in
+
         from . import sessions  # noqa: F401
+
+        user_logged_in.disconnect(dispatch_uid="update_last_login")

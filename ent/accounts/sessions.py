@@ -15,6 +15,7 @@ from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from ent.core import clock
+from ent.core.fastsql import insert
 from ent.core.net import client_ip
 
 from .models import Account, AccountSession
@@ -72,7 +73,7 @@ def _record(sender: Any, request: HttpRequest | None, user: Account, **kwargs: A
     }
     if getattr(request.session, "fresh_key", False):
         # A key made in this request (ent.core.session_db): no row can refer to it yet.
-        AccountSession.objects.create(session_key=key, **values)
+        insert(AccountSession(session_key=key, **values))  # built once (ent.core.fastsql)
     else:
         AccountSession.objects.update_or_create(session_key=key, defaults=values)
 

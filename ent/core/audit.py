@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import clock
+from .fastsql import insert
 from .models import AuditEvent
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ def audit_record(
     **data: Any,
 ) -> AuditEvent:
     """Record one event. ``data`` holds identifiers and reasons, never a secret."""
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         at=clock.now(), kind=kind, student=student, actor=actor, ip=ip or None, data=data
     )
+    insert(event)  # every sign-in writes one: the statement is built once (ent.core.fastsql)
+    return event

@@ -69,6 +69,7 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_ended
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
+from ent.core.fastsql import insert
 from ent.directory.models import Student
 
 from .attributes import attributes_for
@@ -433,55 +434,6 @@ def _grant_load(code: str) -> Grant | None:
     return _grant_query(connection.alias, connection.vendor).load(code, connection)
 
 
-class _Insert:
-    """``INSERT`` of one instance of a model, as ``Model.save()`` would write it."""
-
-    def __init__(self, model: type[Model], connection: BaseDatabaseWrapper):
-        qn = connection.ops.quote_name
-        meta = model._meta
-        self.fields = [
-            field for field in meta.local_concrete_fields if field is not meta.auto_field
-        ]
-        self.returning = connection.features.can_return_columns_from_insert
-        self.table = meta.db_table
-        self.pk_column = meta.pk.column  # type: ignore[union-attr]
-        self.sql = (
-            f"INSERT INTO {qn(self.table)} ({', '.join(qn(f.column) for f in self.fields)})"  # noqa: S608
-            f" VALUES ({', '.join(['%s'] * len(self.fields))})"
-        )
-        if self.returning:
-            self.sql += f" RETURNING {qn(self.pk_column)}"
-
-    def run(self, instance: Model, connection: BaseDatabaseWrapper) -> None:
-        # pre_save gives what save() would: auto_now(_add) dates, the token checksum of
-        # RFC 9700 storage (TokenChecksumField); get_db_prep_save adapts each value.
-        values = [
-            field.get_db_prep_save(field.pre_save(instance, True), connection)
-            for field in self.fields
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, values)
-            if self.returning:
-                pk = cursor.fetchone()[0]
-            else:
-                pk = connection.ops.last_insert_id(cursor, self.table, self.pk_column)
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = connection.alias
-
-
-@functools.cache
-def _insert_statement(model: type[Model], alias: str, vendor: str) -> _Insert:
-    return _Insert(model, connections[alias])
-
-
-def _insert(instance: Model) -> None:
-    """Write a new instance (no signals); its primary key is set afterwards."""
-    model = type(instance)
-    connection = _db_for_write(model)
-    _insert_statement(model, connection.alias, connection.vendor).run(instance, connection)
-
-
 def _delete(model: type[Model], pk: Any) -> int:
     """Delete one row by primary key (no cascade, no signals); returns how many rows went."""
     connection = _db_for_write(model)
@@ -719,13 +671,13 @@ class ENTOAuth2Validator(OAuth2Validator):
             resource=getattr(request, "resource", []),
         )
         self._set_token_value(access_token, token["access_token"])
-        _insert(access_token)
+        insert(access_token)
         return access_token
 
     def _create_refresh_token(
         self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any
     ) -> RefreshToken:
-        # DOT's, written with _insert.
+        # DOT's, written with ent.core.fastsql.insert.
         refresh_token = RefreshToken(
             user=request.user,
             application=request.client,
@@ -736,7 +688,7 @@ class ENTOAuth2Validator(OAuth2Validator):
             resource=getattr(request, "resource", []),
         )
         self._set_token_value(refresh_token, refresh_token_code)
-        _insert(refresh_token)
+        insert(refresh_token)
         return refresh_token
 
     def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -755,7 +707,7 @@ class ENTOAuth2Validator(OAuth2Validator):
             jti=jti,
             application=request.client,
         )
-        _insert(id_token)
+        insert(id_token)
         return id_token
 
     def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
