@@ -1,10 +1,11 @@
 """The load generator of ``make bench``: its own process, plain HTTP/1.1 to ``ent serve``.
 
 ``bench/run.py`` starts it once per measure with a JSON job on stdin and reads a JSON result
-on stdout. It is asyncio over raw sockets (one connection per request, as gunicorn's sync
-workers close them), so that the generator costs a fraction of what it measures: on a
-2-core machine it shares the cores with the server, and a heavier client (requests, httpx)
-would take the server's CPU and lower every figure.
+on stdout. It is asyncio over raw sockets (one connection per request, with ``Connection:
+close``: the server's worst case, every request pays its connection), so that the generator
+costs a fraction of what it measures: on a 2-core machine it shares the cores with the
+server, and a heavier client (requests, httpx) would take the server's CPU and lower every
+figure.
 
 Each virtual client has its own cookie jar and its own client address, sent in
 ``X-Forwarded-For`` as the reverse proxy of a deployment does (``ent serve`` runs with
@@ -90,7 +91,7 @@ class Client:
         reader, writer = await asyncio.open_connection(self.host, self.port)
         try:
             writer.write(raw)
-            data = await reader.read()  # until the server closes (sync workers always do)
+            data = await reader.read()  # until the server closes (Connection: close)
         finally:
             writer.close()
         elapsed = time.perf_counter() - start

@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import platform
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -411,6 +412,41 @@ class Figure:
     ok: bool
 
 
+# CPU per login by process kind in the best round, for results.md (where the time goes).
+LOGIN_CPU: dict[str, float] = {}
+
+
+def cpu_snapshot(server: Server) -> dict[str, float]:
+    """CPU seconds so far: the server's workers, every PostgreSQL process, reaped children."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def ticks(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])
+
+    postgres = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(b"postgres"):
+                postgres += ticks(int(cmdline.parent.name))
+        except OSError:
+            continue
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "workers": sum(ticks(pid) for pid in server.workers()) / tick,
+        "postgres": postgres / tick,
+        "generator": children.ru_utime + children.ru_stime,
+    }
+
+
+def cpu_per_item(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    """Milliseconds of CPU per item, by process kind."""
+    return {k: (after[k] - before[k]) * 1000 / max(count, 1) for k in before}
+
+
 def best(results: list[dict[str, Any]]) -> float:
     return max(r["rate"] for r in results)
 
@@ -439,7 +475,9 @@ def figure_login(env: dict[str, str], data: dict[str, Any], log_dir: Path) -> li
                     accounts[(round_ * LOGIN_PER_ROUND + i) % len(accounts)]
                     for i in range(LOGIN_PER_ROUND)
                 ]
+                before = cpu_snapshot(server)
                 logins.append(loadgen({**job, "items": items}))
+                logins[-1]["cpu"] = cpu_per_item(before, cpu_snapshot(server), logins[-1]["ok"])
                 log(
                     f"  round {round_ + 1}: argon2id {reference[-1]['rate']:.1f}/s, logins {logins[-1]['rate']:.1f}/s"
                 )
@@ -452,6 +490,8 @@ def figure_login(env: dict[str, str], data: dict[str, Any], log_dir: Path) -> li
     errors = sum(r["errors"] for r in logins)
     rate, ref = best(logins), best(reference)
     ratio = rate / ref
+    top = max(logins, key=lambda r: r["rate"])
+    LOGIN_CPU.update(top["cpu"], argon_ms=CORES / ref * 1000)
     return [
         Figure(
             "1. Logins per second (ent serve, PostgreSQL)",
@@ -747,11 +787,11 @@ Produced by `make bench` (`bench/run.py`) on {time.strftime("%Y-%m-%d %H:%M %Z")
 
 ## How
 
-- `ent serve` (gunicorn sync workers, the production settings: JSON access log, CSP, no demo
-  mode) on 127.0.0.1, PostgreSQL, behind a pretend reverse proxy (`ENT_TRUSTED_PROXIES`):
+- `ent serve` (gunicorn, {CORES} workers of 4 threads unless said otherwise, the production
+  settings: JSON access log, CSP, no demo mode) on 127.0.0.1, PostgreSQL, behind a pretend reverse proxy (`ENT_TRUSTED_PROXIES`):
   each virtual client sends its own address in `X-Forwarded-For`.
-- The load generator, `bench/loadgen.py`, is a separate process on the same machine (asyncio,
-  one connection per request, as the sync workers close them). Ratios are the best of
+- The load generator, `bench/loadgen.py`, is a separate process on the same machine (asyncio;
+  each request opens a connection of its own, the server's worst case). Ratios are the best of
   {ROUNDS} interleaved rounds of each measure and its reference.
 - Login: {4 * CORES} clients; a login is the POST of the form (identifier and password,
   answered by a 302 to the portal and a new session), by accounts cycled over
@@ -759,6 +799,10 @@ Produced by `make bench` (`bench/run.py`) on {time.strftime("%Y-%m-%d %H:%M %Z")
   view, measured in the wave, and one more run fetching it before every POST is given beside.
   The reference runs argon2-cffi's `PasswordHasher.verify` at the same parameters in
   {CORES} processes.
+- Where a login's time goes (CPU per login in the best round, from /proc): the server's
+  workers {LOGIN_CPU.get("workers", 0):.1f} ms, of which argon2id about {LOGIN_CPU.get("argon_ms", 0):.1f} ms (the
+  reference's time per verification); PostgreSQL {LOGIN_CPU.get("postgres", 0):.1f} ms (all its
+  processes); the load generator {LOGIN_CPU.get("generator", 0):.1f} ms.
 - CAS and OIDC: 4 clients on one worker; tickets and codes issued beforehand, each used once.
 - Wave: each of the {WAVE_CLIENTS} clients takes the next student and goes through the whole
   journey, pausing {WAVE_THINK[0]}–{WAVE_THINK[1]} s (uniform) before each of the student's five

@@ -560,3 +560,37 @@ def test_password_reset_elsewhere_logs_out_of_oidc_services(
     assert sessions_end(account=active_student.account) == 1
     assert catcher.event.wait(10) and len(catcher.received) == 1
     assert OidcSession.objects.count() == 0
+
+
+def test_code_exchange_commits_without_waiting_for_the_disk(
+    ent: str, client_app: Client, signed_in: requests.Session
+) -> None:
+    """On PostgreSQL the exchange's transaction alone turns ``synchronous_commit`` off; the
+    connection keeps it on afterwards, and the code is still spent once (on SQLite, which has
+    no such setting, nothing is sent)."""
+    from base64 import b64encode
+
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    authz = authorize(ent, signed_in, client_app)
+    data = {
+        "grant_type": "authorization_code",
+        "code": authz.params["code"][0],
+        "redirect_uri": RP_REDIRECT,
+        "code_verifier": authz.verifier,
+    }
+    basic = b64encode(f"{client_app.client_id}:{client_app.secret}".encode()).decode()
+    browser = DjangoClient(HTTP_AUTHORIZATION=f"Basic {basic}")
+    with CaptureQueriesContext(connection) as queries:
+        assert browser.post("/oauth/token/", data).status_code == 200
+    settings_sent = [q["sql"] for q in queries.captured_queries if "synchronous_commit" in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert settings_sent == ["SET LOCAL synchronous_commit TO OFF"]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    else:
+        assert settings_sent == []
+    assert browser.post("/oauth/token/", data).status_code == 400  # spent
