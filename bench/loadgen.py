@@ -62,6 +62,8 @@ class Client:
     port: int
     address: str
     jar: dict[str, str] = field(default_factory=dict)
+    # The login job's browser state right after its one GET of the form: cookies, CSRF token.
+    form_state: tuple[dict[str, str], str] | None = None
 
     async def request(
         self,
@@ -189,27 +191,28 @@ async def one_oidc(client: Client, code: str, job: dict[str, Any]) -> None:
         raise BenchError("token: no id_token in " + response.body[:200].decode(errors="replace"))
 
 
-async def login(
-    client: Client, identifier: str, password: str, job: dict[str, Any] | None = None
-) -> tuple[Response, Response]:
-    form_page = await client.request("GET", "/login")
-    expect(form_page, 200, "login form")
-    if job is not None:
-        await think(job)
+async def login_post(client: Client, token: str, identifier: str, password: str) -> Response:
+    """The POST of the login form, which must answer with a redirect away from it."""
     answer = await client.request(
         "POST",
         "/login",
-        form={
-            "csrfmiddlewaretoken": csrf(form_page),
-            "identifier": identifier,
-            "password": password,
-        },
-        headers={"Referer": f"http://{client.host}:{client.port}/login"},
+        form={"csrfmiddlewaretoken": token, "identifier": identifier, "password": password},
     )
     expect(answer, 302, "login")
     if urlsplit(answer.headers.get("location", "")).path.startswith("/login"):
         raise BenchError("login: sent back to the form")
-    return form_page, answer
+    return answer
+
+
+async def login(
+    client: Client, identifier: str, password: str, job: dict[str, Any] | None = None
+) -> tuple[Response, Response]:
+    """The form page, then its POST (with the student's pause between them in the wave)."""
+    form_page = await client.request("GET", "/login")
+    expect(form_page, 200, "login form")
+    if job is not None:
+        await think(job)
+    return form_page, await login_post(client, csrf(form_page), identifier, password)
 
 
 async def one_login_page(client: Client, item: list[str], job: dict[str, Any]) -> None:
@@ -221,21 +224,14 @@ async def one_login(client: Client, item: list[str], job: dict[str, Any]) -> Non
     """The POST of the form: a new session each time. The form page is fetched once per
     client (a page view, measured with the wave); its CSRF pair stays valid, so each POST
     starts from the browser state right after that GET."""
-    if not hasattr(client, "form_state"):
+    if client.form_state is None:
         client.jar.clear()
         page = await client.request("GET", "/login")
         expect(page, 200, "login form")
-        client.form_state = (dict(client.jar), csrf(page))  # type: ignore[attr-defined]
-    jar, token = client.form_state  # type: ignore[attr-defined]
+        client.form_state = (dict(client.jar), csrf(page))
+    jar, token = client.form_state
     client.jar = dict(jar)
-    answer = await client.request(
-        "POST",
-        "/login",
-        form={"csrfmiddlewaretoken": token, "identifier": item[0], "password": job["password"]},
-    )
-    expect(answer, 302, "login")
-    if urlsplit(answer.headers.get("location", "")).path.startswith("/login"):
-        raise BenchError("login: sent back to the form")
+    await login_post(client, token, item[0], job["password"])
 
 
 RATE_JOBS = {

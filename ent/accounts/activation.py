@@ -60,10 +60,7 @@ class IdentifyResult:
 
 def throttle_read(student_number: str, ip: str | None) -> throttle.Reading:
     """The counters of this student number (first) and this address, in one round trip."""
-    pairs = [(throttle.account_policy(), student_number)]
-    if ip:
-        pairs.append((throttle.address_policy(), ip))
-    return throttle.read(*pairs)
+    return throttle.read_with_address(throttle.account_policy(), student_number, ip)
 
 
 def throttle_retry_at(student_number: str, ip: str | None) -> datetime | None:

@@ -42,12 +42,9 @@ class WrongPasswordError(Exception):
 def password_verify(*, account: Account, password: str, ip: str | None) -> None:
     """Raise ``WrongPasswordError`` unless ``password`` is the account's current password."""
     key = account.username
-    times = [throttle.retry_at(throttle.account_policy(), key)]
-    if ip:
-        times.append(throttle.retry_at(throttle.address_policy(), ip))
-    blocked = [t for t in times if t is not None]
-    if blocked:
-        raise WrongPasswordError(max(blocked))
+    blocked = throttle.read_with_address(throttle.account_policy(), key, ip).retry_at
+    if blocked is not None:
+        raise WrongPasswordError(blocked)
     if account.check_password(password):
         throttle.success(throttle.account_policy(), key)
         return

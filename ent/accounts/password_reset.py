@@ -163,12 +163,9 @@ def password_reset_request(*, identifier: str, ip: str | None) -> None:
     """
     started = time.monotonic()
     key = normalise_identifier(identifier)
-    times = [throttle.retry_at(identifier_policy(), key or "-")]
-    if ip:
-        times.append(throttle.retry_at(address_policy(), ip))
-    blocked = [t for t in times if t is not None]
-    if blocked:
-        raise ResetThrottledError(max(blocked))
+    blocked = throttle.read_with_address(identifier_policy(), key or "-", ip, address_policy())
+    if blocked.retry_at is not None:
+        raise ResetThrottledError(blocked.retry_at)
     with transaction.atomic():
         # Every request counts, sent or not: these scopes limit requests, not failures, and
         # are separate from the login counters (a reset request never locks an account).

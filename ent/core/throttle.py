@@ -73,10 +73,7 @@ def _hash(scope: str, key: str) -> str:
 
 def retry_at(policy: Policy, key: str) -> datetime | None:
     """When ``key`` may try again, or None if it may try now."""
-    blocked = _redis_retry_at(policy, key) if redis_enabled() else _db_retry_at(policy, key)
-    if blocked is not None:
-        metrics.THROTTLED.labels(scope=policy.scope).inc()
-    return blocked
+    return read((policy, key)).retry_at
 
 
 @dataclass(frozen=True)
@@ -119,6 +116,17 @@ def read(*pairs: tuple[Policy, str]) -> Reading:
             metrics.THROTTLED.labels(scope=policy.scope).inc()
             blocked.append(until)
     return Reading(max(blocked) if blocked else None, tuple(run for _until, run in found))
+
+
+def read_with_address(
+    policy: Policy, key: str, ip: str | None, address: Policy | None = None
+) -> Reading:
+    """``read`` of ``key`` under ``policy`` (first) and, when known, of the client address
+    (``address``, by default ``address_policy()``): the check before every guess."""
+    pairs = [(policy, key)]
+    if ip:
+        pairs.append((address or address_policy(), ip))
+    return read(*pairs)
 
 
 def failure(policy: Policy, key: str, weight: int = 1) -> datetime | None:
@@ -177,17 +185,6 @@ def release(policy: Policy, key: str) -> None:
 
 
 # --- Database store ---------------------------------------------------------------------------
-
-
-def _db_retry_at(policy: Policy, key: str) -> datetime | None:
-    row = (
-        ThrottleCounter.objects.filter(scope=policy.scope, key_hash=_hash(policy.scope, key))
-        .only("blocked_until")
-        .first()
-    )
-    if row is None or row.blocked_until is None or row.blocked_until <= clock.now():
-        return None
-    return row.blocked_until
 
 
 def _db_failure(policy: Policy, key: str, weight: int) -> datetime | None:
@@ -298,14 +295,6 @@ def _redis_name(policy: Policy, key: str) -> str:
 def _redis_run(script: str, policy: Policy, key: str, *args: int) -> str:
     result = redis_client().eval(script, 1, _redis_name(policy, key), *args)
     return result.decode() if isinstance(result, bytes) else str(result or "")
-
-
-def _redis_retry_at(policy: Policy, key: str) -> datetime | None:
-    raw = redis_client().hget(_redis_name(policy, key), "bu")
-    if raw is None:
-        return None
-    blocked = _from_micros(int(raw))
-    return blocked if blocked > clock.now() else None
 
 
 def _redis_failure(policy: Policy, key: str, weight: int) -> datetime | None:

@@ -51,11 +51,7 @@ def _key(username: str) -> str:
 
 
 def _blocked(key: str, ip: str | None) -> datetime | None:
-    times = [throttle.retry_at(throttle.account_policy(), key)]
-    if ip:
-        times.append(throttle.retry_at(throttle.address_policy(), ip))
-    blocked = [t for t in times if t is not None]
-    return max(blocked) if blocked else None
+    return throttle.read_with_address(throttle.account_policy(), key, ip).retry_at
 
 
 def _fail(key: str, ip: str | None) -> datetime | None:

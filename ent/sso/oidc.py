@@ -69,7 +69,7 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_ended
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.fastsql import insert
+from ent.core.fastsql import delete, insert
 from ent.directory.models import Student
 
 from .attributes import attributes_for
@@ -324,10 +324,6 @@ def claims_for(account: Account, service: Service) -> dict[str, Any]:
 # ENT nor django-oauth-toolkit listens to those of these models.
 
 
-def _db_for_write(model: type[Model]) -> BaseDatabaseWrapper:
-    return connections[router.db_for_write(model)]
-
-
 class _Columns:
     """The columns of one model under a table alias, and how to turn them into an instance."""
 
@@ -432,16 +428,6 @@ def _grant_load(code: str) -> Grant | None:
     """The grant of ``code``, or None; see ``_GrantQuery``."""
     connection = connections[router.db_for_read(Grant)]
     return _grant_query(connection.alias, connection.vendor).load(code, connection)
-
-
-def _delete(model: type[Model], pk: Any) -> int:
-    """Delete one row by primary key (no cascade, no signals); returns how many rows went."""
-    connection = _db_for_write(model)
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        table, column = qn(model._meta.db_table), qn(model._meta.pk.column)  # type: ignore[union-attr]
-        cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [pk])  # noqa: S608
-        return int(cursor.rowcount)
 
 
 def token_generate(request: Any) -> str:
@@ -632,7 +618,7 @@ class ENTOAuth2Validator(OAuth2Validator):
         if (
             grant is None
             or grant.application_id != request.client.pk
-            or not _delete(Grant, grant.pk)
+            or not delete(Grant, grant.pk)
         ):
             raise oauth_errors.InvalidGrantError(request=request)
 
