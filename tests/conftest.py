@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import html
@@ -76,11 +77,27 @@ def _mail_queue_drained(request: pytest.FixtureRequest) -> Iterator[None]:
         task_enqueued.disconnect(dispatch_uid="tests-mail-queue-drain")
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports of 127.0.0.1 nobody listens on right now.
+
+    The sockets stay bound until all are chosen: the kernel picks each ``bind(0)`` port at
+    random, so ports chosen one after the other, each released at once, can repeat (about one
+    chance in 14,000 per pair; a suite starts Dovecot with three ports some 300 times).
+    Another process can still take a port before its server binds it: servers that start from
+    these ports retry with new ones when their bind fails (``tests/webmail/dovecot.py``).
+    """
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 @dataclass

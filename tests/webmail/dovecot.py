@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from tests.conftest import free_ports
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_EXAMPLE = REPO / "docs" / "dovecot" / "ent-dovecot.conf"
 MASTER_USER = "ent-webmail"
@@ -34,18 +36,25 @@ DOVECOT = shutil.which("dovecot") or next(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, deadline: float) -> None:
+def _wait_greeting(port: int, deadline: float, process: subprocess.Popen[bytes]) -> None:
+    """Wait until Dovecot greets on ``port`` (IMAP "* OK … Dovecot ready.", ManageSieve's
+    "IMPLEMENTATION" "Dovecot Pigeonhole", LMTP "220 … Dovecot ready."): a connection alone
+    could reach another process that took the port, or a master that is about to exit."""
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                greeting = b""
+                while b"\n" not in greeting:
+                    chunk = conn.recv(1024)
+                    if not chunk:
+                        break
+                    greeting += chunk
+                if b"Dovecot" in greeting:
+                    return
+                raise OSError(f"port {port} greets with {greeting[:80]!r}")
         except OSError:
+            if process.poll() is not None:
+                raise OSError("Dovecot exited") from None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
@@ -79,9 +88,7 @@ class DovecotServer:
         self.smtp_port = smtp_port
         self.autocreate = autocreate
         self.root = Path(tempfile.mkdtemp(prefix="ent-dovecot-"))
-        self.imap_port = _free_port()
-        self.sieve_port = _free_port()
-        self.lmtp_port = _free_port()
+        self.imap_port, self.sieve_port, self.lmtp_port = free_ports(3)
         self.master_password = secrets.token_urlsafe(24)
         self.master_password_file = self.root / "master-password"
         self.students_file = self.root / "students"
@@ -210,7 +217,12 @@ class DovecotServer:
 
     # --- process -------------------------------------------------------------------------
     def start(self) -> None:
-        """Write the configuration and run Dovecot in the foreground, in its own group."""
+        """Write the configuration and run Dovecot in the foreground, in its own group.
+
+        The ports were free when chosen, but another process can bind one before Dovecot does
+        (a client's ephemeral port, another test server): Dovecot then exits with "Address
+        already in use", and it is started again on new ports, up to three times.
+        """
         if DOVECOT is None:
             raise RuntimeError(
                 "Dovecot 2.3 is missing: apt-get install dovecot-imapd dovecot-managesieved "
@@ -227,9 +239,25 @@ class DovecotServer:
         os.chmod(self.masters_file, 0o644)
         self.master_password_file.write_text(self.master_password + "\n")
         self._write_students()
+        for attempt in range(3):
+            if attempt:
+                self.imap_port, self.sieve_port, self.lmtp_port = free_ports(3)
+            logs = self._run()
+            if logs is None:
+                return
+            if "Address already in use" not in logs:
+                break
+        shutil.rmtree(self.root, ignore_errors=True)
+        raise RuntimeError(f"Dovecot did not start (attempt {attempt + 1}):\n{logs}")
+
+    def _run(self) -> str | None:
+        """Start Dovecot on the current ports and wait until it listens on all three; returns
+        None then, or what Dovecot wrote when it exited or stayed silent for 20 s (the
+        directory is kept for the next attempt)."""
         config = self.root / "dovecot.conf"
         config.write_text(self.render())
-        self._stderr = open(self.root / "stderr", "wb")  # noqa: SIM115 - closed by stop()
+        self.log.unlink(missing_ok=True)
+        self._stderr = open(self.root / "stderr", "wb")  # noqa: SIM115 - closed by _halt()
         began = time.monotonic()
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(config)],
@@ -240,13 +268,13 @@ class DovecotServer:
         deadline = began + 20
         try:
             for port in (self.imap_port, self.sieve_port, self.lmtp_port):
-                _wait_port(port, deadline)
-                if self.process.poll() is not None:
-                    raise OSError("exited")
+                _wait_greeting(port, deadline, self.process)
         except OSError:
-            self.stop()
-            raise RuntimeError(f"Dovecot did not start:\n{self.logs()}") from None
+            self._halt()
+            # Read once the group is gone: everything Dovecot wrote is on disk.
+            return self.logs() or "(Dovecot wrote nothing)"
         self.startup_seconds = time.monotonic() - began
+        return None
 
     def logs(self) -> str:
         """What Dovecot wrote (its log file and standard error), for failure messages."""
@@ -264,6 +292,11 @@ class DovecotServer:
         while its processes are still starting can take 6 s to obey, so after 0.3 s the whole
         group is killed (everything it wrote is thrown away anyway).
         """
+        self._halt()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _halt(self) -> None:
+        """Stop Dovecot's process group (see ``stop``), keeping its directory."""
         if self.process is not None:
             pgid = self.process.pid
             with contextlib.suppress(ProcessLookupError):
@@ -285,4 +318,3 @@ class DovecotServer:
             if self._stderr is not None:
                 self._stderr.close()
                 self._stderr = None
-        shutil.rmtree(self.root, ignore_errors=True)

@@ -8,6 +8,7 @@ The shared behaviour (listing, paging, search, forwarding with and without a cop
 from __future__ import annotations
 
 import smtplib
+import socket
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -383,3 +384,35 @@ def test_vacation_until_a_date(
 def test_a_naive_vacation_end_is_refused(dovecot_store: DovecotStore, box: str) -> None:
     with pytest.raises(MailStoreError):
         dovecot_store.vacation_set(box, Vacation("A", "B", until=datetime(2027, 1, 1)))
+
+
+# --- the test server itself (tests/webmail/dovecot.py) ---------------------------------------
+def test_test_dovecot_moves_to_new_ports_when_one_was_taken(smtp_server: SMTPCatcher) -> None:
+    """Between choosing a free port and Dovecot's bind, another process may take it (a CI
+    run failed so once): the harness starts Dovecot again on new ports."""
+    server = DovecotServer(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", server.sieve_port))
+        squatter.listen()
+        taken = server.sieve_port
+        server.start()
+        try:
+            assert server.sieve_port != taken
+            address = "p2199998@etudiant.univ-perp.fr"
+            with student_sieve(server, address) as client:
+                assert client.listscripts() is not None
+        finally:
+            server.stop()
+
+
+def test_test_dovecot_that_cannot_start_says_why(smtp_server: SMTPCatcher) -> None:
+    server = DovecotServer(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    original = server.render
+
+    def broken() -> str:
+        return original() + "\nthis_setting_does_not_exist = 1\n"
+
+    server.render = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="this_setting_does_not_exist"):
+        server.start()
+    assert not server.root.exists()
