@@ -42,9 +42,27 @@ def request_from_trusted_proxy(request: HttpRequest) -> bool:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address of the client: REMOTE_ADDR, or the first untrusted X-Forwarded-For hop."""
+    """The address of the client: REMOTE_ADDR, or the first untrusted X-Forwarded-For hop.
+
+    Remembered on the request (the access log, the view and the audit record each ask) for
+    as long as the headers and ``ENT_TRUSTED_PROXIES`` it was read from stay the same.
+    """
+    key = (
+        request.META.get("REMOTE_ADDR", ""),
+        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        tuple(settings.TRUSTED_PROXIES),
+    )
+    known = getattr(request, "_ent_client_ip", None)
+    if known is not None and known[0] == key:
+        return known[1]  # type: ignore[no-any-return]
+    found = _client_ip(request, key[2])
+    request._ent_client_ip = (key, found)  # type: ignore[attr-defined]
+    return found
+
+
+def _client_ip(request: HttpRequest, proxies: tuple[str, ...]) -> str | None:
     remote = _parse(request.META.get("REMOTE_ADDR", ""))
-    trusted = _trusted(tuple(settings.TRUSTED_PROXIES))
+    trusted = _trusted(proxies)
     if remote is None or not any(remote in net for net in trusted):
         return str(remote) if remote is not None else None
     hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]

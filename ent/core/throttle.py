@@ -16,15 +16,17 @@ daily cap the CNIL asks for, and django-ratelimit refuses the database cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from . import clock, metrics
+from . import clock, fastsql, metrics
 from .models import ThrottleCounter
 from .redis import redis_client, redis_enabled, redis_key
 
@@ -99,13 +101,14 @@ def read(*pairs: tuple[Policy, str]) -> Reading:
         ]
     else:
         hashes = [(policy.scope, _hash(policy.scope, key)) for policy, key in pairs]
-        condition = Q()
-        for scope, key_hash in hashes:
-            condition |= Q(scope=scope, key_hash=key_hash)
+        # Before every guess: the statement is compiled once per number of pairs.
         rows = {
-            (row.scope, row.key_hash): (row.blocked_until, row.consecutive_failures)
-            for row in ThrottleCounter.objects.filter(condition).only(
-                "scope", "key_hash", "blocked_until", "consecutive_failures"
+            (scope, key_hash): (until, run)
+            for scope, key_hash, until, run in fastsql.select(
+                ThrottleCounter,
+                f"throttle-read-{len(pairs)}",
+                functools.partial(_counters, len(pairs)),
+                *(value for pair in hashes for value in pair),
             )
         }
         found = [rows.get(h, (None, 0)) for h in hashes]
@@ -116,6 +119,16 @@ def read(*pairs: tuple[Policy, str]) -> Reading:
             metrics.THROTTLED.labels(scope=policy.scope).inc()
             blocked.append(until)
     return Reading(max(blocked) if blocked else None, tuple(run for _until, run in found))
+
+
+def _counters(count: int) -> QuerySet[ThrottleCounter, tuple[Any, ...]]:
+    """The counters of ``count`` (scope, key hash) pairs: ``fastsql.Arg`` 2i and 2i + 1."""
+    condition = Q()
+    for i in range(count):
+        condition |= Q(scope=fastsql.Arg(2 * i), key_hash=fastsql.Arg(2 * i + 1))
+    return ThrottleCounter.objects.filter(condition).values_list(
+        "scope", "key_hash", "blocked_until", "consecutive_failures"
+    )
 
 
 def read_with_address(

@@ -13,10 +13,11 @@ from enum import Enum
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import QuerySet
 
 from ent.accounts.activation import ine_matches, throttle_failure, throttle_read
 from ent.accounts.models import Account
-from ent.core import metrics, throttle
+from ent.core import fastsql, metrics, throttle
 from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
 
@@ -43,12 +44,34 @@ class LoginResult:
 
 
 def _find_student(identifier: str) -> Student | None:
+    """The student (with their account) of a student number or institutional address.
+
+    Every sign-in starts here, so the statement is compiled once (``fastsql.select``).
+    """
     if not identifier:
         return None
-    qs = Student.objects.select_related("account")
     if "@" in identifier:
-        return qs.filter(institutional_email=identifier.lower()).first()
-    return qs.filter(student_number=identifier).first()
+        found = fastsql.select(Student, "login-by-email", _by_email, identifier.lower())
+    else:
+        found = fastsql.select(Student, "login-by-number", _by_number, identifier)
+    return found[0] if found else None
+
+
+def _by_email() -> QuerySet[Student]:
+    # As .first(): ordered by primary key (the column is unique anyway).
+    return (
+        Student.objects.select_related("account")
+        .filter(institutional_email=fastsql.Arg(0))
+        .order_by("pk")[:1]
+    )
+
+
+def _by_number() -> QuerySet[Student]:
+    return (
+        Student.objects.select_related("account")
+        .filter(student_number=fastsql.Arg(0))
+        .order_by("pk")[:1]
+    )
 
 
 def _burn_time(password: str) -> None:

@@ -39,3 +39,22 @@ def test_malformed_header(rf: RequestFactory, settings: Any) -> None:
     request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="not-an-ip")
     assert client_ip(request) == "10.0.0.2"
     assert client_ip(rf.get("/", REMOTE_ADDR="garbage")) is None
+
+
+def test_read_once_per_request_while_its_inputs_stay(
+    rf: RequestFactory, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ent.core import net
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    parsed: list[str] = []
+    parse = net._parse
+    monkeypatch.setattr(net, "_parse", lambda raw: parsed.append(raw) or parse(raw))
+    assert client_ip(request) == client_ip(request) == "198.51.100.7"
+    assert len(parsed) == 2  # REMOTE_ADDR and the one hop, once
+    # Another proxy list, or other headers, are read again.
+    settings.TRUSTED_PROXIES = []
+    assert client_ip(request) == "10.0.0.2"
+    request.META["REMOTE_ADDR"] = "203.0.113.9"
+    assert client_ip(request) == "203.0.113.9"
