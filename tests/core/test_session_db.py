@@ -71,3 +71,15 @@ def test_a_cycled_key_already_taken_is_refused_not_replaced(monkeypatch: Any) ->
     with pytest.raises(CreateError):
         store.save()
     assert SessionStore(taken.session_key).load() == {}
+
+
+def test_new_keys_are_random_and_valid_for_django() -> None:
+    from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+
+    keys = {SessionStore()._get_new_session_key() for _ in range(1000)}
+    assert len(keys) == 1000
+    assert all(len(k) == 32 and set(k) <= set(VALID_KEY_CHARS) for k in keys)
+    # 160 bits: each of the 32 base32 positions takes all 32 values somewhere in 1,000 keys.
+    assert all(len({k[i] for k in keys}) == 32 for i in range(32))
+    key = next(iter(keys))
+    assert SessionStore(key)._validate_session_key(key)
