@@ -787,7 +787,7 @@ Produced by `make bench` (`bench/run.py`) on {time.strftime("%Y-%m-%d %H:%M %Z")
 
 ## How
 
-- `ent serve` (gunicorn, {CORES} workers of 4 threads unless said otherwise, the production
+- `ent serve` (gunicorn, {CORES} workers of 8 threads unless said otherwise, the production
   settings: JSON access log, CSP, no demo mode) on 127.0.0.1, PostgreSQL, behind a pretend reverse proxy (`ENT_TRUSTED_PROXIES`):
   each virtual client sends its own address in `X-Forwarded-For`.
 - The load generator, `bench/loadgen.py`, is a separate process on the same machine (asyncio;

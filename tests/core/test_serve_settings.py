@@ -28,4 +28,4 @@ def test_threads_and_recycling_come_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.delenv("ENT_THREADS")
     monkeypatch.delenv("ENT_WORKER_MAX_REQUESTS")
     conf = importlib.reload(conf)
-    assert (conf.threads, conf.max_requests, conf.max_requests_jitter) == (4, 5000, 500)
+    assert (conf.threads, conf.max_requests, conf.max_requests_jitter) == (8, 5000, 500)
