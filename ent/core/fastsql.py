@@ -104,7 +104,7 @@ class _Select:
             for position, p in enumerate(params)
             if isinstance(p, str) and p in arguments
         ]
-        # An Arg that a lookup transformed (iexact, contains…) would match nothing: refuse it.
+        # An Arg that its lookup rewrote (contains, startswith…) would match nothing: refuse it.
         marker = "\x00fastsql-argument-"
         if marker in self.sql or any(
             isinstance(p, str) and marker in p and p not in arguments for p in params

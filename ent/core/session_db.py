@@ -4,10 +4,10 @@ Django's database store, with three round trips fewer on the path every login ta
 (``login`` → ``cycle_key``, then the response's save):
 
 - A new key is not checked with ``SELECT … exists()`` first. The key is 160 random bits from
-  ``secrets``, written as 32 lowercase base32 characters (within Django's alphabet for keys;
-  Django draws 32 characters one by one, which cost 0.1 ms per login); the INSERT that stores it is the real uniqueness check (the primary
-  key), and ``create()`` already retries with another key when that INSERT says it exists
-  (``CreateError``). The INSERT is ``ON CONFLICT DO NOTHING``, so a collision is told by the
+  ``secrets``, written as 32 lowercase base32 characters, all in Django's alphabet for keys
+  (Django draws its 32 characters one by one, which cost 0.1 ms per login). The INSERT that
+  stores it is the real uniqueness check (the primary key), and ``create()`` already retries
+  with another key when that INSERT says it exists (``CreateError``). The INSERT is ``ON CONFLICT DO NOTHING``, so a collision is told by the
   row count, without a savepoint to survive an IntegrityError inside the caller's transaction.
 - ``cycle_key`` (the new key at login, against session fixation) only chooses the key; the
   row is inserted once, with the session's data, by the next ``save()`` — instead of an
