@@ -12,6 +12,8 @@ import sys
 import time
 from datetime import date
 
+import fixtures  # bench/fixtures.py (bench/ is on the path of its scripts)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ent.settings")
 
 SERVICE_URL = "https://bench.example.org/"
@@ -26,11 +28,9 @@ def main(count: int = 500) -> None:
     from django.test import Client
 
     from ent.accounts.models import Account
-    from ent.core import clock
     from ent.directory.importing import Row
     from ent.directory.models import Student
     from ent.directory.services import students_import
-    from ent.sso import cas
     from ent.sso.models import Service
 
     call_command("migrate", verbosity=0)
@@ -54,18 +54,7 @@ def main(count: int = 500) -> None:
     rounds = 5
 
     def issue(n: int) -> list[str]:
-        return [
-            cas.service_ticket_issue(
-                account=account,
-                service=service,
-                service_url=SERVICE_URL,
-                session_id="bench",
-                from_new_login=False,
-                authenticated=clock.now(),
-                ip=None,
-            )
-            for _ in range(n)
-        ]
+        return fixtures.cas_tickets(account, service, SERVICE_URL, n)
 
     # Issued before each round, not all at first: on a loaded machine the last ones would
     # expire (ENT_CAS_TICKET_SECONDS) before their round.

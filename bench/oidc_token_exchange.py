@@ -14,8 +14,10 @@ import base64
 import os
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import urlencode
+
+import fixtures  # bench/fixtures.py (bench/ is on the path of its scripts)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ent.settings")
 
@@ -50,13 +52,10 @@ def main(count: int = 300) -> None:
 
     django.setup()
     from authlib.common.security import generate_token
-    from authlib.oauth2.rfc7636 import create_s256_code_challenge
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.utils import timezone
-    from oauth2_provider.models import Grant
 
     from ent.accounts.models import Account
     from ent.directory.importing import Row
@@ -115,23 +114,7 @@ def main(count: int = 300) -> None:
             algorithm=Application.RS256_ALGORITHM,
         )
     verifier = generate_token(48)
-    challenge = create_s256_code_challenge(verifier)
-    codes = [generate_token(30) for _ in range(count)]
-    Grant.objects.bulk_create(
-        Grant(
-            application=application,
-            user=account,
-            code=code,
-            expires=timezone.now() + timedelta(hours=1),
-            redirect_uri=redirect_uri,
-            scope="openid profile email",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-            nonce="n",
-            claims="{}",
-        )
-        for code in codes
-    )
+    codes = fixtures.oidc_codes(application, account, redirect_uri, verifier, count)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
 

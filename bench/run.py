@@ -38,9 +38,11 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+import fixtures  # bench/fixtures.py (bench/ is on the path of its scripts)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -236,62 +238,24 @@ def prepare(wave_students: int, login_accounts: int) -> dict[str, Any]:
 
 
 def cas_tickets(count: int) -> list[str]:
-    """Fresh service tickets, issued the way /cas/login issues them."""
-    from django.db import transaction
-
+    """Fresh service tickets for a bench account, issued the way /cas/login issues them."""
     from ent.accounts.models import Account
-    from ent.core import clock
-    from ent.sso import cas
     from ent.sso.models import Service
 
     account = Account.objects.filter(username__startswith="3").first()
-    service = Service.objects.get(slug="bench-cas")
     assert account is not None
-    with transaction.atomic():
-        return [
-            cas.service_ticket_issue(
-                account=account,
-                service=service,
-                service_url=CAS_SERVICE,
-                session_id="bench",
-                from_new_login=False,
-                authenticated=clock.now(),
-                ip="10.0.0.1",
-            )
-            for _ in range(count)
-        ]
+    service = Service.objects.get(slug="bench-cas")
+    return fixtures.cas_tickets(account, service, CAS_SERVICE, count, ip="10.0.0.1")
 
 
 def oidc_codes(count: int, verifier: str) -> list[str]:
     """Authorization codes with PKCE S256, stored as the authorization endpoint stores them."""
-    from authlib.common.security import generate_token
-    from authlib.oauth2.rfc7636 import create_s256_code_challenge
-    from django.utils import timezone
-    from oauth2_provider.models import Grant
-
     from ent.accounts.models import Account
     from ent.sso.models import Service
 
     account = Account.objects.filter(username__startswith="3").first()
     application = Service.objects.get(slug="bench-oidc").oidc_client.application  # type: ignore[attr-defined]
-    challenge = create_s256_code_challenge(verifier)
-    codes = [generate_token(30) for _ in range(count)]
-    Grant.objects.bulk_create(
-        Grant(
-            application=application,
-            user=account,
-            code=code,
-            expires=timezone.now() + timedelta(hours=1),
-            redirect_uri=OIDC_REDIRECT,
-            scope="openid profile email",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-            nonce="bench",
-            claims="{}",
-        )
-        for code in codes
-    )
-    return codes
+    return fixtures.oidc_codes(application, account, OIDC_REDIRECT, verifier, count)
 
 
 # --- Processes -----------------------------------------------------------------------------
