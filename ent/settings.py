@@ -67,6 +67,8 @@ def _env_url(name: str, default: str, schemes: tuple[str, ...]) -> str:
 # --- Deployment mode -------------------------------------------------------------------------
 
 DEMO = _env_bool("ENT_DEMO", False)
+# `ent demo` serves two stand-in services (a CAS Moodle, an OIDC timetable) on this port.
+DEMO_SERVICES_PORT = _env_int("ENT_DEMO_SERVICES_PORT", 8001, minimum=1, maximum=65535)
 DEBUG = _env_bool("ENT_DEBUG", False)
 VAR_DIR = Path(_env_str("ENT_VAR_DIR", str(Path.cwd() / "var"))).resolve()
 

@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 
-from .demo_services import MOODLE_URL
+from .demo_services import moodle_url
 from .models import Attribute, Service
 
 # A local Moodle (or any CAS client) started on the loopback for a demo is accepted too.
@@ -38,7 +38,7 @@ def register_demo_cas_services() -> list[Service]:
             "description": "Cours en ligne.",
             "icon": Service.Icon.COURSES,
             # The demo's stand-in Moodle (ent.sso.demo_services), started by ``ent demo``.
-            "home_url": MOODLE_URL,
+            "home_url": moodle_url(),
             "protocol": Service.Protocol.CAS,
             "enabled": True,
             "show_on_portal": True,

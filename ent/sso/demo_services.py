@@ -1,6 +1,6 @@
 """Two stand-in university services for ``ent demo``, so single sign-on can be tried at once.
 
-On ``http://127.0.0.1:8001`` (demo mode only, started by ``ent demo``):
+On ``http://127.0.0.1:8001`` (``ENT_DEMO_SERVICES_PORT``; demo mode only, started by ``ent demo``):
 
 * ``/moodle/`` signs people in through ENT's CAS server (``/cas/login``, then
   ``/cas/p3/serviceValidate``) and honours CAS single logout;
@@ -30,16 +30,41 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from xml.etree import ElementTree
 
 import requests
+from django.conf import settings
 from jwcrypto import jwk, jwt
 
 log = logging.getLogger(__name__)
 
-HOST, PORT = "127.0.0.1", 8001
-ORIGIN = f"http://{HOST}:{PORT}"
-MOODLE_URL = f"{ORIGIN}/moodle/"
-EDT_URL = f"{ORIGIN}/edt/"
-EDT_REDIRECT_URI = f"{ORIGIN}/oidc/callback"
-EDT_LOGOUT_URI = f"{ORIGIN}/edt/backchannel-logout"
+HOST = "127.0.0.1"
+
+
+def origin() -> str:
+    """Where the stand-ins answer: ``http://127.0.0.1:<ENT_DEMO_SERVICES_PORT>`` (8001).
+
+    Read at each use, not at import: the tests serve them on a free port of their own."""
+    return f"http://{HOST}:{settings.DEMO_SERVICES_PORT}"
+
+
+def moodle_url() -> str:
+    """The stand-in Moodle (a CAS client)."""
+    return f"{origin()}/moodle/"
+
+
+def edt_url() -> str:
+    """The stand-in "Emploi du temps" (an OpenID Connect relying party)."""
+    return f"{origin()}/edt/"
+
+
+def edt_redirect_uri() -> str:
+    """The timetable's registered redirect URI."""
+    return f"{origin()}/oidc/callback"
+
+
+def edt_logout_uri() -> str:
+    """The timetable's back-channel logout URI."""
+    return f"{origin()}/edt/backchannel-logout"
+
+
 CAS_NS = "{http://www.yale.edu/tp/cas}"
 SAMLP_NS = "{urn:oasis:names:tc:SAML:2.0:protocol}"
 _LONG_TERM = "longTermAuthenticationRequestTokenUsed"
@@ -110,7 +135,7 @@ class DemoServices:
             log.warning("demo services: %s", exc)
             start("502 Bad Gateway", [("Content-Type", "text/html; charset=utf-8")])
             return _page("Erreur", f"<p>{html.escape(str(exc))}</p>", self.ent_url)
-        start("302 Found", [("Location", MOODLE_URL)])
+        start("302 Found", [("Location", moodle_url())])
         return [b""]
 
     @staticmethod
@@ -146,11 +171,11 @@ class DemoServices:
             return _page("Moodle — cours en ligne", body, self.ent_url)
         ticket = query.get("ticket")
         if not ticket:
-            login = f"{self.ent_url}/cas/login?" + urlencode({"service": MOODLE_URL})
+            login = f"{self.ent_url}/cas/login?" + urlencode({"service": moodle_url()})
             return self._redirect(start, login)
         response = requests.get(
             f"{self.ent_url}/cas/p3/serviceValidate",
-            params={"service": MOODLE_URL, "ticket": ticket},
+            params={"service": moodle_url(), "ticket": ticket},
             timeout=10,
         )
         # ENT's own answer, fetched from ENT: not untrusted input.
@@ -168,7 +193,7 @@ class DemoServices:
         sid = secrets.token_urlsafe(24)
         user = success.findtext(f"{CAS_NS}user") or ""
         self.moodle_sessions[sid] = {"user": user, "ticket": ticket, "attributes": attributes}
-        return self._redirect(start, MOODLE_URL, f"demo_moodle={sid}")
+        return self._redirect(start, moodle_url(), f"demo_moodle={sid}")
 
     def _moodle_logout(self, form: dict[str, str], start: StartResponse) -> Iterable[bytes]:
         request = form.get("logoutRequest", "")
@@ -212,7 +237,7 @@ class DemoServices:
         params = {
             "response_type": "code",
             "client_id": self.client_id,
-            "redirect_uri": EDT_REDIRECT_URI,
+            "redirect_uri": edt_redirect_uri(),
             "scope": "openid profile email affiliation",
             "state": state,
             "nonce": nonce,
@@ -233,7 +258,7 @@ class DemoServices:
             data={
                 "grant_type": "authorization_code",
                 "code": query["code"],
-                "redirect_uri": EDT_REDIRECT_URI,
+                "redirect_uri": edt_redirect_uri(),
                 "code_verifier": flow["verifier"],
             },
             auth=(self.client_id, self.client_secret),
@@ -253,7 +278,7 @@ class DemoServices:
             raise ValueError("userinfo sub mismatch")
         sid = secrets.token_urlsafe(24)
         self.edt_sessions[sid] = info
-        return self._redirect(start, EDT_URL, f"demo_edt={sid}")
+        return self._redirect(start, edt_url(), f"demo_edt={sid}")
 
     def _edt_logout(self, form: dict[str, str], start: StartResponse) -> Iterable[bytes]:
         claims = self._verify(self._metadata(), form.get("logout_token", ""))
@@ -267,8 +292,10 @@ class DemoServices:
 
 
 def demo_services_start(*, ent_url: str, client_id: str, client_secret: str) -> WSGIServer:
-    """Serve both stand-in services on 127.0.0.1:8001 in a background thread."""
+    """Serve both stand-in services on 127.0.0.1:ENT_DEMO_SERVICES_PORT in a background thread."""
     app = DemoServices(ent_url=ent_url, client_id=client_id, client_secret=client_secret)
-    server = make_server(HOST, PORT, app, server_class=_Server, handler_class=_QuietHandler)
+    server = make_server(
+        HOST, settings.DEMO_SERVICES_PORT, app, server_class=_Server, handler_class=_QuietHandler
+    )
     threading.Thread(target=server.serve_forever, name="demo-services", daemon=True).start()
     return server

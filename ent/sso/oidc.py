@@ -904,9 +904,6 @@ def _backchannel_logout_ended(
 # --- Demo ---------------------------------------------------------------------------------------
 
 DEMO_SLUG = "emploi-du-temps"
-DEMO_REDIRECT_URI = "http://127.0.0.1:8001/oidc/callback"  # ent.sso.demo_services
-DEMO_HOME_URL = "http://127.0.0.1:8001/edt/"
-DEMO_LOGOUT_URL = "http://127.0.0.1:8001/edt/backchannel-logout"
 
 
 def register_demo_oidc_client() -> tuple[str, str | None]:
@@ -915,16 +912,21 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
     The secret is returned only the first time (it is stored as a digest); rotate it with
     ``oidc_secret_rotate`` to see a new one.
     """
+    from .demo_services import edt_logout_uri, edt_redirect_uri, edt_url
+
+    urls = {
+        "home_url": edt_url(),
+        "logout_url": edt_logout_uri(),
+        "oidc_redirect_uris": edt_redirect_uri(),
+    }
     service, created = Service.objects.get_or_create(
         slug=DEMO_SLUG,
         defaults={
             "name": "Emploi du temps",
             "description": "Votre emploi du temps (client OpenID Connect de démonstration).",
             "icon": Service.Icon.CALENDAR,
-            "home_url": DEMO_HOME_URL,
-            "logout_url": DEMO_LOGOUT_URL,
+            **urls,
             "protocol": Service.Protocol.OIDC,
-            "oidc_redirect_uris": DEMO_REDIRECT_URI,
             "attributes": [
                 Attribute.UID,
                 Attribute.DISPLAY_NAME,
@@ -937,11 +939,13 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
             "order": 40,
         },
     )
-    if not created and (service.home_url, service.logout_url) != (DEMO_HOME_URL, DEMO_LOGOUT_URL):
-        # A demo database from an earlier version: point it at the stand-in service.
-        Service.objects.filter(pk=service.pk).update(
-            home_url=DEMO_HOME_URL, logout_url=DEMO_LOGOUT_URL
-        )
+    if not created and any(getattr(service, field) != url for field, url in urls.items()):
+        # A demo database from an earlier version, or ENT_DEMO_SERVICES_PORT changed: point it
+        # at the stand-in service (and its client at the new redirect URI).
+        Service.objects.filter(pk=service.pk).update(**urls)
+        service.refresh_from_db()
+        if OidcClient.objects.filter(service=service).exists():
+            oidc_client_sync(service=service)
     if not created and OidcClient.objects.filter(service=service).exists():
         return service.oidc_client_id, None
     secret = oidc_client_sync(service=service)

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from oauth2_provider.models import Application
 
 from ent.sso.cas_demo import register_demo_cas_services
-from ent.sso.demo_services import EDT_URL, MOODLE_URL, DemoServices, demo_services_start
+from ent.sso.demo_services import DemoServices, demo_services_start, edt_url, moodle_url
+from ent.sso.models import Service
 from ent.sso.oidc import register_demo_oidc_client
+from tests.conftest import free_port
 from tests.sso.oidc_helpers import browser_login, csrf_of, ent
 
 __all__ = ["ent"]  # fixture, used by name
@@ -19,8 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def demo(ent: str) -> Iterator[DemoServices]:
-    """The demo services on 127.0.0.1:8001, registered as ``ent demo`` registers them."""
+def demo(ent: str, settings: Any) -> Iterator[DemoServices]:
+    """The demo services on a free port (never the demo's 8001, which ``make run`` may hold),
+    registered as ``ent demo`` registers them."""
+    settings.DEMO_SERVICES_PORT = free_port()
     register_demo_cas_services()
     client_id, secret = register_demo_oidc_client()
     assert secret
@@ -36,11 +41,11 @@ def test_demo_services_sign_in_and_out_with_ent(
     ent: str, demo: DemoServices, active_student: Any
 ) -> None:
     browser = browser_login(ent, active_student.student_number)
-    moodle = browser.get(MOODLE_URL, timeout=10)
-    assert moodle.status_code == 200 and moodle.url == MOODLE_URL
+    moodle = browser.get(moodle_url(), timeout=10)
+    assert moodle.status_code == 200 and moodle.url == moodle_url()
     assert "connecté par CAS" in moodle.text and active_student.student_number in moodle.text
-    timetable = browser.get(EDT_URL, timeout=10)
-    assert timetable.status_code == 200 and timetable.url == EDT_URL
+    timetable = browser.get(edt_url(), timeout=10)
+    assert timetable.status_code == 200 and timetable.url == edt_url()
     assert "connecté par OpenID Connect" in timetable.text
     assert active_student.student_number in timetable.text
     assert len(demo.moodle_sessions) == 1 and len(demo.edt_sessions) == 1
@@ -51,5 +56,21 @@ def test_demo_services_sign_in_and_out_with_ent(
     while demo.moodle_sessions or demo.edt_sessions:  # single logout runs in the background
         assert time.monotonic() < deadline, "the demo services were not logged out"
         time.sleep(0.05)
-    again = browser.get(MOODLE_URL, timeout=10)
+    again = browser.get(moodle_url(), timeout=10)
     assert again.url.startswith(f"{ent}/login?next=")
+
+
+def test_demo_services_follow_their_port(ent: str, settings: Any) -> None:
+    """``ENT_DEMO_SERVICES_PORT`` moves the stand-ins, and a demo database registered with
+    another port is pointed at the new one (its OpenID Connect client too)."""
+    settings.DEMO_SERVICES_PORT = 8001
+    register_demo_oidc_client()
+    settings.DEMO_SERVICES_PORT = 18123
+    register_demo_cas_services()
+    client_id, secret = register_demo_oidc_client()
+    assert secret is None  # the client is kept, only its addresses change
+    assert Application.objects.get(client_id=client_id).redirect_uris == (
+        "http://127.0.0.1:18123/oidc/callback"
+    )
+    assert Service.objects.get(slug="emploi-du-temps").home_url == "http://127.0.0.1:18123/edt/"
+    assert Service.objects.get(slug="moodle").home_url == "http://127.0.0.1:18123/moodle/"

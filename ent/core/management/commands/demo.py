@@ -14,7 +14,7 @@ from ent.directory.demo import DEMO_STUDENTS
 from ent.directory.models import Student
 from ent.directory.services import students_import
 from ent.sso.cas_demo import register_demo_cas_services
-from ent.sso.demo_services import EDT_URL, MOODLE_URL, demo_services_start
+from ent.sso.demo_services import demo_services_start, edt_url, moodle_url
 from ent.sso.models import Service
 from ent.sso.oidc import DEMO_SLUG, oidc_secret_rotate, register_demo_oidc_client
 
@@ -64,8 +64,8 @@ class Command(BaseCommand):
         if secret is None:
             secret = oidc_secret_rotate(service=Service.objects.get(slug=DEMO_SLUG))
         self.stdout.write(
-            f"  Single sign-on: sign in, then open the tiles « Moodle » (CAS, {MOODLE_URL})"
-            f" and « Emploi du temps » (OpenID Connect, {EDT_URL}): stand-in services served"
+            f"  Single sign-on: sign in, then open the tiles « Moodle » (CAS, {moodle_url()})"
+            f" and « Emploi du temps » (OpenID Connect, {edt_url()}): stand-in services served"
             " by the demo, signed in without a second password"
         )
         # --- Webmail (wm-store branch): a welcome message in each empty demo INBOX ---
@@ -91,8 +91,11 @@ class Command(BaseCommand):
             demo_services_start(
                 ent_url=settings.BASE_URL, client_id=client_id, client_secret=secret
             )
-        except OSError as exc:  # port 8001 taken: the demo still runs, without the stand-ins
-            self.stderr.write(f"  Stand-in services not started (127.0.0.1:8001: {exc.strerror})")
+        except OSError as exc:  # port taken: the demo still runs, without the stand-ins
+            self.stderr.write(
+                f"  Stand-in services not started (127.0.0.1:{settings.DEMO_SERVICES_PORT}:"
+                f" {exc.strerror}; ENT_DEMO_SERVICES_PORT moves them)"
+            )
         if settings.MAIL_BACKEND == "local":
             from ent.webmail.demo import demo_receiver_start
 
