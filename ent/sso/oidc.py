@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +72,7 @@ from ent.core import clock
 from ent.core.audit import Kind, audit_record
 from ent.core.durable import outlive_refusal
 from ent.core.fastsql import delete_then_insert, insert
+from ent.core.net import client_ip
 from ent.directory.models import Student
 
 from .attributes import attributes_for
@@ -480,28 +482,81 @@ def _code_digest(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def _spent_code_replayed(code: Any, application_id: Any) -> None:
+def _oauth_ip(request: Any) -> str | None:
+    """The client address of an oauthlib request (DOT copies Django's META into its headers),
+    read as ``client_ip`` reads a Django request (trusted proxies and all)."""
+    headers = getattr(request, "headers", None) or {}
+    meta = {
+        name: headers[name]
+        for name in ("REMOTE_ADDR", "HTTP_X_FORWARDED_FOR")
+        if isinstance(headers.get(name), str)
+    }
+    return client_ip(SimpleNamespace(META=meta))  # type: ignore[arg-type]
+
+
+def _replay_audit(*, replayed: str, user_id: Any, client_id: str, ip: str | None) -> None:
+    account = (
+        Account.objects.select_related("student").filter(pk=user_id).first() if user_id else None
+    )
+    audit_record(
+        kind=Kind.OIDC_TOKEN_REPLAYED,
+        student=account.student if account is not None else None,
+        ip=ip,
+        client_id=client_id,
+        replayed=replayed,
+    )
+
+
+def _spent_code_replayed(code: Any, client: Application, request: Any) -> None:
     """A code was presented again: revoke, after the refusal, what its exchange produced."""
     if not isinstance(code, str) or not code.isprintable() or len(code) > 255:
         return
-    outlive_refusal(functools.partial(spent_code_revoke, _code_digest(code), application_id))
+    outlive_refusal(
+        functools.partial(
+            spent_code_revoke,
+            code_hash=_code_digest(code),
+            client=client,
+            ip=_oauth_ip(request),
+        )
+    )
 
 
-def spent_code_revoke(code_hash: str, application_id: Any) -> bool:
-    """Revoke the tokens produced by the spent code ``code_hash`` of this client (RFC 6749
-    4.1.2): its access token and its whole refresh-token family. Returns whether the code was
-    a spent one."""
+def spent_code_revoke(*, code_hash: str, client: Application, ip: str | None) -> bool:
+    """Revoke the tokens produced by the spent code ``code_hash`` of ``client`` (RFC 6749
+    4.1.2): its access token and its whole refresh-token family; audit the replay. Returns
+    whether the code was a spent one."""
     # Kept until ``ent purge`` removes it once the code has expired: a later replay, while
     # the row is there, still revokes.
-    row = OidcSpentCode.objects.filter(code_hash=code_hash, application_id=application_id).first()
+    row = OidcSpentCode.objects.filter(code_hash=code_hash, application_id=client.pk).first()
     if row is None:
         return False
     log.warning("authorization code replayed: the tokens it produced are revoked")
+    user_id = None
     if row.token_family is not None:
+        user_id = (
+            RefreshToken.objects.filter(token_family=row.token_family)
+            .values_list("user_id", flat=True)
+            .first()
+        )
         RefreshToken.revoke_family(row.token_family)
     if row.access_token_id is not None:
+        user_id = user_id or (
+            AccessToken.objects.filter(pk=row.access_token_id)
+            .values_list("user_id", flat=True)
+            .first()
+        )
         AccessToken.objects.filter(pk=row.access_token_id).delete()
+    _replay_audit(replayed="authorization_code", user_id=user_id, client_id=client.client_id, ip=ip)
     return True
+
+
+def refresh_family_revoke(
+    *, family: uuid.UUID, user_id: Any, client: Application, ip: str | None
+) -> None:
+    """Revoke a refresh-token family after the replay of one of its rotated tokens; audit it."""
+    log.warning("refresh token replayed: its family is revoked")
+    RefreshToken.revoke_family(family)
+    _replay_audit(replayed="refresh_token", user_id=user_id, client_id=client.client_id, ip=ip)
 
 
 # --- The validator (DOT's customisation point) ------------------------------------------------
@@ -619,7 +674,7 @@ class ENTOAuth2Validator(OAuth2Validator):
         grant = self._grant(code, request)
         if grant is None:
             # Unknown, or already exchanged: a replayed code revokes what it produced.
-            _spent_code_replayed(code, client.pk)
+            _spent_code_replayed(code, client, request)
             return False
         if grant.application_id != client.pk or grant.is_expired():
             return False
@@ -673,7 +728,7 @@ class ENTOAuth2Validator(OAuth2Validator):
             expires_at=grant.expires,
         )
         if not delete_then_insert(Grant, grant.pk, spent):
-            _spent_code_replayed(code, request.client.pk)
+            _spent_code_replayed(code, request.client, request)
             raise oauth_errors.InvalidGrantError(request=request)
 
     # Tokens: reuse what this request already loaded, write without rebuilding SQL ------------
@@ -752,15 +807,22 @@ class ENTOAuth2Validator(OAuth2Validator):
             # A revoked row for this token means DOT has just revoked its family (ENT keeps no
             # grace period: REFRESH_TOKEN_GRACE_PERIOD_SECONDS is 0).
             checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
-            family = (
+            found = (
                 RefreshToken.objects.filter(token_checksum=checksum, revoked__isnull=False)
                 .exclude(token_family=None)
-                .values_list("token_family", flat=True)
+                .values_list("token_family", "user_id")
                 .first()
             )
-            if family is not None:
-                log.warning("refresh token replayed: its family is revoked")
-                outlive_refusal(functools.partial(RefreshToken.revoke_family, family))
+            if found is not None and isinstance(client, Application):
+                outlive_refusal(
+                    functools.partial(
+                        refresh_family_revoke,
+                        family=found[0],
+                        user_id=found[1],
+                        client=client,
+                        ip=_oauth_ip(request),
+                    )
+                )
         return valid
 
     def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ import requests
 from oauth2_provider.models import AccessToken, Grant, RefreshToken
 
 from ent.core import clock
+from ent.core.models import AuditEvent
 from ent.sso.models import OidcSpentCode
 from tests.sso.oidc_helpers import (
     RP_REDIRECT,
@@ -74,8 +75,18 @@ def _invalid_grant(response: requests.Response) -> bool:
 # --- Refresh-token replay ---------------------------------------------------------------------
 
 
+def _replay_audited(replayed: str, student: Any, client: Client) -> bool:
+    """The replay is in the audit log (written after the refusal, like the revocation)."""
+    event = AuditEvent.objects.filter(kind=AuditEvent.Kind.OIDC_TOKEN_REPLAYED).earliest("pk")
+    return (
+        event.student_id == student.pk
+        and event.ip == "127.0.0.1"
+        and event.data == {"client_id": client.client_id, "replayed": replayed}
+    )
+
+
 def test_refresh_token_replay_revokes_the_family(
-    ent: str, client_app: Client, signed_in: requests.Session
+    ent: str, client_app: Client, signed_in: requests.Session, active_student: Any
 ) -> None:
     first = _code_exchange(ent, client_app, authorize(ent, signed_in, client_app))
     assert first.status_code == 200
@@ -91,6 +102,7 @@ def test_refresh_token_replay_revokes_the_family(
     assert _invalid_grant(_refresh(ent, client_app, rt1))
     assert AccessToken.objects.count() == 0
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert _replay_audited("refresh_token", active_student, client_app)
 
 
 def test_other_sessions_survive_a_replay(
@@ -118,7 +130,7 @@ def test_unknown_refresh_token_revokes_nothing(
 
 
 def test_code_replay_revokes_the_tokens_it_produced(
-    ent: str, client_app: Client, signed_in: requests.Session
+    ent: str, client_app: Client, signed_in: requests.Session, active_student: Any
 ) -> None:
     authz = authorize(ent, signed_in, client_app)
     first = _code_exchange(ent, client_app, authz)
@@ -133,6 +145,7 @@ def test_code_replay_revokes_the_tokens_it_produced(
     assert _userinfo(ent, at1) == 401
     assert _invalid_grant(_refresh(ent, client_app, rt1))
     assert AccessToken.objects.count() == 0
+    assert _replay_audited("authorization_code", active_student, client_app)
 
 
 def test_code_replay_revokes_the_first_access_token(
@@ -171,6 +184,7 @@ def test_code_replay_by_another_client_revokes_nothing(
     other = register(slug="autre-service")
     assert _invalid_grant(_code_exchange(ent, other, authz))
     assert _userinfo(ent, tokens["access_token"]) == 200
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.OIDC_TOKEN_REPLAYED).exists()
 
 
 def test_wrong_client_secret_on_replay_revokes_nothing(
