@@ -649,8 +649,9 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    # RFC 9700 §4.3.2: an access token only in the Authorization header (or a POST body),
-    # never in a URL that logs and Referer headers keep.
+    # RFC 9700 §4.3.2: an access token never in a URL that logs and Referer headers keep.
+    # ENT goes further: the Authorization header only, no form body either
+    # (ent.sso.oidc_views.bearer_placement_refusal and ENTOAuth2Validator.validate_bearer_token).
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
     # RFC 9207: "iss" in the authorization response (mix-up attacks), see the discovery.
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,

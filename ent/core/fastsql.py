@@ -187,6 +187,61 @@ def delete(model: type[Model], pk: Any) -> int:
         return int(cursor.rowcount)
 
 
+class _DeleteInsert:
+    """Delete one row by primary key and, only if it was there, insert an instance."""
+
+    def __init__(self, deleted: type[Model], model: type[Model], connection: BaseDatabaseWrapper):
+        qn = connection.ops.quote_name
+        self.insert = _insert_statement(model, connection.alias, connection.vendor)
+        table, column = qn(deleted._meta.db_table), qn(deleted._meta.pk.column)  # type: ignore[union-attr]
+        self.delete_sql = f"DELETE FROM {table} WHERE {column} = %s"  # noqa: S608
+        self.one_statement = connection.vendor == "postgresql"
+        if self.one_statement:
+            # One round trip: the INSERT takes its row from the DELETE's, so it writes nothing
+            # when the row to delete was already gone.
+            columns = ", ".join(qn(f.column) for f in self.insert.fields)
+            values = ", ".join(["%s"] * len(self.insert.fields))
+            self.sql = (
+                f"WITH gone AS ({self.delete_sql} RETURNING 1)"  # noqa: S608
+                f" INSERT INTO {qn(self.insert.table)} ({columns}) SELECT {values} FROM gone"
+            )
+
+    def run(self, pk: Any, instance: Model, connection: BaseDatabaseWrapper) -> bool:
+        if not self.one_statement:
+            with connection.cursor() as cursor:
+                cursor.execute(self.delete_sql, [pk])
+                if not cursor.rowcount:
+                    return False
+            self.insert.run(instance, connection)
+            return True
+        values = [
+            field.get_db_prep_save(field.pre_save(instance, True), connection)
+            for field in self.insert.fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [pk, *values])
+            return bool(cursor.rowcount)
+
+
+@functools.cache
+def _delete_insert_statement(
+    deleted: type[Model], model: type[Model], alias: str, vendor: str
+) -> _DeleteInsert:
+    return _DeleteInsert(deleted, model, connections[alias])
+
+
+def delete_then_insert(model: type[Model], pk: Any, instance: Model) -> bool:
+    """Delete the row ``pk`` of ``model`` and, if it existed, write ``instance`` (no signals).
+
+    Returns whether the row was there (and so ``instance`` written). On PostgreSQL this is
+    one statement; elsewhere a DELETE, then an INSERT if it removed a row. Both tables must be
+    in the same database. The primary key of ``instance`` is not set afterwards.
+    """
+    connection = connections[router.db_for_write(model)]
+    statement = _delete_insert_statement(model, type(instance), connection.alias, connection.vendor)
+    return statement.run(pk, instance, connection)
+
+
 def commit_without_flush() -> None:
     """Inside ``transaction.atomic()``: on PostgreSQL, let this transaction's COMMIT return
     before its WAL reaches the disk (``synchronous_commit`` off, for this transaction only).

@@ -105,6 +105,7 @@ class AuditEvent(models.Model):
         OIDC_SECRET_ROTATED = "oidc.secret_rotated", _("OIDC : secret client renouvelé")
         OIDC_AUTHORIZED = "oidc.authorized", _("OIDC : connexion à un service")
         OIDC_LOGOUT = "oidc.logout", _("OIDC : déconnexion demandée par un service")
+        OIDC_TOKEN_REPLAYED = "oidc.token_replayed", _("OIDC : jeton rejoué, jetons révoqués")
         # Service registry, managed at the help desk (ent.sso.registry)
         REGISTRY_CREATED = "registry.created", _("Registre : service ajouté")
         REGISTRY_UPDATED = "registry.updated", _("Registre : service modifié")

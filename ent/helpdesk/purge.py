@@ -1,6 +1,8 @@
 """``ent purge``: remove what ENT no longer needs to keep (data minimisation, RGPD art. 5).
 
 - mailed codes whose expiry has passed (used, revoked or not: none can serve any more);
+- digests of exchanged OpenID Connect authorization codes once the code would have expired
+  (kept until then so that a replay revokes the tokens it produced);
 - audit records, finished mails (sent or failed) and decided update requests older than
   ``ENT_AUDIT_RETENTION_MONTHS`` (12 by default);
 - the content of a mail that failed for good, a week after it failed (it may hold the code of
@@ -28,6 +30,7 @@ from ent.core import clock
 from ent.core.audit import Kind, audit_record
 from ent.core.models import AuditEvent, MailDelivery, OneTimeCode
 from ent.directory.models import Student
+from ent.sso.models import OidcSpentCode
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class PurgeReport:
     """How many rows each category had (to remove, or removed)."""
 
     codes: int
+    oidc_spent_codes: int
     audit_events: int
     mails: int
     mail_contents: int
@@ -67,6 +71,7 @@ def purge(*, dry_run: bool) -> PurgeReport:
     absent_limit = now - timedelta(days=settings.PURGE_ABSENT_DAYS)
 
     codes = OneTimeCode.objects.filter(expires_at__lte=now)
+    spent_codes = OidcSpentCode.objects.filter(expires_at__lte=now)
     events = AuditEvent.objects.filter(at__lt=audit_limit)
     mails = MailDelivery.objects.filter(
         state__in=(MailDelivery.State.SENT, MailDelivery.State.FAILED), created_at__lt=audit_limit
@@ -87,6 +92,7 @@ def purge(*, dry_run: bool) -> PurgeReport:
     with transaction.atomic():
         report = PurgeReport(
             codes=codes.count(),
+            oidc_spent_codes=spent_codes.count(),
             audit_events=events.count(),
             mails=mails.count(),
             mail_contents=contents.count(),
@@ -98,6 +104,7 @@ def purge(*, dry_run: bool) -> PurgeReport:
         if dry_run:
             return report
         codes.delete()
+        spent_codes.delete()
         events.delete()
         mails.delete()
         contents.update(payload=None, raw=None)

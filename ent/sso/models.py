@@ -251,3 +251,30 @@ class OidcSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} → {self.service_id}"
+
+
+class OidcSpentCode(models.Model):
+    """An authorization code already exchanged, kept until it would have expired.
+
+    A second exchange of the same code is refused (``invalid_grant``) and revokes what the first
+    one produced (RFC 6749 4.1.2, RFC 9700 4.2.4): its access token, and the refresh-token
+    family started with it (so every token refreshed from it since). The code itself is never
+    stored, only its SHA-256 digest (codes are random, a slow hash would add nothing). Rows are
+    removed by ``ent purge`` once expired.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # Plain values rather than foreign keys: the tokens come and go (rotation deletes the
+    # access token), and a foreign key would make every such deletion look here first.
+    access_token_id = models.BigIntegerField(null=True)
+    token_family = models.UUIDField(null=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("code d'autorisation OpenID Connect utilisé")
+
+    def __str__(self) -> str:
+        return f"spent code {self.code_hash[:8]}…"

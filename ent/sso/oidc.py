@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,11 +70,13 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_ended
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
-from ent.core.fastsql import delete, insert
+from ent.core.durable import outlive_refusal
+from ent.core.fastsql import delete_then_insert, insert
+from ent.core.net import client_ip
 from ent.directory.models import Student
 
 from .attributes import attributes_for
-from .models import Attribute, OidcClient, OidcSession, OidcSubject, Service
+from .models import Attribute, OidcClient, OidcSession, OidcSpentCode, OidcSubject, Service
 
 log = logging.getLogger(__name__)
 
@@ -471,6 +474,91 @@ def _rs256_key(pem: str) -> _RS256Key:
     return _RS256Key(pem)
 
 
+# --- Replayed authorization codes -------------------------------------------------------------
+
+
+def _code_digest(code: str) -> str:
+    """How a spent code is kept (a random code: SHA-256 is enough, see OidcSpentCode)."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def _oauth_ip(request: Any) -> str | None:
+    """The client address of an oauthlib request (DOT copies Django's META into its headers),
+    read as ``client_ip`` reads a Django request (trusted proxies and all)."""
+    headers = getattr(request, "headers", None) or {}
+    meta = {
+        name: headers[name]
+        for name in ("REMOTE_ADDR", "HTTP_X_FORWARDED_FOR")
+        if isinstance(headers.get(name), str)
+    }
+    return client_ip(SimpleNamespace(META=meta))  # type: ignore[arg-type]
+
+
+def _replay_audit(*, replayed: str, user_id: Any, client_id: str, ip: str | None) -> None:
+    account = (
+        Account.objects.select_related("student").filter(pk=user_id).first() if user_id else None
+    )
+    audit_record(
+        kind=Kind.OIDC_TOKEN_REPLAYED,
+        student=account.student if account is not None else None,
+        ip=ip,
+        client_id=client_id,
+        replayed=replayed,
+    )
+
+
+def _spent_code_replayed(code: Any, client: Application, request: Any) -> None:
+    """A code was presented again: revoke, after the refusal, what its exchange produced."""
+    if not isinstance(code, str) or not code.isprintable() or len(code) > 255:
+        return
+    outlive_refusal(
+        functools.partial(
+            spent_code_revoke,
+            code_hash=_code_digest(code),
+            client=client,
+            ip=_oauth_ip(request),
+        )
+    )
+
+
+def spent_code_revoke(*, code_hash: str, client: Application, ip: str | None) -> bool:
+    """Revoke the tokens produced by the spent code ``code_hash`` of ``client`` (RFC 6749
+    4.1.2): its access token and its whole refresh-token family; audit the replay. Returns
+    whether the code was a spent one."""
+    # Kept until ``ent purge`` removes it once the code has expired: a later replay, while
+    # the row is there, still revokes.
+    row = OidcSpentCode.objects.filter(code_hash=code_hash, application_id=client.pk).first()
+    if row is None:
+        return False
+    log.warning("authorization code replayed: the tokens it produced are revoked")
+    user_id = None
+    if row.token_family is not None:
+        user_id = (
+            RefreshToken.objects.filter(token_family=row.token_family)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        RefreshToken.revoke_family(row.token_family)
+    if row.access_token_id is not None:
+        user_id = user_id or (
+            AccessToken.objects.filter(pk=row.access_token_id)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        AccessToken.objects.filter(pk=row.access_token_id).delete()
+    _replay_audit(replayed="authorization_code", user_id=user_id, client_id=client.client_id, ip=ip)
+    return True
+
+
+def refresh_family_revoke(
+    *, family: uuid.UUID, user_id: Any, client: Application, ip: str | None
+) -> None:
+    """Revoke a refresh-token family after the replay of one of its rotated tokens; audit it."""
+    log.warning("refresh token replayed: its family is revoked")
+    RefreshToken.revoke_family(family)
+    _replay_audit(replayed="refresh_token", user_id=user_id, client_id=client.client_id, ip=ip)
+
+
 # --- The validator (DOT's customisation point) ------------------------------------------------
 
 
@@ -533,6 +621,12 @@ class ENTOAuth2Validator(OAuth2Validator):
         return client
 
     def validate_bearer_token(self, token: str, scopes: Any, request: Any) -> bool:
+        # The Authorization header only (RFC 9700 2.4): oauthlib falls back to an access_token
+        # parameter of the query or the body when the header is absent. Protected views
+        # answer that placement with invalid_request first (oidc_views.bearer_placement_refusal);
+        # this keeps any other protected endpoint from accepting it.
+        if "Authorization" not in (request.headers or {}):
+            return False
         # An access token stops working as soon as its service is disabled or removed.
         return bool(super().validate_bearer_token(token, scopes, request)) and _usable(
             request.client
@@ -578,7 +672,11 @@ class ENTOAuth2Validator(OAuth2Validator):
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         grant = self._grant(code, request)
-        if grant is None or grant.application_id != client.pk or grant.is_expired():
+        if grant is None:
+            # Unknown, or already exchanged: a replayed code revokes what it produced.
+            _spent_code_replayed(code, client, request)
+            return False
+        if grant.application_id != client.pk or grant.is_expired():
             return False
         request.scopes = grant.scope.split(" ")
         request.user = grant.user
@@ -611,15 +709,26 @@ class ENTOAuth2Validator(OAuth2Validator):
     def invalidate_authorization_code(  # type: ignore[override]
         self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
     ) -> None:
-        # Single use: the code's row goes in the exchange's transaction. Of two exchanges of
-        # one code at once, the second finds nothing left to delete (on PostgreSQL it waits
-        # for the first to commit), fails with invalid_grant and its tokens are rolled back.
+        # Single use: the code's row goes in the exchange's transaction, and a digest of the
+        # code takes its place, linked to the tokens just written, until the code would have
+        # expired (a replay then revokes them). Of two exchanges of one code at once, the
+        # second finds nothing left to delete (on PostgreSQL it waits for the first to
+        # commit), fails with invalid_grant, its tokens are rolled back, and the first one's
+        # are revoked: the code was presented twice.
         grant = self._grant(code, request)
-        if (
-            grant is None
-            or grant.application_id != request.client.pk
-            or not delete(Grant, grant.pk)
-        ):
+        if grant is None or grant.application_id != request.client.pk:
+            raise oauth_errors.InvalidGrantError(request=request)
+        access_token = getattr(request, "_ent_access_token", None)
+        refresh_token = getattr(request, "_ent_refresh_token", None)
+        spent = OidcSpentCode(
+            code_hash=_code_digest(code),
+            application_id=grant.application_id,
+            access_token_id=access_token.pk if access_token is not None else None,
+            token_family=refresh_token.token_family if refresh_token is not None else None,
+            expires_at=grant.expires,
+        )
+        if not delete_then_insert(Grant, grant.pk, spent):
+            _spent_code_replayed(code, request.client, request)
             raise oauth_errors.InvalidGrantError(request=request)
 
     # Tokens: reuse what this request already loaded, write without rebuilding SQL ------------
@@ -646,7 +755,10 @@ class ENTOAuth2Validator(OAuth2Validator):
         # back from the database; finalize_id_token left it on the request.
         id_token = getattr(request, "id_token", None)
         if token.get("id_token") and not isinstance(id_token, IDToken):
-            return super()._create_access_token(expires, request, token, source_refresh_token)
+            request._ent_access_token = super()._create_access_token(
+                expires, request, token, source_refresh_token
+            )
+            return request._ent_access_token
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
@@ -658,6 +770,7 @@ class ENTOAuth2Validator(OAuth2Validator):
         )
         self._set_token_value(access_token, token["access_token"])
         insert(access_token)
+        request._ent_access_token = access_token  # for the spent code (invalidate_...)
         return access_token
 
     def _create_refresh_token(
@@ -675,7 +788,42 @@ class ENTOAuth2Validator(OAuth2Validator):
         )
         self._set_token_value(refresh_token, refresh_token_code)
         insert(refresh_token)
+        request._ent_refresh_token = refresh_token  # for the spent code (invalidate_...)
         return refresh_token
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """DOT's, with its reuse protection made to last.
+
+        DOT revokes the whole family when a rotated (revoked) refresh token comes back, then
+        answers invalid_grant; the token endpoint rolls a refused exchange back, which undid
+        that revocation. It is done again after the rollback (``outlive_refusal``).
+        """
+        valid = bool(
+            super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        )
+        if not valid and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
+            # A revoked row for this token means DOT has just revoked its family (ENT keeps no
+            # grace period: REFRESH_TOKEN_GRACE_PERIOD_SECONDS is 0).
+            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+            found = (
+                RefreshToken.objects.filter(token_checksum=checksum, revoked__isnull=False)
+                .exclude(token_family=None)
+                .values_list("token_family", "user_id")
+                .first()
+            )
+            if found is not None and isinstance(client, Application):
+                outlive_refusal(
+                    functools.partial(
+                        refresh_family_revoke,
+                        family=found[0],
+                        user_id=found[1],
+                        client=client,
+                        ip=_oauth_ip(request),
+                    )
+                )
+        return valid
 
     def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         # DOT opens a savepoint here; inside the token endpoint's transaction (rolled back

@@ -15,7 +15,7 @@ urlpatterns = [
     path("oauth/authorize/", oidc_views.AuthorizeView.as_view(), name="authorize"),
     path("oauth/token/", oidc_views.TokenView.as_view(), name="token"),
     path("oauth/revoke/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
-    path("oauth/userinfo/", dot_views.UserInfoView.as_view(), name="user-info"),
+    path("oauth/userinfo/", oidc_views.UserInfoView.as_view(), name="user-info"),
     path("oauth/jwks/", dot_views.JwksInfoView.as_view(), name="jwks-info"),
     path("oauth/logout/", oidc_views.LogoutView.as_view(), name="rp-initiated-logout"),
 ]

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import (
@@ -38,6 +39,7 @@ from ent.accounts.models import Account
 from ent.core import metrics
 from ent.core.audit import Kind, audit_record
 from ent.core.csp import form_action_allow
+from ent.core.durable import refusal_scope
 from ent.core.fastsql import commit_without_flush
 from ent.core.net import client_ip
 
@@ -222,6 +224,41 @@ class LogoutView(RPInitiatedLogoutView):
         )
 
 
+def bearer_placement_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a request that puts an access token anywhere but the Authorization header.
+
+    RFC 9700 2.4 and RFC 6750 2.3/5.3: a token in the query string ends up in access logs,
+    browser history and Referer headers; ENT takes the header only (the README says so), and
+    refuses the form-body and query placements outright (401 ``invalid_request``, RFC 6750
+    3.1) rather than ignoring them, even beside a valid header (one method per request).
+    """
+    in_query = "access_token" in request.GET
+    in_body = request.method == "POST" and "access_token" in request.POST
+    if not (in_query or in_body):
+        return None
+    description = "The access token is accepted in the Authorization header only."
+    response = JsonResponse(
+        {"error": "invalid_request", "error_description": description}, status=401
+    )
+    response["WWW-Authenticate"] = (
+        f'Bearer error="invalid_request", error_description="{description}"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # DOT's, lost when dispatch is overridden
+@method_decorator(sensitive_post_parameters("access_token"), name="dispatch")
+class UserInfoView(dot_views.UserInfoView):
+    """``/oauth/userinfo/`` (GET and POST): DOT's, with the access token from the header only."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refusal = bearer_placement_refusal(request)
+        if refusal is not None:
+            return refusal
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+
 def _token_result(status: int, body: str | bytes) -> str:
     """The metric label of a token endpoint answer: success, or its OAuth error code."""
     if status == 200:
@@ -238,7 +275,8 @@ class TokenView(dot_views.TokenView):
 
     One transaction for the whole exchange: the ID token, the access and refresh tokens and
     the deletion of the code are kept together, and nothing of it stays if the answer is an
-    error (a code spent twice at the same moment loses on the deletion and rolls back).
+    error (a code spent twice at the same moment loses on the deletion and rolls back). What
+    a refusal must leave (revocations on replay) is written after it, in its own transaction.
     DOT also reads the new access token back to send its ``app_authorized`` signal; ENT has
     no receiver for it, so that query is saved.
     """
@@ -258,12 +296,16 @@ class TokenView(dot_views.TokenView):
     def authorization_flow_token_response(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        with transaction.atomic():
+        # A refusal rolls the exchange back, but not what the refusal must leave behind: the
+        # revocation of a replayed refresh token's family or of a replayed code's tokens is
+        # queued (ent.core.durable.outlive_refusal) and committed after the rollback.
+        with refusal_scope(), transaction.atomic():
             if request.POST.get("grant_type") == "authorization_code":
                 # Waiting for the disk flush was the largest part of an exchange. A crash of
                 # the database within 0.6 s could forget this exchange: the tokens would then
                 # be unknown (the client signs in again) and the code, 60 s at most, could be
                 # exchanged once more. The same trade-off as a CAS ticket's (ent/sso/cas.py).
+                # A revocation is not part of this transaction: it is flushed as usual.
                 commit_without_flush()
             _url, headers, body, status = self.create_token_response(request)
             if status != 200:

@@ -103,3 +103,22 @@ def test_an_argument_a_lookup_would_change_is_refused() -> None:
 def test_the_number_of_values_is_checked(make_student: Any) -> None:
     with pytest.raises(TypeError, match="1 values expected, 2 given"):
         fastsql.select(Student, "test-by-number-arity", _by_number_built([]), "1", "2")
+
+
+def test_delete_then_insert_writes_only_if_the_row_was_there(make_student: Any) -> None:
+    """The spent-code write of the OIDC exchange: one statement on PostgreSQL, two elsewhere;
+    of two calls for the same row, only the first deletes and inserts."""
+    from ent.core.models import AuditEvent
+
+    gone = make_student(first_name="Hypatia")
+
+    def event(name: str) -> AuditEvent:
+        return AuditEvent(at=clock.now(), kind=AuditEvent.Kind.LOGIN_OK, data={"n": name})
+
+    with CaptureQueriesContext(connection) as queries:
+        assert fastsql.delete_then_insert(Student, gone.pk, event("first"))
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert not fastsql.delete_then_insert(Student, gone.pk, event("second"))
+    assert not Student.objects.filter(pk=gone.pk).exists()
+    written = AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_OK)
+    assert list(written.values_list("data", flat=True)) == [{"n": "first"}]
