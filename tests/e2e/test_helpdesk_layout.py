@@ -238,3 +238,30 @@ def test_self_service_forms_keep_their_buttons_apart(page: Page, active_student:
         expect(page.get_by_role("link", name="Annuler")).to_be_visible()
         problems += _layout(page, f"selfservice-layout-{name}")
     assert not problems, "\n".join(problems)
+
+
+def test_administrator_pages_fit_a_phone(page: Page, ent_url: str, make_staff: Any) -> None:
+    """Sign-in pages, staff, settings and the service registry, measured like the others."""
+    admin = make_staff("administrator", username="admin.jean-baptiste.de-la-salle")
+    colleague = make_staff("agent", username="agent.durand")
+    page.goto("/helpdesk/login")
+    problems = _layout(page, "hd-layout-login")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.locator("main button[type=submit]").click()
+    expect(page).to_have_url(f"{ent_url}/helpdesk/login/code")
+    problems += _layout(page, "hd-layout-totp")
+    page.fill("#id_code", totp_code(TOTPDevice.objects.get(user=admin)))
+    page.locator("main button[type=submit]").click()
+    expect(page).to_have_url(f"{ent_url}/helpdesk/")
+    for path, name in (
+        ("/helpdesk/staff/", "staff"),
+        (f"/helpdesk/staff/{colleague.pk}/", "staff-member"),
+        ("/helpdesk/settings/", "settings"),
+        ("/helpdesk/services/", "services"),
+        ("/helpdesk/services/new", "service-new"),
+    ):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        problems += _layout(page, f"hd-layout-{name}")
+    assert not problems, "\n".join(problems)
