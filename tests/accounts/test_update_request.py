@@ -455,7 +455,10 @@ def test_accepted_corrections_keep_the_value_before(
 ) -> None:
     """Once accepted, the request page and the account history show before → after (issue 13)."""
     student = make_student(
-        first_name="Emilie", last_name="Du Chatelet", birth_date=date(2004, 6, 19), ine="123456789AB"
+        first_name="Emilie",
+        last_name="Du Chatelet",
+        birth_date=date(2004, 6, 19),
+        ine="123456789AB",
     )
     name = make_request(student, UpdateRequest.Kind.NAME, first_name="Émilie")
     born = make_request(student, UpdateRequest.Kind.BIRTH_DATE, birth_date=date(2003, 2, 1))

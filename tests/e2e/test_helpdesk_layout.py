@@ -73,7 +73,7 @@ def test_enrolment_qr_code_scans_on_a_phone_and_a_desktop(
         qr = page.locator(".qr-code svg").bounding_box()
         assert qr is not None
         # Inside the viewport and square: the whole code is drawn, not a corner of it.
-        assert 0 <= qr["x"] and qr["x"] + qr["width"] <= viewport["width"]
+        assert qr["x"] >= 0 and qr["x"] + qr["width"] <= viewport["width"]
         assert abs(qr["width"] - qr["height"]) < 1 and qr["width"] >= 150
         path = str(SCREENSHOTS_DIR / f"hd-enrol-qr-{viewport['width']}.png")
         SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -226,7 +226,7 @@ def test_help_desk_pages_fit_a_phone(
 
 
 def test_self_service_forms_keep_their_buttons_apart(page: Page, active_student: Any) -> None:
-    """"Enregistrer" and "Annuler" side by side: the shared form pattern of the student pages."""
+    """A submit button and its "Annuler" link: the shared form pattern of the student pages."""
     page.goto("/login?next=/account/")
     page.fill("input[name=identifier]", active_student.student_number)
     page.fill("input[name=password]", GOOD_PASSWORD)
