@@ -38,6 +38,7 @@ typecheck: $(VENV)/.dev-installed
 messages: $(VENV)/.dev-installed
 	# Then translate the new entries of ent/locale/en/LC_MESSAGES/django.po and run it again.
 	cd ent && ENT_DEMO=1 ../$(BIN)/ent makemessages -l en --no-obsolete && ENT_DEMO=1 ../$(BIN)/ent compilemessages -l en
+	$(BIN)/python scripts/french-plurals
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

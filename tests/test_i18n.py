@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -63,3 +65,62 @@ def test_english_catalogue_is_complete_and_compiled() -> None:
             if msgid not in compiled:
                 untranslated.append(f"not compiled (run make messages): {msgid}")
     assert untranslated == []
+
+
+def _french_plurals_script() -> Any:
+    """scripts/french-plurals as a module (its name has no .py)."""
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "french-plurals"
+    loader = SourceFileLoader("french_plurals", str(path))
+    spec = spec_from_loader("french_plurals", loader)
+    assert spec is not None
+    module = module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_french_catalogue_holds_every_plural() -> None:
+    """French says "0 demande." (singular for 0 and 1): a French entry for every plural message.
+
+    Without one, gettext falls back to "singular only when n == 1". After adding a plural
+    message, run scripts/french-plurals (``make messages`` does).
+    """
+    import gettext
+    from pathlib import Path
+
+    import ent
+
+    script = _french_plurals_script()
+    locale = Path(ent.__file__).parent / "locale"
+    english = script.plurals((locale / "en/LC_MESSAGES/django.po").read_text(encoding="utf-8"))
+    french = script.plurals((locale / "fr/LC_MESSAGES/django.po").read_text(encoding="utf-8"))
+    assert english and sorted(french, key=str) == sorted(english, key=str), (
+        "run scripts/french-plurals"
+    )
+    with (locale / "fr/LC_MESSAGES/django.mo").open("rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    for context, msgid, plural in english:
+        key = f"{context}\x04{msgid}" if context else msgid
+        assert compiled.ngettext(key, plural, 0) == msgid, "run scripts/french-plurals"
+        assert compiled.ngettext(key, plural, 2) == plural
+
+
+def test_french_singular_for_zero_and_one() -> None:
+    from django.utils import translation
+
+    with translation.override("fr"):
+        for n, expected in ((0, "0 demande."), (1, "1 demande."), (2, "2 demandes.")):
+            text = translation.ngettext("%(n)s demande.", "%(n)s demandes.", n) % {"n": n}
+            assert text == expected
+    with translation.override("en"):
+        assert translation.ngettext("%(n)s demande.", "%(n)s demandes.", 0) % {"n": 0} == (
+            "0 requests."
+        )
+
+
+def test_help_desk_queue_says_zero_request(agent_client: Client) -> None:
+    page = page_text(agent_client.get("/helpdesk/requests/"))
+    assert "0 demande." in page and "0 demandes." not in page

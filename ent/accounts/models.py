@@ -145,6 +145,12 @@ class UpdateRequest(models.Model):
     new_birth_date = models.DateField(null=True, blank=True)
     new_ine = models.CharField(max_length=11, blank=True)
     new_email = models.EmailField(blank=True)
+    # The directory's values just before an accepted correction replaced them: once the
+    # student's record holds the new ones, the request still shows what it changed.
+    old_first_name = models.CharField(max_length=150, blank=True)
+    old_last_name = models.CharField(max_length=150, blank=True)
+    old_birth_date = models.DateField(null=True, blank=True)
+    old_ine = models.CharField(max_length=11, blank=True)
     contact_email = models.EmailField()
     contact_verified = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
@@ -167,3 +173,12 @@ class UpdateRequest(models.Model):
     def is_open(self) -> bool:
         """Still waiting for a decision."""
         return self.status in (self.Status.NEW, self.Status.IN_PROGRESS)
+
+    @property
+    def corrected(self) -> bool:
+        """An accepted correction of the directory: the ``old_*`` values are the ones before."""
+        return self.status == self.Status.APPROVED and self.kind in (
+            self.Kind.NAME,
+            self.Kind.BIRTH_DATE,
+            self.Kind.INE,
+        )

@@ -257,6 +257,15 @@ def _apply(
     """Make the change the request asked for (inside the decision's transaction)."""
     student = request.student
     changed: dict[str, list[str]] = {}
+    # The values before, kept on the request (saved by the caller with the decision) for the
+    # fields of its kind only: the request page shows before and after once the student's
+    # record holds the new values.
+    if request.kind == UpdateRequest.Kind.NAME:
+        request.old_first_name, request.old_last_name = student.first_name, student.last_name
+    elif request.kind == UpdateRequest.Kind.BIRTH_DATE:
+        request.old_birth_date = student.birth_date
+    elif request.kind == UpdateRequest.Kind.INE:
+        request.old_ine = student.ine
     if request.kind == UpdateRequest.Kind.NAME:
         for field, value in (
             ("first_name", request.new_first_name),

@@ -169,5 +169,10 @@ def totp_secret(device: TOTPDevice) -> str:
 def totp_qr_svg(device: TOTPDevice, *, title: str) -> str:
     """The ``otpauth://`` URL as an inline SVG QR code (rendered here: no external service)."""
     qr = segno.make(device.config_url, error="m")
-    svg: str = qr.svg_inline(scale=5, title=title, dark="#000", light="#fff", border=4)
+    # One user unit per module and a viewBox, no width/height: the stylesheet sizes the image
+    # (.qr-code svg) and the whole code scales into it. With a fixed 285×285 size and no
+    # viewBox, a 14rem box showed only the top-left corner (one finder square: unscannable).
+    svg: str = qr.svg_inline(
+        scale=1, omitsize=True, title=title, dark="#000", light="#fff", border=4
+    )
     return svg

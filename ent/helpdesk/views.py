@@ -237,6 +237,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "states": selectors.accounts_per_state(),
             "days": days,
             "chart": selectors.bar_chart(days),
+            "chart_narrow": selectors.bar_chart(days, width=340, height=220),
             "activations_total": sum(d.count for d in days),
             "open_requests": selectors.open_requests().count(),
             "mail_failures": selectors.failed_mails(),

@@ -448,3 +448,55 @@ def test_helpdesk_never_shows_a_full_ine(agent_client: Client, make_student: Any
     # Searching by INE still finds the student.
     page = page_text(agent_client.get("/helpdesk/search?q=123456789AB"))
     assert f"/helpdesk/students/{student.pk}/" in page and student.student_number in page
+
+
+def test_accepted_corrections_keep_the_value_before(
+    agent_client: Client, make_student: Any
+) -> None:
+    """Once accepted, the request page and the account history show before → after (issue 13)."""
+    student = make_student(
+        first_name="Emilie",
+        last_name="Du Chatelet",
+        birth_date=date(2004, 6, 19),
+        ine="123456789AB",
+    )
+    name = make_request(student, UpdateRequest.Kind.NAME, first_name="Émilie")
+    born = make_request(student, UpdateRequest.Kind.BIRTH_DATE, birth_date=date(2003, 2, 1))
+    ine = make_request(student, UpdateRequest.Kind.INE, ine="987654321CD")
+    for made in (name, born, ine):
+        response = agent_client.post(f"/helpdesk/requests/{made.pk}/approve", {"reason": "Vu."})
+        assert response.status_code == 302
+    name.refresh_from_db()
+    assert (name.old_first_name, name.old_last_name) == ("Emilie", "Du Chatelet")
+    assert name.old_birth_date is None and name.old_ine == ""  # only the fields of its kind
+
+    page = page_text(agent_client.get(f"/helpdesk/requests/{name.pk}/"))
+    assert "Nom avant la correction</dt><dd>Emilie Du Chatelet</dd>" in page
+    assert "Nom après la correction</dt><dd>Émilie Du Chatelet</dd>" in page
+    assert "Nom actuel" not in page
+    page = page_text(agent_client.get(f"/helpdesk/requests/{born.pk}/"))
+    assert "Date avant la correction</dt><dd>19/06/2004</dd>" in page
+    assert "Date après la correction</dt><dd>01/02/2003</dd>" in page
+    page = page_text(agent_client.get(f"/helpdesk/requests/{ine.pk}/"))
+    assert "INE avant la correction</dt><dd>•••••••89AB</dd>" in page
+    assert "INE après la correction</dt><dd>•••••••21CD</dd>" in page
+    assert "123456789AB" not in page and "987654321CD" not in page
+
+    history = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
+    arrow = '<span aria-hidden="true">→</span><span class="visually-hidden">devient</span>'
+    assert f"<li>Prénom : Emilie {arrow} Émilie</li>" in history
+    assert f"<li>Date de naissance : 19/06/2004 {arrow} 01/02/2003</li>" in history
+    assert f"<li>Code INE : •••••••89AB {arrow} •••••••21CD</li>" in history
+    assert "123456789AB" not in history and "987654321CD" not in history
+
+
+def test_a_refused_correction_stores_no_value_before(
+    agent_client: Client, make_student: Any
+) -> None:
+    student = make_student(first_name="Emilie")
+    made = make_request(student, UpdateRequest.Kind.NAME, first_name="Émilie")
+    agent_client.post(f"/helpdesk/requests/{made.pk}/reject", {"reason": "Non."})
+    made.refresh_from_db()
+    assert made.old_first_name == "" and made.old_last_name == ""
+    page = page_text(agent_client.get(f"/helpdesk/requests/{made.pk}/"))
+    assert "Nom actuel</dt><dd>Emilie Pascal</dd>" in page

@@ -189,3 +189,21 @@ def test_unknown_action_and_student(agent_client: Client, make_active_student: A
     assert agent_client.post(f"/helpdesk/students/{student.pk}/explode").status_code == 404
     assert agent_client.get("/helpdesk/students/999999/").status_code == 404
     assert agent_client.post("/helpdesk/students/999999/lock").status_code == 404
+
+
+def test_search_tells_namesakes_apart(agent_client: Client, make_student: Any) -> None:
+    """Two Blaise Pascal: the results show birth date and programme (issue 13)."""
+    from datetime import date
+
+    older = make_student(birth_date=date(2001, 3, 4), program="Licence Mathématiques")
+    younger = make_student(birth_date=date(2005, 11, 12), program="Master Physique")
+    page = page_text(agent_client.get("/helpdesk/search", {"q": "pascal blaise"}))
+    assert "2 résultats" in page
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 2
+    by_pk = {s.pk: s for s in (older, younger)}
+    for row in rows:
+        (pk,) = [pk for pk in by_pk if f"/helpdesk/students/{pk}/" in row]
+        shown = by_pk.pop(pk)
+        assert shown.student_number in row and shown.program in row
+        assert shown.birth_date.strftime("%d/%m/%Y") in row

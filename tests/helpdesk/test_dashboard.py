@@ -55,8 +55,12 @@ def test_numbers(agent_client: Client, make_student: Any, make_active_student: A
     )
     assert '<p class="big-number">1</p>' in page and "1 demande à traiter" in page
     # The chart: an SVG with a title, one bar per day, and the same data as a table.
+    # Two drawings of it: a wide one, and a narrow one for phones (tests/e2e/test_helpdesk_layout.py).
     svg = re.search(r"<svg[^>]*role=\"img\".*?</svg>", page, re.S)
-    assert svg and '<title id="chart-title">' in svg.group(0)
+    assert svg and '<title id="chart-title-wide">' in svg.group(0)
+    narrow = re.search(r"<svg viewBox=\"0 0 340 220\"[^>]*role=\"img\".*?</svg>", page, re.S)
+    assert narrow and '<title id="chart-title-narrow">' in narrow.group(0)
+    assert narrow.group(0).count('class="bar"') == 30
     assert svg.group(0).count('class="bar"') == 30
     # Coordinates are SVG numbers (a dot), whatever the language of the page.
     assert not re.search(r'(x|y|width|height)="[0-9]+,[0-9]', svg.group(0))
@@ -97,7 +101,7 @@ def test_mail_still_retrying_is_counted_not_listed(
     delivery = MailDelivery.objects.get()
     assert delivery.state == MailDelivery.State.RETRYING and delivery.next_attempt_at
     page = page_text(agent_client.get("/helpdesk/"))
-    assert "0 échecs d'envoi" in page
+    assert "0 échec d'envoi" in page  # French: singular for 0 (tests/test_i18n.py)
     assert "1 mail dans la file d'envoi, dont 1 en attente d'un nouvel essai" in page
 
 
