@@ -25,6 +25,7 @@ from django.core import signing
 from django.http import HttpResponse
 
 from ent.accounts.models import Account
+from ent.core import clock
 
 _SALT = "ent.sso.devices"
 
@@ -34,8 +35,13 @@ def _max_age() -> int:
 
 
 def device_issue(account: Account) -> str:
-    """A fresh cookie value for ``account``, with a new device id."""
-    return signing.dumps({"a": account.pk, "d": secrets.token_hex(16)}, salt=_SALT)
+    """A fresh cookie value for ``account``, with a new device id and its issue time.
+
+    The time is ENT's clock (``core.clock``), checked by ``device_id``, rather than the
+    signer's own timestamp: the same clock as the throttle counters it goes with.
+    """
+    issued = int(clock.now().timestamp())
+    return signing.dumps({"a": account.pk, "d": secrets.token_hex(16), "t": issued}, salt=_SALT)
 
 
 def device_id(value: str | None, account: Account | None) -> str | None:
@@ -46,13 +52,16 @@ def device_id(value: str | None, account: Account | None) -> str | None:
     if not value or account is None:
         return None
     try:
-        data: Any = signing.loads(value, salt=_SALT, max_age=_max_age())
-    except signing.BadSignature:  # SignatureExpired is one too
+        data: Any = signing.loads(value, salt=_SALT)
+    except signing.BadSignature:
         return None
     if not isinstance(data, dict) or data.get("a") != account.pk:
         return None
-    device = data.get("d")
-    return device if isinstance(device, str) and device else None
+    issued, device = data.get("t"), data.get("d")
+    if not isinstance(issued, int) or not isinstance(device, str) or not device:
+        return None
+    age = clock.now().timestamp() - issued
+    return device if 0 <= age <= _max_age() else None
 
 
 def device_cookie_set(response: HttpResponse, value: str) -> None:
