@@ -231,3 +231,64 @@ def test_the_per_address_limit_still_holds_for_devices(
     for i in range(10):  # ten numbers, one guess each, from the student's own address
         Client().post("/login", {"identifier": f"2999999{i}", "password": WRONG})
     assert THROTTLED in page_text(login(student, active_student, GOOD_PASSWORD))
+
+
+# --- The help desk sees which side is blocked, and lifts it -------------------------------------
+
+
+def test_helpdesk_shows_and_lifts_the_untrusted_block(
+    shared_state: str, agent_client: Client, active_student: Any
+) -> None:
+    url = f"/helpdesk/students/{active_student.pk}/"
+    assert "Aucune : le mot de passe peut être essayé" in page_text(agent_client.get(url))
+    exhaust_untrusted(active_student)
+    page = page_text(agent_client.get(url))
+    assert "Navigateurs non reconnus (sans cookie d'appareil) : bloqués jusqu'au" in page
+    assert "Appareil reconnu" not in page
+    # A POST with CSRF (the test client skips the check; the form carries the token).
+    assert 'name="csrfmiddlewaretoken"' in page.split('class="sign-in-blocks"')[1].split("</ul>")[0]
+    assert agent_client.get(f"/helpdesk/students/{active_student.pk}/unblock").status_code == 405
+    response = agent_client.post(f"/helpdesk/students/{active_student.pk}/unblock", follow=True)
+    assert "Le blocage des connexions est levé." in page_text(response)
+    assert signed_in(login(Client(REMOTE_ADDR="192.0.2.67"), active_student, GOOD_PASSWORD))
+    event = AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_THROTTLE_LIFTED).get()
+    assert event.actor == agent_client.staff and event.data == {"side": "untrusted"}  # type: ignore[attr-defined]
+
+
+def test_helpdesk_shows_and_lifts_a_device_block(
+    shared_state: str, agent_client: Client, active_student: Any
+) -> None:
+    student = device_client(active_student)
+    device = devices.device_id(
+        student.cookies[settings.DEVICE_COOKIE_NAME].value, active_student.account
+    )
+    assert device is not None
+    for _ in range(5):
+        login(student, active_student, WRONG)
+    url = f"/helpdesk/students/{active_student.pk}/"
+    page = page_text(agent_client.get(url))
+    assert f"Appareil reconnu {device[:8]}… : bloqué jusqu'au" in page
+    assert "Navigateurs non reconnus" not in page  # the untrusted clients are not blocked
+    agent_client.post(f"/helpdesk/students/{active_student.pk}/unblock", {"device": device})
+    assert signed_in(login(student, active_student, GOOD_PASSWORD))
+    assert "Aucune : le mot de passe peut être essayé" in page_text(agent_client.get(url))
+    event = AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_THROTTLE_LIFTED).get()
+    assert event.data == {"side": "device", "device": device}
+
+
+def test_helpdesk_shows_a_revoked_device(
+    shared_state: str, agent_client: Client, active_student: Any
+) -> None:
+    student = device_client(active_student)
+    for _ in range(settings.THROTTLE_MAX_FAILURES_PER_DAY):
+        login(student, active_student, WRONG)
+        clock.advance(timedelta(hours=1, seconds=1))
+    page = page_text(agent_client.get(f"/helpdesk/students/{active_student.pk}/"))
+    assert "révoqué (trop d'échecs), traité comme un navigateur non reconnu" in page
+
+
+def test_students_cannot_lift_blocks(client: Client, active_student: Any) -> None:
+    assert signed_in(login(client, active_student, GOOD_PASSWORD))
+    response = client.post(f"/helpdesk/students/{active_student.pk}/unblock")
+    assert response.status_code in (302, 403)
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_THROTTLE_LIFTED).exists()
