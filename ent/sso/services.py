@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -209,9 +210,9 @@ def _login_attempt(
     # Every counter of the attempt in one query (one Redis round trip): the password side
     # (this device, or the untrusted clients), the INE, the address.
     counters = _counters_read(key, device_id(device_cookie, account), ip)
-    device_data = {"device": counters.device} if counters.device is not None else {}
+    audit_data: dict[str, Any] = {"device": counters.device} if counters.device else {}
     if counters.retry_at is not None:
-        audit_record(kind=Kind.LOGIN_THROTTLED, student=student, ip=ip, **device_data)
+        audit_record(kind=Kind.LOGIN_THROTTLED, student=student, ip=ip, **audit_data)
         return LoginResult(LoginStatus.THROTTLED, retry_at=counters.retry_at)
 
     ine_of_active = False
@@ -265,11 +266,7 @@ def _login_attempt(
 
     with transaction.atomic():
         retry = _counters_fail(counters, key, ip, ine=not ine_of_active)
-        audit_record(
-            kind=Kind.LOGIN_FAILED,
-            student=student,
-            ip=ip,
-            **({"reason": "ine"} if ine_of_active else {}),
-            **device_data,
-        )
+        if ine_of_active:
+            audit_data["reason"] = "ine"
+        audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, **audit_data)
     return LoginResult(LoginStatus.FAILED, retry_at=retry, ine_of_active=ine_of_active)

@@ -69,10 +69,10 @@ def login(request: HttpRequest) -> HttpResponse:
             device_cookie=request.COOKIES.get(settings.DEVICE_COOKIE_NAME),
         )
         if result.status is LoginStatus.OK:
-            response = redirect(target)
+            signed_in = redirect(target)
             if result.device_cookie is not None:
-                device_cookie_set(response, result.device_cookie)
-            return response
+                device_cookie_set(signed_in, result.device_cookie)
+            return signed_in
         if result.status is LoginStatus.ACTIVATE and result.student is not None:
             remember_identified(request, result.student)
             return redirect("accounts:activation-details")
