@@ -180,6 +180,11 @@ THROTTLE_MAX_FAILURES_PER_DAY = _env_int(
 )
 # Per client address: failures allowed in an hour, whatever the accounts tried.
 THROTTLE_IP_FAILURES_PER_HOUR = _env_int("ENT_THROTTLE_IP_FAILURES_PER_HOUR", 100, minimum=10)
+# OWASP "device cookies": a browser where the student signed in gets a signed cookie (renewed at
+# every sign-in) under which its wrong passwords are counted apart from those of untrusted
+# clients, so that a stranger's guesses cannot lock the student out of their usual browser.
+DEVICE_COOKIE_DAYS = _env_int("ENT_DEVICE_COOKIE_DAYS", 180, minimum=1, maximum=400)
+DEVICE_COOKIE_NAME = "ent_device"
 
 # --- Self-service: password reset, address change (selfservice) -------------------------------
 

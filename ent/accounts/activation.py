@@ -59,8 +59,12 @@ class IdentifyResult:
 
 
 def throttle_read(student_number: str, ip: str | None) -> throttle.Reading:
-    """The counters of this student number (first) and this address, in one round trip."""
-    return throttle.read_with_address(throttle.account_policy(), student_number, ip)
+    """The INE counter of this student number (first) and this address, in one round trip.
+
+    The INE has counters of its own (issue 13 §2): a right INE ends the run of wrong INEs,
+    never the run of wrong passwords, which would otherwise restart at every identification.
+    """
+    return throttle.read_with_address(throttle.ine_policy(), student_number, ip)
 
 
 def throttle_retry_at(student_number: str, ip: str | None) -> datetime | None:
@@ -69,8 +73,8 @@ def throttle_retry_at(student_number: str, ip: str | None) -> datetime | None:
 
 
 def throttle_failure(student_number: str, ip: str | None) -> datetime | None:
-    """Count a wrong guess for the student number and the address."""
-    times = [throttle.failure(throttle.account_policy(), student_number)]
+    """Count a wrong INE for the student number and the address."""
+    times = [throttle.failure(throttle.ine_policy(), student_number)]
     if ip:
         times.append(throttle.failure(throttle.address_policy(), ip))
     blocked = [t for t in times if t is not None]
@@ -105,7 +109,7 @@ def activation_identify(*, student_number: str, ine: str, ip: str | None) -> Ide
             audit_record(kind=Kind.ACTIVATION_IDENTIFY_FAILED, student=student, ip=ip)
         return IdentifyResult(IdentifyStatus.WRONG, retry_at=retry)
     assert student is not None
-    throttle.success(throttle.account_policy(), number)
+    throttle.success(throttle.ine_policy(), number)  # the INE's run only: not the password's
     account = getattr(student, "account", None)
     if account is not None and account.state != Account.State.PENDING:
         return IdentifyResult(IdentifyStatus.ALREADY_ACTIVE, student=student)

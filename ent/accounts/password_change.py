@@ -1,8 +1,9 @@
 """Signed-in changes that need the password again: change the password, prove it is you.
 
 ``password_verify`` checks the current password typed again (before a password or address
-change). A wrong one counts in the same throttling as a wrong password at login: it is the
-same secret, guessed through another door.
+change). A wrong one counts in the same throttling as a wrong password at login from an
+untrusted client (``throttle.password_policy``): it is the same secret, guessed through
+another door.
 
 ``password_change`` sets the new password, ends every other session of the account and tells
 the personal address.
@@ -42,14 +43,14 @@ class WrongPasswordError(Exception):
 def password_verify(*, account: Account, password: str, ip: str | None) -> None:
     """Raise ``WrongPasswordError`` unless ``password`` is the account's current password."""
     key = account.username
-    blocked = throttle.read_with_address(throttle.account_policy(), key, ip).retry_at
+    blocked = throttle.read_with_address(throttle.password_policy(), key, ip).retry_at
     if blocked is not None:
         raise WrongPasswordError(blocked)
     if account.check_password(password):
-        throttle.success(throttle.account_policy(), key)
+        throttle.success(throttle.password_policy(), key)
         return
     with transaction.atomic():
-        retry = throttle.failure(throttle.account_policy(), key)
+        retry = throttle.failure(throttle.password_policy(), key)
         if ip:
             retry_ip = throttle.failure(throttle.address_policy(), ip)
             retry = max((t for t in (retry, retry_ip) if t is not None), default=None)

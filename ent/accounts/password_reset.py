@@ -325,9 +325,10 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
         ended = sessions_end(account=account)
         audit_record(kind=Kind.PASSWORD_RESET, student=account.student, ip=ip, sessions_ended=ended)
         mail_password_changed(account=account, ip=ip, how="reset")
-    # The link proved the student holds the mailbox: the delay earned by wrong passwords typed
-    # before is lifted (the daily cap stays), so the new password works at once.
-    throttle.release(throttle.account_policy(), account.username)
+    # The link proved the student holds the mailbox and the password is new: the delay earned
+    # by wrong guesses of the old one from untrusted clients is lifted (the daily cap stays),
+    # so the new password works at once. The INE's counter is left as it is.
+    throttle.release(throttle.password_policy(), account.username)
     return ResetStatus.RESET
 
 

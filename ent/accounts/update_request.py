@@ -58,8 +58,8 @@ def update_request_identify(*, student_number: str, ine: str, ip: str | None) ->
     """Is this the student's number and INE? Same throttling and answers as activation.
 
     An unknown number and a wrong INE give the same answer and both count toward the
-    throttling of that number (the counters are shared with activation and login, so this
-    form is no side door for guessing).
+    throttling of that number's INE (the counter is shared with activation and login, so this
+    form is no side door for guessing; a right INE ends the INE's run, not the password's).
     """
     number = normalise_student_number(student_number)
     blocked = throttle_retry_at(number, ip)
@@ -72,7 +72,7 @@ def update_request_identify(*, student_number: str, ine: str, ip: str | None) ->
             audit_record(kind=Kind.UPDATE_REQUEST_IDENTIFY_FAILED, student=student, ip=ip)
         return IdentifyResult(IdentifyStatus.WRONG, retry_at=retry)
     assert student is not None
-    throttle.success(throttle.account_policy(), number)
+    throttle.success(throttle.ine_policy(), number)
     return IdentifyResult(IdentifyStatus.OK, student=student)
 
 

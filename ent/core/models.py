@@ -87,6 +87,10 @@ class AuditEvent(models.Model):
             "helpdesk.activation_resent",
             _("Lien d'activation renvoyé par l'assistance"),
         )
+        HELPDESK_THROTTLE_LIFTED = (
+            "helpdesk.throttle_lifted",
+            _("Blocage des connexions levé par l'assistance"),
+        )
         PURGE_RUN = "purge.run", _("Purge des données anciennes")
         # Webmail: a message sent by a student (ent.webmail.sending); never its content
         WEBMAIL_MESSAGE_SENT = "webmail.message_sent", _("Webmail : message envoyé")

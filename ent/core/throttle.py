@@ -6,6 +6,27 @@ minute), and no more than ``THROTTLE_MAX_FAILURES_PER_DAY`` failures are accepte
 A success ends the consecutive run but not the daily count. A second, looser policy counts the
 failures of one client address across every account it tries.
 
+Each secret has counters of its own, and only a success on a secret ends that secret's run: a
+right INE proves the INE, not the password (issue 13 §2). The policies, one per secret:
+
+=====================  ==========  ==================================================  =========
+policy                 scope       key: what is guessed                                limits
+=====================  ==========  ==================================================  =========
+``password_policy``    account     student number (``staff:name`` for staff): the      CNIL
+                                   password from clients without a device cookie
+``device_policy``      device      a device cookie's id: the password from that        CNIL run,
+                                   browser (``ent.sso.devices``); at its cap the       cap over
+                                   cookie is revoked, the browser is untrusted again   its life
+``ine_policy``         ine         student number: the INE (activation, update         CNIL
+                                   request, and every failed /login, which checks it)
+``totp_policy``        totp        ``totp:<account id>``: a staff TOTP code            CNIL
+``address_policy``     ip          client address, whatever it tried                   cap/hour
+``code_policy``        code-ip     client address: mailed codes (long, single-use)     cap/hour
+=====================  ==========  ==================================================  =========
+
+The password reset and the password request forms have their own policies
+(``accounts/password_reset.py``), the webmail its sending limits (``webmail/sending.py``).
+
 Counters are shared by every instance of the service: in Redis when ``ENT_CACHE_URL`` is set
 (one hash per key, updated by a Lua script so that concurrent failures on several instances
 are all counted), otherwise in the database (``ThrottleCounter`` rows, ``select_for_update``).
@@ -43,16 +64,45 @@ class Policy:
     max_delay: timedelta = timedelta(hours=1)
 
 
-def account_policy() -> Policy:
-    """Failures against one student number (INE at activation, password at login)."""
+def _cnil(scope: str, window: timedelta = timedelta(hours=24)) -> Policy:
+    """CNIL 2022-100 case 2: free failures, then a doubling delay, and a cap per window."""
     return Policy(
-        scope="account",
-        window=timedelta(hours=24),
+        scope=scope,
+        window=window,
         max_failures_per_window=settings.THROTTLE_MAX_FAILURES_PER_DAY,
         free_failures=settings.THROTTLE_FREE_FAILURES,
         base_delay=timedelta(seconds=settings.THROTTLE_BASE_DELAY),
         max_delay=timedelta(seconds=settings.THROTTLE_MAX_DELAY),
     )
+
+
+def password_policy() -> Policy:
+    """Wrong passwords of one account from "untrusted clients" (no valid device cookie).
+
+    The scope keeps its historical name ("account"): counters written before the device
+    cookies existed still count after an upgrade.
+    """
+    return _cnil("account")
+
+
+def device_policy() -> Policy:
+    """Wrong passwords from one browser holding a device cookie of the account.
+
+    The run and its delay are those of the CNIL; the cap holds over the cookie's whole life
+    (its window is the cookie's lifetime), and a cookie that reaches it is revoked: its
+    browser counts as an untrusted client again (``Reading.exhausted``).
+    """
+    return _cnil("device", timedelta(days=settings.DEVICE_COOKIE_DAYS))
+
+
+def ine_policy() -> Policy:
+    """Wrong INE for one student number (activation, update request, and /login)."""
+    return _cnil("ine")
+
+
+def totp_policy() -> Policy:
+    """Wrong TOTP codes of one staff account."""
+    return _cnil("totp")
 
 
 def address_policy() -> Policy:
@@ -84,41 +134,67 @@ class Reading:
 
     retry_at: datetime | None  # when every pair may try again; None if all may try now
     runs: tuple[int, ...]  # the consecutive failures of each pair, in the order asked
+    # When each pair may try again (None: now), and whether its window's cap is reached.
+    blocked: tuple[datetime | None, ...] = ()
+    exhausted: tuple[bool, ...] = ()
 
 
-def read(*pairs: tuple[Policy, str]) -> Reading:
+def read(*pairs: tuple[Policy, str], count: bool = True) -> Reading:
     """``retry_at`` of several pairs in one round trip, with their runs of failures.
 
     A run read here lets ``success`` skip its write when there is nothing to reset.
+    ``count=False``: the caller decides which pairs block (``note_throttled`` for those).
     """
     if redis_enabled():
         pipe = redis_client().pipeline(transaction=False)
         for policy, key in pairs:
-            pipe.hmget(_redis_name(policy, key), ["bu", "cf"])
+            pipe.hmget(_redis_name(policy, key), ["bu", "cf", "ws", "wf"])
         found = [
-            (_from_micros(int(bu)) if bu is not None else None, int(cf or 0))
-            for bu, cf in pipe.execute()
+            (
+                _from_micros(int(bu)) if bu is not None else None,
+                int(cf or 0),
+                _from_micros(int(ws)) if ws is not None else None,
+                int(wf or 0),
+            )
+            for bu, cf, ws, wf in pipe.execute()
         ]
     else:
         hashes = [(policy.scope, _hash(policy.scope, key)) for policy, key in pairs]
         # Before every guess: the statement is compiled once per number of pairs.
         rows = {
-            (scope, key_hash): (until, run)
-            for scope, key_hash, until, run in fastsql.select(
+            (scope, key_hash): (until, run, started, counted)
+            for scope, key_hash, until, run, started, counted in fastsql.select(
                 ThrottleCounter,
                 f"throttle-read-{len(pairs)}",
                 functools.partial(_counters, len(pairs)),
                 *(value for pair in hashes for value in pair),
             )
         }
-        found = [rows.get(h, (None, 0)) for h in hashes]
+        found = [rows.get(h, (None, 0, None, 0)) for h in hashes]
     now = clock.now()
-    blocked = []
-    for (policy, _key), (until, _run) in zip(pairs, found, strict=True):
-        if until is not None and until > now:
-            metrics.THROTTLED.labels(scope=policy.scope).inc()
-            blocked.append(until)
-    return Reading(max(blocked) if blocked else None, tuple(run for _until, run in found))
+    blocked: list[datetime | None] = []
+    exhausted: list[bool] = []
+    for (policy, _key), (until, _run, started, counted) in zip(pairs, found, strict=True):
+        blocked.append(until if until is not None and until > now else None)
+        exhausted.append(
+            started is not None
+            and now - started < policy.window
+            and counted >= policy.max_failures_per_window
+        )
+        if count and blocked[-1] is not None:
+            note_throttled(policy)
+    times = [until for until in blocked if until is not None]
+    return Reading(
+        max(times) if times else None,
+        tuple(found_[1] for found_ in found),
+        tuple(blocked),
+        tuple(exhausted),
+    )
+
+
+def note_throttled(policy: Policy) -> None:
+    """Count one request refused by ``policy`` (``ent_throttled_requests_total``)."""
+    metrics.THROTTLED.labels(scope=policy.scope).inc()
 
 
 def _counters(count: int) -> QuerySet[ThrottleCounter, tuple[Any, ...]]:
@@ -127,7 +203,12 @@ def _counters(count: int) -> QuerySet[ThrottleCounter, tuple[Any, ...]]:
     for i in range(count):
         condition |= Q(scope=fastsql.Arg(2 * i), key_hash=fastsql.Arg(2 * i + 1))
     return ThrottleCounter.objects.filter(condition).values_list(
-        "scope", "key_hash", "blocked_until", "consecutive_failures"
+        "scope",
+        "key_hash",
+        "blocked_until",
+        "consecutive_failures",
+        "window_started_at",
+        "window_failures",
     )
 
 
@@ -195,6 +276,16 @@ def release(policy: Policy, key: str) -> None:
         _redis_run(_RELEASE, policy, key)
     else:
         _db_release(policy, key)
+
+
+def forget(policy: Policy, key: str) -> None:
+    """Drop every count of ``key`` (the help desk lifting a revoked device cookie's block)."""
+    if redis_enabled():
+        redis_client().delete(_redis_name(policy, key))
+    else:
+        ThrottleCounter.objects.filter(
+            scope=policy.scope, key_hash=_hash(policy.scope, key)
+        ).delete()
 
 
 # --- Database store ---------------------------------------------------------------------------

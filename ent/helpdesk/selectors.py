@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ent.accounts.models import Account, UpdateRequest
-from ent.core import clock
-from ent.core.models import MailDelivery, OneTimeCode
+from ent.core import clock, throttle
+from ent.core.models import AuditEvent, MailDelivery, OneTimeCode
 from ent.directory.models import Student
 
 CHART_DAYS = 30
@@ -179,3 +180,46 @@ def bar_chart(days: list[DayCount], *, width: int = 720, height: int = 240) -> C
         for v in range(0, max_count + 1, tick_step)
     ]
     return Chart(width, height, top, top + plot_h, left, max_count, bars, ticks)
+
+
+@dataclass(frozen=True)
+class SignInBlock:
+    """A side of an account's sign-in that its throttling blocks now (issue 13 §3).
+
+    ``device`` is None for the account's untrusted clients (browsers without its device
+    cookie), else the id of a device cookie; ``revoked``: that cookie reached its cap.
+    """
+
+    device: str | None
+    until: datetime | None
+    revoked: bool = False
+
+
+def sign_in_blocks(student: Student) -> list[SignInBlock]:
+    """Which sides of the student's password sign-in are blocked, and until when.
+
+    Device ids come from the audit records of failed sign-ins (``ent.sso.devices`` stores
+    nothing else), over a cookie's lifetime.
+    """
+    since = clock.now() - timedelta(days=settings.DEVICE_COOKIE_DAYS)
+    device_ids = sorted(
+        {
+            str(data["device"])
+            for data in AuditEvent.objects.filter(
+                student=student,
+                kind=AuditEvent.Kind.LOGIN_FAILED,
+                at__gte=since,
+                data__has_key="device",
+            ).values_list("data", flat=True)
+        }
+    )
+    pairs = [(throttle.password_policy(), student.student_number)] + [
+        (throttle.device_policy(), device) for device in device_ids
+    ]
+    reading = throttle.read(*pairs, count=False)
+    blocks = []
+    for i, device in enumerate([None, *device_ids]):
+        revoked = device is not None and reading.exhausted[i]
+        if reading.blocked[i] is not None or revoked:
+            blocks.append(SignInBlock(device, None if revoked else reading.blocked[i], revoked))
+    return blocks

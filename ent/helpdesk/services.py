@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ent.accounts import activation, password_policy
 from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_end
-from ent.core import clock
+from ent.core import clock, throttle
 from ent.core.audit import Kind, audit_record
 from ent.core.codes import CodeStatus, code_check, code_consume, code_issue
 from ent.core.mail import mail_send
@@ -102,6 +102,34 @@ def account_disable(*, account: Account, actor: Account, ip: str | None) -> None
             ip=ip,
             previous=previous,
             sessions=ended,
+        )
+
+
+def account_sign_in_unblock(
+    *, account: Account, device: str | None, actor: Account, ip: str | None
+) -> None:
+    """Lift the throttling of the account's untrusted clients (``device`` None) or of one
+    device cookie (issue 13 §3).
+
+    Untrusted clients: the delay and the run end, the day's count stays (as after a password
+    reset), so the right password works at once. A device: its counter is dropped, a revoked
+    cookie is trusted again.
+    """
+    student = account.student
+    if student is None:
+        raise ActionError(_("Ce compte n'est pas celui d'un étudiant."))
+    with transaction.atomic():
+        if device is None:
+            throttle.release(throttle.password_policy(), student.student_number)
+        else:
+            throttle.forget(throttle.device_policy(), device)
+        audit_record(
+            kind=Kind.HELPDESK_THROTTLE_LIFTED,
+            student=student,
+            actor=actor,
+            ip=ip,
+            side="device" if device is not None else "untrusted",
+            **({"device": device} if device is not None else {}),
         )
 
 

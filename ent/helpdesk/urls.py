@@ -14,6 +14,7 @@ urlpatterns = [
     path("search", views.search, name="search"),
     path("mail/<int:pk>/retry", views.mail_retry, name="mail-retry"),
     path("students/<int:pk>/", views.student, name="student"),
+    path("students/<int:pk>/unblock", views.student_unblock, name="student-unblock"),
     path("students/<int:pk>/<slug:action>", views.student_action, name="student-action"),
     path("requests/", views.requests, name="requests"),
     path("requests/<int:pk>/", views.request_detail, name="request"),

@@ -295,6 +295,7 @@ def student(request: HttpRequest, pk: int) -> HttpResponse:
             "sessions": sessions_active(account) if account is not None else [],
             "codes": _codes(account),
             "forwarding": _forwarding(record, account),
+            "sign_in_blocks": selectors.sign_in_blocks(record) if account is not None else [],
             "requests": record.update_requests.all()[:20],
             "events": _page(
                 request, AuditEvent.objects.filter(student=record).select_related("actor")
@@ -383,6 +384,24 @@ def student_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         request,
         lambda: function(account=account, actor=_actor(request), ip=client_ip(request)),
         str(done),
+    )
+    return redirect("helpdesk:student", pk=pk)
+
+
+@require_POST
+@staff_required(Role.AGENT)
+def student_unblock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lift the sign-in throttling of the untrusted clients, or of one device (``device``)."""
+    account = get_object_or_404(Account.objects.select_related("student"), student_id=pk)
+    device = request.POST.get("device", "").strip()[:64] or None
+    _run(
+        request,
+        lambda: services.account_sign_in_unblock(
+            account=account, device=device, actor=_actor(request), ip=client_ip(request)
+        ),
+        _("Le blocage des connexions est levé.")
+        if device is None
+        else _("Le blocage de cet appareil est levé."),
     )
     return redirect("helpdesk:student", pk=pk)
 

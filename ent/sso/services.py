@@ -1,7 +1,8 @@
 """Signing in: one function that every login path goes through.
 
-Throttling (CNIL 2022-100 case 2), the INE-as-first-password path of the guide and the audit
-record all live here, so no other path can check a password without them.
+Throttling (CNIL 2022-100 case 2, split by device cookie: ``ent.sso.devices``), the
+INE-as-first-password path of the guide and the audit record all live here, so no other path
+can check a password without them.
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ent.accounts.activation import ine_matches, throttle_failure, throttle_read
+from ent.accounts.activation import ine_matches
 from ent.accounts.models import Account
-from ent.core import fastsql, metrics, throttle
+from ent.core import clock, fastsql, metrics, throttle
 from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
+
+from .devices import device_id, device_issue
 
 
 class LoginStatus(Enum):
@@ -35,12 +39,19 @@ class LoginStatus(Enum):
 
 @dataclass(frozen=True)
 class LoginResult:
-    """What ``login_attempt`` decided."""
+    """What ``login_attempt`` decided.
+
+    ``device_cookie``: on OK, the new device cookie for the browser (``ent.sso.devices``).
+    ``ine_of_active``: on FAILED, the password typed is the INE of an activated account (the
+    guide's first step, repeated): the page says so, as the activation page does for the pair.
+    """
 
     status: LoginStatus
     account: Account | None = None
     student: Student | None = None
     retry_at: datetime | None = None
+    device_cookie: str | None = None
+    ine_of_active: bool = False
 
 
 def _find_student(identifier: str) -> Student | None:
@@ -97,6 +108,7 @@ def login_attempt(
     password: str,
     ip: str | None,
     on_success: Callable[[Account], None] | None = None,
+    device_cookie: str | None = None,
 ) -> LoginResult:
     """Check a student number (or institutional address) and a password.
 
@@ -104,10 +116,83 @@ def login_attempt(
     audit record, the end of the run of failures): the caller opens the session there, so the
     whole success is one COMMIT, and none of it is recorded if opening the session fails. The
     password is hashed before that transaction begins, so no row is locked meanwhile.
+
+    ``device_cookie``: the browser's device cookie, if any. Valid for this account (and not
+    revoked), the attempt is throttled on that device's counter; otherwise on the counter of
+    the account's untrusted clients. The per-address limit applies to both.
     """
-    result = _login_attempt(identifier=identifier, password=password, ip=ip, on_success=on_success)
+    result = _login_attempt(
+        identifier=identifier,
+        password=password,
+        ip=ip,
+        on_success=on_success,
+        device_cookie=device_cookie,
+    )
     metrics.LOGINS.labels(result=_METRIC_RESULT[result.status]).inc()
     return result
+
+
+@dataclass(frozen=True)
+class _Counters:
+    """The counters one sign-in attempt reads (one round trip) and writes."""
+
+    side: throttle.Policy  # device_policy or password_policy (untrusted clients)
+    side_key: str
+    device: str | None  # the device id when the attempt is counted on its device
+    run: int  # of the side, before the attempt
+    ine_run: int
+    ine_open: bool  # the INE may be checked: its own counter does not block it
+    retry_at: datetime | None  # set when the side or the address blocks the attempt
+
+
+def _counters_read(key: str, device: str | None, ip: str | None) -> _Counters:
+    untrusted, ine = throttle.password_policy(), throttle.ine_policy()
+    pairs = [(untrusted, key), (ine, key)]
+    if device is not None:
+        pairs.append((throttle.device_policy(), device))
+    if ip:
+        pairs.append((throttle.address_policy(), ip))
+    reading = throttle.read(*pairs, count=False)
+    side = 0
+    if device is not None:
+        if reading.exhausted[2]:
+            device = None  # revoked: it failed its own limit, the browser is untrusted again
+        else:
+            side = 2
+    deciding = [side] + ([len(pairs) - 1] if ip else [])
+    blocked = [(pairs[i][0], reading.blocked[i]) for i in deciding if reading.blocked[i]]
+    for policy, _until in blocked:
+        throttle.note_throttled(policy)
+    return _Counters(
+        side=pairs[side][0],
+        side_key=pairs[side][1],
+        device=device,
+        run=reading.runs[side],
+        ine_run=reading.runs[1],
+        ine_open=reading.blocked[1] is None,
+        retry_at=max((until for _p, until in blocked if until), default=None),
+    )
+
+
+def _counters_fail(counters: _Counters, key: str, ip: str | None, *, ine: bool) -> datetime | None:
+    """Count a failed sign-in; when the client may try again, if it is now blocked."""
+    retry = throttle.failure(counters.side, counters.side_key)
+    # A block longer than any delay is the device's cap: the cookie is revoked, and the next
+    # try from that browser is an untrusted client's (the page must not announce months).
+    if (
+        counters.device is not None
+        and retry is not None
+        and retry - clock.now() > counters.side.max_delay
+    ):
+        retry = None
+    if ine:
+        # The form answers whether the INE is right (ACTIVATE, or ``ine_of_active``): every
+        # wrong guess here is a wrong INE too, so the INE's daily cap holds across every form.
+        throttle.failure(throttle.ine_policy(), key)
+    times = [retry]
+    if ip:
+        times.append(throttle.failure(throttle.address_policy(), ip))
+    return max((t for t in times if t is not None), default=None)
 
 
 def _login_attempt(
@@ -116,17 +201,21 @@ def _login_attempt(
     password: str,
     ip: str | None,
     on_success: Callable[[Account], None] | None,
+    device_cookie: str | None,
 ) -> LoginResult:
     identifier = identifier.strip()
     student = _find_student(identifier)
     key = student.student_number if student is not None else identifier.lower()
-    counters = throttle_read(key, ip)  # both scopes in one query, and the run to reset
-    if counters.retry_at is not None:
-        audit_record(kind=Kind.LOGIN_THROTTLED, student=student, ip=ip)
-        return LoginResult(LoginStatus.THROTTLED, retry_at=counters.retry_at)
-    run = counters.runs[0]  # of the student number (the address's run is not reset)
-
     account: Account | None = getattr(student, "account", None) if student is not None else None
+    # Every counter of the attempt in one query (one Redis round trip): the password side
+    # (this device, or the untrusted clients), the INE, the address.
+    counters = _counters_read(key, device_id(device_cookie, account), ip)
+    audit_data: dict[str, Any] = {"device": counters.device} if counters.device else {}
+    if counters.retry_at is not None:
+        audit_record(kind=Kind.LOGIN_THROTTLED, student=student, ip=ip, **audit_data)
+        return LoginResult(LoginStatus.THROTTLED, retry_at=counters.retry_at)
+
+    ine_of_active = False
     if account is not None and account.state in (
         Account.State.ACTIVE,
         Account.State.LOCKED,
@@ -134,7 +223,9 @@ def _login_attempt(
     ):
         if account.check_password(password):
             with transaction.atomic():
-                throttle.success(throttle.account_policy(), key, run)
+                # A right password ends the password's run on this side only (the INE's run,
+                # and the untrusted clients' run when signing in from a device, stay).
+                throttle.success(counters.side, counters.side_key, counters.run)
                 if account.state != Account.State.ACTIVE:
                     audit_record(
                         kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason=account.state
@@ -143,27 +234,39 @@ def _login_attempt(
                 audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
                 if on_success is not None:
                     on_success(account)
-            return LoginResult(LoginStatus.OK, account=account, student=student)
+            return LoginResult(
+                LoginStatus.OK,
+                account=account,
+                student=student,
+                device_cookie=device_issue(account),
+            )
+        # The guide's first step repeated after activation: the INE typed as the password.
+        # Said as the activation page says it for the same pair; still a wrong password,
+        # counted as one, and no reset of anything. A comparison, no hash: it costs nothing.
+        ine_of_active = counters.ine_open and ine_matches(student, password)
     else:
         # Unknown identifier, or a student who has not activated yet. Exactly one password
         # hash is computed on every branch, so the time taken tells nothing either.
         if account is not None:  # pending: the form was filled in, the mailed link not followed
             if account.check_password(password):
                 with transaction.atomic():
-                    throttle.success(throttle.account_policy(), key, run)
+                    throttle.success(counters.side, counters.side_key, counters.run)
                     audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason="pending")
                 return LoginResult(LoginStatus.PENDING, account=account, student=student)
         else:
             _burn_time(password)
         # The guide tells students to sign in with their INE as password before activating:
-        # that leads to activation step 2 (and opens no session).
-        if student is not None and ine_matches(student, password):
+        # that leads to activation step 2 (and opens no session). A right INE ends the INE's
+        # run, not the password's. While the INE's counter blocks, the INE is not checked.
+        if student is not None and counters.ine_open and ine_matches(student, password):
             with transaction.atomic():
-                throttle.success(throttle.account_policy(), key, run)
+                throttle.success(throttle.ine_policy(), key, counters.ine_run)
                 audit_record(kind=Kind.LOGIN_INE_TO_ACTIVATION, student=student, ip=ip)
             return LoginResult(LoginStatus.ACTIVATE, student=student)
 
     with transaction.atomic():
-        retry = throttle_failure(key, ip)
-        audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip)
-    return LoginResult(LoginStatus.FAILED, retry_at=retry)
+        retry = _counters_fail(counters, key, ip, ine=not ine_of_active)
+        if ine_of_active:
+            audit_data["reason"] = "ine"
+        audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, **audit_data)
+    return LoginResult(LoginStatus.FAILED, retry_at=retry, ine_of_active=ine_of_active)

@@ -24,6 +24,7 @@ from ent.core.messages import retry_message
 from ent.core.net import client_ip
 
 from .cas_views import mark_fresh_login
+from .devices import device_cookie_set
 from .form_targets import login_form_targets
 from .forms import LoginForm
 from .services import LoginStatus, login_attempt
@@ -44,6 +45,7 @@ def _safe_next(request: HttpRequest) -> str:
 def login(request: HttpRequest) -> HttpResponse:
     """``/login``: student number (or institutional address) and password."""
     form = LoginForm(posted(request))
+    ine_of_active = False
     if request.method == "POST" and form.is_valid():
         target = _safe_next(request)
 
@@ -64,9 +66,13 @@ def login(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password"],
             ip=client_ip(request),
             on_success=open_session,
+            device_cookie=request.COOKIES.get(settings.DEVICE_COOKIE_NAME),
         )
         if result.status is LoginStatus.OK:
-            return redirect(target)
+            signed_in = redirect(target)
+            if result.device_cookie is not None:
+                device_cookie_set(signed_in, result.device_cookie)
+            return signed_in
         if result.status is LoginStatus.ACTIVATE and result.student is not None:
             remember_identified(request, result.student)
             return redirect("accounts:activation-details")
@@ -89,6 +95,16 @@ def login(request: HttpRequest) -> HttpResponse:
                 _("Ce compte est bloqué. Contactez l'assistance : %(m)s")
                 % {"m": settings.HELPDESK_EMAIL},
             )
+        elif result.ine_of_active:
+            # What the activation page says for the same pair (nothing new is disclosed).
+            message = _(
+                "Votre compte est déjà activé : votre code INE n'est plus votre mot de passe."
+                " Connectez-vous avec le mot de passe que vous avez choisi."
+            )
+            if result.retry_at is not None:
+                message += " " + retry_message(result.retry_at)
+            form.add_error(None, message)
+            ine_of_active = True
         else:
             message = _("Identifiant ou mot de passe incorrect.")
             if result.retry_at is not None:
@@ -98,7 +114,11 @@ def login(request: HttpRequest) -> HttpResponse:
     # even to a signed-in student, with a word of explanation.
     renew = (request.POST.get("renew") or request.GET.get("renew")) == "1"
     next_url = _safe_next(request)
-    response = render(request, "sso/login.html", {"form": form, "next": next_url, "renew": renew})
+    response = render(
+        request,
+        "sso/login.html",
+        {"form": form, "next": next_url, "renew": renew, "ine_of_active": ine_of_active},
+    )
     # The form's redirects may end at a service: its CSP form-action must allow it.
     return form_action_allow(response, *login_form_targets(next_url))
 

@@ -23,7 +23,7 @@ def policy(settings: Any) -> throttle.Policy:
     settings.THROTTLE_BASE_DELAY = 60
     settings.THROTTLE_MAX_DELAY = 3600
     settings.THROTTLE_MAX_FAILURES_PER_DAY = 25
-    return throttle.account_policy()
+    return throttle.password_policy()
 
 
 def _fail(policy: throttle.Policy, key: str, times: int) -> list[Any]:

@@ -206,3 +206,24 @@ def test_code_forms_never_500(client: Client, make_staff: Any, code: str) -> Non
         fresh.post("/helpdesk/login", {"username": account.username, "password": STAFF_PASSWORD})
         response = fresh.post(path, {"code": code})
         assert response.status_code < 500, (path, code)
+
+
+def test_password_and_totp_runs_are_apart(make_staff: Any) -> None:
+    """Issue 13 §2 for staff: a right password never ends the run of wrong TOTP codes, and a
+    right TOTP code never ends the run of wrong passwords."""
+    from ent.helpdesk import auth
+
+    first, second = make_staff("agent"), make_staff("agent")
+    for _ in range(4):
+        auth.staff_totp_check(account=first, code="000000", ip=None)
+    ok = auth.staff_password_check(username=first.username, password=STAFF_PASSWORD, ip=None)
+    assert ok.status is auth.StaffLoginStatus.OK
+    assert auth.staff_totp_check(account=first, code="000000", ip=None).retry_at is not None
+
+    for _ in range(4):
+        auth.staff_password_check(username=second.username, password="Wrong.Pass2026", ip=None)
+    device = auth.confirmed_device(second)
+    assert device is not None
+    assert auth.staff_totp_check(account=second, code=totp_code(device), ip=None).device
+    wrong = auth.staff_password_check(username=second.username, password="Wrong.Pass2026", ip=None)
+    assert wrong.retry_at is not None

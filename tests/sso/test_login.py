@@ -57,9 +57,18 @@ def test_failure_message_same_for_unknown(client: Client, active_student: Any) -
 
 
 def test_ine_never_a_password_once_active(client: Client, active_student: Any) -> None:
+    """The guide's first step repeated after activation (issue 13 §6): no session, and the
+    page says what the activation page says for the same pair, with the reset link."""
     response = login(client, active_student.student_number, active_student.ine)
-    assert response.status_code == 200
-    assert "incorrect" in page_text(response)
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    page = page_text(response)
+    assert "Votre compte est déjà activé : votre code INE n'est plus votre mot de passe." in page
+    assert 'href="/password/reset/"' in response.content.decode().split('id="login-ine-notice"')[1]
+    assert "incorrect" not in page
+    # A wrong password (not the INE) still gets the usual answer, without the notice.
+    response = login(client, active_student.student_number, "Wrong.Pass2026")
+    assert "Identifiant ou mot de passe incorrect." in page_text(response)
+    assert "login-ine-notice" not in response.content.decode()
 
 
 def test_ine_before_activation_leads_to_step_two(client: Client, make_student: Any) -> None:
@@ -85,7 +94,10 @@ def test_pending_account_is_led_to_resend(client: Client, make_student: Any) -> 
     assert response["Location"] == "/activation/details/"
 
 
-def test_throttling_counts_ine_and_password_together(make_student: Any) -> None:
+def test_wrong_ines_at_login_and_activation_count_together(make_student: Any) -> None:
+    """/login checks the INE of a student who has not activated: its wrong guesses count on
+    the INE's counter with activation's, so the two forms share one daily cap of INE guesses.
+    While that counter blocks, /login does not check the INE (and says nothing more)."""
     student = make_student()
     for _ in range(3):
         login_attempt(identifier=student.student_number, password="nope", ip=None)
@@ -93,9 +105,15 @@ def test_throttling_counts_ine_and_password_together(make_student: Any) -> None:
         activation.activation_identify(
             student_number=student.student_number, ine="999999999ZZ", ip=None
         )
+    assert (
+        activation.activation_identify(
+            student_number=student.student_number, ine=student.ine, ip=None
+        ).status
+        is activation.IdentifyStatus.THROTTLED
+    )
     result = login_attempt(identifier=student.student_number, password=student.ine, ip=None)
-    assert result.status is LoginStatus.THROTTLED
-    clock.advance(timedelta(seconds=61))
+    assert result.status is LoginStatus.FAILED  # the right INE, not checked while blocked
+    clock.advance(timedelta(seconds=61 * 2 + 1))
     assert (
         login_attempt(identifier=student.student_number, password=student.ine, ip=None).status
         is LoginStatus.ACTIVATE
