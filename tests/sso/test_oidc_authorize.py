@@ -429,3 +429,19 @@ def test_unsupported_parameters_get_their_error(
     value = "eyJhbGciOiJub25lIn0.e30." if name == "request" else "https://rp.example.org/x"
     assert outcome(browser.get(url(trusted, **{name: value}))) == error
     assert not OidcSession.objects.exists()
+
+
+def test_a_new_sign_in_keeps_the_services_for_single_logout(
+    active_student: Any, trusted: Client
+) -> None:
+    """max_age and prompt=login make students sign in again inside a session: the services
+    signed in to before must still hear of the logout (back-channel logout)."""
+    browser = signed_in(active_student)
+    assert outcome(browser.get(url(trusted))) == "code"
+    target = url(trusted, max_age="0")
+    assert outcome(browser.get(target)) == "login"
+    sign_in(browser, active_student, next_url=target)
+    assert outcome(browser.get(target)) == "code"
+    assert OidcSession.objects.count() >= 1
+    browser.post("/logout")
+    assert not OidcSession.objects.exists()
