@@ -867,6 +867,9 @@ UNSUPPORTED_PARAMETERS = {
     "registration": "registration_not_supported",
 }
 _MAX_AGE = re.compile(r"[0-9]{1,10}")
+# The prompt values ENT acts on (discovery: prompt_values_supported). "create" (OpenID Connect
+# Prompt Create 1.0) is refused: students are imported, never registered by a service.
+PROMPT_VALUES = ["none", "login", "consent", "select_account"]
 
 
 @dataclass(frozen=True)
@@ -939,6 +942,15 @@ def authorize_decide(
     if "none" in prompt and len(prompt) > 1:
         return AuthorizeDecision(
             error="invalid_request", description="prompt=none goes with no other value."
+        )
+    if "create" in prompt:
+        return AuthorizeDecision(
+            error="invalid_request", description="prompt=create is not supported."
+        )
+    if params.get("response_mode", "query") != "query":
+        # Discovery offers "query" only; a code in a fragment or a form is never sent.
+        return AuthorizeDecision(
+            error="invalid_request", description="Only response_mode=query is supported."
         )
     max_age: int | None = None
     if "max_age" in params:

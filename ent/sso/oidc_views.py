@@ -48,6 +48,7 @@ from ent.core.fastsql import commit_without_flush
 from ent.core.net import client_ip
 
 from .oidc import (
+    PROMPT_VALUES,
     SUPPORTED_CLAIMS,
     authorize_decide,
     client_id_plausible,
@@ -91,6 +92,12 @@ def _registered_redirect_uri(request: HttpRequest) -> str | None:
     if service is None or not service.enabled or uri not in application.redirect_uris.split():  # type: ignore[union-attr]
         return None
     return uri
+
+
+def _asks_a_fresh_sign_in(request: HttpRequest) -> bool:
+    """Whether the request asks more than a signed-in student (a new or a given sign-in)."""
+    prompt = set(request.GET.get("prompt", "").split())
+    return bool(prompt & _DECIDED) or "max_age" in request.GET or "id_token_hint" in request.GET
 
 
 def _ui_locales_apply(request: HttpRequest, ui_locales: str) -> None:
@@ -177,11 +184,13 @@ class AuthorizeView(AuthorizationView):
             )
         if decision.login:
             # Back here after /login; the sign-in then satisfies prompt=login and max_age,
-            # max_age=0 included (a sign-in later than this moment).
-            request.session[keys.OIDC_LOGIN_ASKED] = {
-                "url": request.get_full_path(),
-                "at": clock.now().isoformat(),
-            }
+            # max_age=0 included (a sign-in later than this moment). A plain request from a
+            # signed-out browser needs no mark (and opens no session for it).
+            if account is not None or _asks_a_fresh_sign_in(request):
+                request.session[keys.OIDC_LOGIN_ASKED] = {
+                    "url": request.get_full_path(),
+                    "at": clock.now().isoformat(),
+                }
             return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
         request.session.pop(keys.OIDC_LOGIN_ASKED, None)
         self.consent_forced = decision.consent
@@ -429,6 +438,7 @@ def discovery(request: HttpRequest) -> JsonResponse:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": SUPPORTED_CLAIMS,
         "claims_parameter_supported": False,
+        "prompt_values_supported": PROMPT_VALUES,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "ui_locales_supported": [code for code, _name in settings.LANGUAGES],

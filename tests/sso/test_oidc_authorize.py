@@ -137,6 +137,7 @@ PROMPT_TABLE = [
     ("none consent", "invalid_request", "invalid_request", "invalid_request"),
     ("none select_account", "invalid_request", "invalid_request", "invalid_request"),
     ("unknown-value", "login", "code", "consent"),
+    ("create", "invalid_request", "invalid_request", "invalid_request"),
 ]
 
 
@@ -445,3 +446,25 @@ def test_a_new_sign_in_keeps_the_services_for_single_logout(
     assert OidcSession.objects.count() >= 1
     browser.post("/logout")
     assert not OidcSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("query", "code"), ("fragment", "invalid_request"), ("form_post", "invalid_request")],
+)
+def test_response_mode_query_only(
+    active_student: Any, trusted: Client, mode: str, expected: str
+) -> None:
+    """Discovery says response_modes_supported ["query"]: a fragment was honoured (the code
+    after "#"), form_post silently ignored."""
+    browser = signed_in(active_student)
+    response = browser.get(url(trusted, response_mode=mode))
+    assert outcome(response) == expected
+    assert "#" not in response["Location"]
+
+
+def test_discovery_lists_the_prompt_values(db: None) -> None:
+    config = json.loads(Browser().get("/.well-known/openid-configuration").content)
+    assert config["prompt_values_supported"] == ["none", "login", "consent", "select_account"]
+    assert config["response_modes_supported"] == ["query"]
+    assert config["claims_parameter_supported"] is False
