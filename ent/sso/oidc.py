@@ -506,10 +506,11 @@ class ENTOAuth2Validator(OAuth2Validator):
     # prompt=none (OIDC Core 3.1.2.6) -----------------------------------------------------------
 
     def validate_silent_login(self, request: Any) -> bool:
-        """A silent request reaches oauthlib only with a signed-in student.
+        """A silent request gets a code only with a signed-in student.
 
-        oauthlib's request carries no Django user: ``AuthorizeView.dispatch`` answers
-        ``login_required`` itself to a signed-out browser, before any validation.
+        oauthlib's request carries no Django user when the request is first read:
+        ``authorize_decide`` (called by ``AuthorizeView.dispatch`` right after) answers
+        ``login_required`` to a signed-out browser or a session older than ``max_age``.
         """
         return True
 
