@@ -23,3 +23,7 @@ CAS_SERVICES = "ent.cas.services"  # [[ticket, service id, service URL], …] fo
 # Service registry at the help desk (registry branch): a new OIDC client secret, kept only
 # between the POST that made it and the page that shows it once (popped there).
 REGISTRY_NEW_SECRET = "ent.registry.new_secret"  # noqa: S105 (a key name)
+
+# OpenID Connect (ent.sso.oidc_views): an authorization request that sent the browser to /login
+# (prompt=login, max_age, a signed-out student): {"url": its path and query, "at": ISO time}.
+OIDC_LOGIN_ASKED = "ent.oidc.login_asked"

@@ -32,6 +32,7 @@ from xml.etree import ElementTree
 import requests
 from django.conf import settings
 from jwcrypto import jwk, jwt
+from jwcrypto.common import JWException
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +282,21 @@ class DemoServices:
         return self._redirect(start, edt_url(), f"demo_edt={sid}")
 
     def _edt_logout(self, form: dict[str, str], start: StartResponse) -> Iterable[bytes]:
-        claims = self._verify(self._metadata(), form.get("logout_token", ""))
-        if BACKCHANNEL_EVENT not in claims.get("events", {}):
-            raise ValueError("not a logout token")
+        # Back-Channel Logout 1.0, 2.8: a logout token that fails validation gets a 400, and
+        # the stand-in says why in one line. It raised instead, and the server printed a
+        # traceback: what any token signed with another key (another ENT instance reaching
+        # 127.0.0.1:8001, e.g. the test suite run beside the demo) showed as "JWTMissingKey:
+        # No working key found in key set".
+        try:
+            claims = self._verify(self._metadata(), form.get("logout_token", ""))
+            if BACKCHANNEL_EVENT not in claims.get("events", {}):
+                raise ValueError("not a logout token")
+        except (JWException, ValueError, TypeError, KeyError) as exc:
+            log.warning("demo services: logout token refused (%s)", type(exc).__name__)
+            start(
+                "400 Bad Request", [("Content-Type", "text/plain"), ("Cache-Control", "no-store")]
+            )
+            return [b""]
         for sid, session in list(self.edt_sessions.items()):
             if session.get("sub") == claims.get("sub"):
                 del self.edt_sessions[sid]

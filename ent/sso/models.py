@@ -278,3 +278,25 @@ class OidcSpentCode(models.Model):
 
     def __str__(self) -> str:
         return f"spent code {self.code_hash[:8]}…"
+
+
+class OidcAuthentication(models.Model):
+    """When the student typed the password for one authorization: the ``auth_time`` of its
+    ID tokens (OpenID Connect Core 1.0, sections 2 and 12.2).
+
+    Written with the grant at ``/oauth/authorize/`` (``grant_id``, a plain column: the grant
+    row is deleted at the exchange without Django's cascade), read with the grant at the
+    exchange, then by ``family`` (the refresh tokens of that exchange carry it as their
+    ``token_family``) at every refresh: each ID token of the authorization tells the same time.
+    """
+
+    grant_id = models.BigIntegerField(unique=True)
+    family = models.UUIDField(unique=True)
+    authenticated_at = models.DateTimeField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("authentification OpenID Connect")
+
+    def __str__(self) -> str:
+        return f"{self.family} @ {self.authenticated_at.isoformat()}"

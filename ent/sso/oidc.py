@@ -28,11 +28,14 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,7 +53,7 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from jwcrypto import jwt
+from jwcrypto import jwk, jwt
 from oauth2_provider.generators import generate_client_id, generate_client_secret
 from oauth2_provider.models import (
     AbstractApplication,
@@ -69,6 +72,7 @@ from oauthlib.openid import Server as OpenIDServer
 from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_ended
 from ent.core import clock
+from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.core.durable import outlive_refusal
 from ent.core.fastsql import delete_then_insert, insert
@@ -76,7 +80,15 @@ from ent.core.net import client_ip
 from ent.directory.models import Student
 
 from .attributes import attributes_for
-from .models import Attribute, OidcClient, OidcSession, OidcSpentCode, OidcSubject, Service
+from .models import (
+    Attribute,
+    OidcAuthentication,
+    OidcClient,
+    OidcSession,
+    OidcSpentCode,
+    OidcSubject,
+    Service,
+)
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +384,7 @@ class _GrantQuery:
             _Columns(Account, "u", connection),
             _Columns(Student, "st", connection),
             _Columns(OidcSubject, "sub", connection),
+            _Columns(OidcAuthentication, "au", connection),
         ]
 
         def col(model: type[Model], name: str) -> str:
@@ -388,6 +401,8 @@ class _GrantQuery:
             f" LEFT JOIN {table(Account)} u ON u.{pk} = g.{col(Grant, 'user')}"
             f" LEFT JOIN {table(Student)} st ON st.{pk} = u.{col(Account, 'student')}"
             f" LEFT JOIN {table(OidcSubject)} sub ON sub.{col(OidcSubject, 'account')} = u.{pk}"
+            f" LEFT JOIN {table(OidcAuthentication)} au"
+            f" ON au.{col(OidcAuthentication, 'grant_id')} = g.{pk}"
             f" WHERE g.{col(Grant, 'code')} = %s"
         )
 
@@ -402,7 +417,8 @@ class _GrantQuery:
         for part in self.parts:
             objects.append(part.instance(row, start, connection))
             start += len(part.fields)
-        grant, application, link, service, account, student, subject = objects
+        grant, application, link, service, account, student, subject, authentication = objects
+        grant._ent_authentication = authentication  # type: ignore[attr-defined]
 
         # The relations the exchange follows, filled in as select_related would.
         def cache(model: type[Model], name: str, instance: Any, value: Any) -> None:
@@ -579,15 +595,22 @@ class ENTOAuth2Validator(OAuth2Validator):
     # prompt=none (OIDC Core 3.1.2.6) -----------------------------------------------------------
 
     def validate_silent_login(self, request: Any) -> bool:
-        """A silent request reaches oauthlib only with a signed-in student.
+        """A silent request gets a code only with a signed-in student.
 
-        oauthlib's request carries no Django user: ``AuthorizeView.dispatch`` answers
-        ``login_required`` itself to a signed-out browser, before any validation.
+        oauthlib's request carries no Django user when the request is first read:
+        ``authorize_decide`` (called by ``AuthorizeView.dispatch`` right after) answers
+        ``login_required`` to a signed-out browser or a session older than ``max_age``.
         """
         return True
 
     def validate_silent_authorization(self, request: Any) -> bool:
-        """Silent sign-in needs no consent only for services the university trusts."""
+        """Silent sign-in needs no consent only for services the university trusts.
+
+        When the request is first read (no user yet) ``authorize_decide`` answers, so that a
+        signed-out browser gets login_required before consent_required.
+        """
+        if getattr(request, "user", None) is None:
+            return True
         client = getattr(request, "client", None)
         return bool(isinstance(client, Application) and client.skip_authorization)
 
@@ -684,6 +707,11 @@ class ENTOAuth2Validator(OAuth2Validator):
             request.nonce = grant.nonce
         if grant.claims:
             request.claims = json.loads(grant.claims)
+        authentication = getattr(grant, "_ent_authentication", None)
+        if authentication is not None:
+            # auth_time of the ID token, and the family its refresh tokens will carry it in.
+            request.ent_authenticated_at = authentication.authenticated_at
+            request.ent_token_family = authentication.family
         return True
 
     def get_code_challenge(self, code: str, request: Any) -> str | None:
@@ -781,8 +809,12 @@ class ENTOAuth2Validator(OAuth2Validator):
             user=request.user,
             application=request.client,
             access_token=access_token,
+            # The first refresh token of an exchange starts the family chosen with the grant
+            # (OidcAuthentication): every refresh then finds the original auth_time by it.
             token_family=(
-                previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4()
+                previous_refresh_token.token_family
+                if previous_refresh_token
+                else getattr(request, "ent_token_family", None) or uuid.uuid4()
             ),
             resource=getattr(request, "resource", []),
         )
@@ -878,7 +910,48 @@ class ENTOAuth2Validator(OAuth2Validator):
                 description='PKCE is required, with code_challenge_method "S256".',
                 request=request,
             )
-        return super()._create_authorization_code(request, code, expires)  # type: ignore[no-any-return]
+        grant: Grant = super()._create_authorization_code(request, code, expires)
+        # When the student typed the password (AuthorizeView puts it in the credentials): the
+        # auth_time of every ID token this grant leads to, refreshed ones included.
+        now = clock.now()
+        insert(
+            OidcAuthentication(
+                grant_id=grant.pk,
+                family=uuid.uuid4(),
+                authenticated_at=getattr(request, "ent_authenticated_at", None) or now,
+                created_at=now,
+            )
+        )
+        return grant
+
+    # ID tokens: auth_time is the sign-in, not the token (OIDC Core 2, 12.2) ------------------
+
+    def get_id_token_dictionary(self, token: Any, token_handler: Any, request: Any) -> Any:
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        # DOT puts Account.last_login here, which ENT does not keep (accounts/apps.py): the
+        # time of the sign-in that the authorization came from, the same in every ID token of
+        # that authorization. Unknown (a family from before this was recorded): left out, as
+        # the claim is optional then.
+        when = _authenticated_at_of(request)
+        claims.pop("auth_time", None)
+        if when is not None:
+            claims["auth_time"] = int(when.timestamp())
+        return claims, expiration_time
+
+    # Authorization requests: the "claims" parameter must be a JSON object -----------------
+
+    def validate_user_match(
+        self, id_token_hint: Any, scopes: Any, claims: Any, request: Any
+    ) -> bool:
+        # oauthlib parses "claims" as any JSON value ("1e309" is infinity, "[]" a list) and
+        # fails only when it parses it a second time, as the grant is created: refuse it at the
+        # first look, so the answer never depends on which pass sees it (OIDC Core 5.5).
+        if claims not in (None, "") and not isinstance(claims, dict):
+            raise oauth_errors.InvalidRequestError(
+                description="The claims parameter must be a JSON object.", request=request
+            )
+        # id_token_hint is checked by ent.sso.oidc.authorize_decide, with the ENT session.
+        return True
 
     # Claims and issuer ------------------------------------------------------------------------
 
@@ -921,6 +994,168 @@ class ENTServer(OpenIDServer):
         }
 
 
+def _authenticated_at_of(request: Any) -> Any:
+    """The sign-in time behind a token request: from the grant at the code exchange, from the
+    refresh token's family at a refresh; None when unknown."""
+    when = getattr(request, "ent_authenticated_at", None)
+    if when is not None:
+        return when
+    refresh = getattr(request, "refresh_token_instance", None)
+    family = getattr(refresh, "token_family", None)
+    if family is None:
+        return None
+    row = OidcAuthentication.objects.filter(family=family).only("authenticated_at").first()
+    return row.authenticated_at if row is not None else None
+
+
+# --- The authorization request's decision (OIDC Core 3.1.2.1 to 3.1.2.6) ---------------------
+
+# Parameters ENT does not support, and the error each one gets (OIDC Core 3.1.2.6, 6.1, 6.2).
+UNSUPPORTED_PARAMETERS = {
+    "request": "request_not_supported",
+    "request_uri": "request_uri_not_supported",
+    "registration": "registration_not_supported",
+}
+_MAX_AGE = re.compile(r"[0-9]{1,10}")
+# The prompt values ENT acts on (discovery: prompt_values_supported). "create" (OpenID Connect
+# Prompt Create 1.0) is refused: students are imported, never registered by a service.
+PROMPT_VALUES = ["none", "login", "consent", "select_account"]
+
+
+@dataclass(frozen=True)
+class AuthorizeDecision:
+    """What ``/oauth/authorize/`` does with a valid request, before the consent step.
+
+    ``error``: an OIDC Core 3.1.2.6 error code, sent to the registered redirect URI.
+    ``login``: the student must type the password (again) first: to ``/login``, then back.
+    ``consent``: show the consent page even to a trusted service (``prompt=consent``).
+    """
+
+    error: str | None = None
+    description: str = ""
+    login: bool = False
+    consent: bool = False
+
+
+def session_authenticated_at(session: Any) -> datetime | None:
+    """When the password of this ENT session was typed (``ent.sso.cas`` records it at every
+    sign-in), or None if unknown."""
+    raw = session.get(keys.SSO_AUTHENTICATED_AT)
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def id_token_hint_subject(hint: str) -> str | None:
+    """The ``sub`` of an ID token ENT issued (signature checked, expiry not: a hint is often
+    an old token), or None if ``hint`` is not one."""
+    keys = jwk.JWKSet()
+    for pem in [
+        oauth2_settings.OIDC_RSA_PRIVATE_KEY,
+        *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE,
+    ]:
+        keys.add(jwk_from_pem(pem))
+    try:
+        token = jwt.JWT(jwt=hint, key=keys, algs=["RS256"], check_claims=False)
+        claims = json.loads(token.claims)
+    except Exception:
+        return None
+    if not isinstance(claims, dict) or claims.get("iss") != str(settings.BASE_URL):
+        return None
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
+
+
+def authorize_decide(
+    *,
+    params: Any,
+    account: Account | None,
+    trusted: bool,
+    authenticated_at: datetime | None,
+    login_asked_at: datetime | None,
+) -> AuthorizeDecision:
+    """Decide an authorization request that oauthlib found valid (client, redirect URI,
+    response type, PKCE, ``prompt=none`` alone), from the ENT session.
+
+    ``params``: the request's parameters; ``account``: the signed-in student (None when
+    signed out); ``trusted``: the service skips the consent page; ``authenticated_at``: when the session's password was typed;
+    ``login_asked_at``: when this very request last sent the browser to ``/login`` (the
+    sign-in that followed satisfies ``prompt=login`` and ``max_age``, even ``max_age=0``).
+    """
+    for name, error in UNSUPPORTED_PARAMETERS.items():
+        if name in params:
+            return AuthorizeDecision(error=error, description=f"{name} is not supported.")
+    prompt = set(str(params.get("prompt", "")).split())
+    if "none" in prompt and len(prompt) > 1:
+        return AuthorizeDecision(
+            error="invalid_request", description="prompt=none goes with no other value."
+        )
+    if "create" in prompt:
+        return AuthorizeDecision(
+            error="invalid_request", description="prompt=create is not supported."
+        )
+    if params.get("response_mode", "query") != "query":
+        # Discovery offers "query" only; a code in a fragment or a form is never sent.
+        return AuthorizeDecision(
+            error="invalid_request", description="Only response_mode=query is supported."
+        )
+    max_age: int | None = None
+    if "max_age" in params:
+        raw = str(params.get("max_age", ""))
+        if not _MAX_AGE.fullmatch(raw):
+            return AuthorizeDecision(
+                error="invalid_request", description="max_age must be a number of seconds."
+            )
+        max_age = int(raw)
+    hint_sub: str | None = None
+    if params.get("id_token_hint"):
+        hint_sub = id_token_hint_subject(str(params["id_token_hint"]))
+        if hint_sub is None:
+            return AuthorizeDecision(
+                error="invalid_request", description="id_token_hint is not an ID token of ENT."
+            )
+
+    fresh = (
+        account is not None
+        and authenticated_at is not None
+        and login_asked_at is not None
+        and authenticated_at >= login_asked_at
+    )
+    if account is None:
+        reason = "login_required"
+    elif fresh:
+        reason = None
+    elif prompt & {"login", "select_account"}:
+        # select_account: the ENT login page is where one signs in as another account.
+        reason = "login_required"
+    elif max_age is not None and (
+        authenticated_at is None or (clock.now() - authenticated_at).total_seconds() > max_age
+    ):
+        reason = "login_required"
+    else:
+        reason = None
+    if reason is None and hint_sub is not None and hint_sub != subject_for(account):  # type: ignore[arg-type]
+        # Another student than the hint names: that one may sign in; once they have, a
+        # mismatch is final (OIDC Core 3.1.2.1, id_token_hint).
+        if fresh:
+            return AuthorizeDecision(
+                error="login_required", description="The ENT session is another student's."
+            )
+        reason = "login_required"
+    if reason is not None:
+        if "none" in prompt:
+            return AuthorizeDecision(error=reason, description="The student must sign in.")
+        return AuthorizeDecision(login=True)
+    if "none" in prompt and not trusted:
+        return AuthorizeDecision(
+            error="consent_required", description="This service needs the student's consent."
+        )
+    return AuthorizeDecision(consent="consent" in prompt)
+
+
 # --- Authorisations and back-channel logout --------------------------------------------------
 
 
@@ -951,6 +1186,12 @@ def oidc_authorisation_record(*, request: HttpRequest, client_id: str, ip: str |
         # Rows outlive the sessions they name only until the longest session could last.
         horizon = clock.now() - _session_lifetime()
         OidcSession.objects.filter(created_at__lt=horizon).delete()
+        # The sign-in times of grants never exchanged, and of families no longer refreshable.
+        OidcAuthentication.objects.filter(created_at__lt=horizon).exclude(
+            family__in=RefreshToken.objects.filter(
+                revoked__isnull=True, token_family__isnull=False
+            ).values("token_family")
+        ).delete()
         OidcSession.objects.get_or_create(
             session_key=session_key, service=service, defaults={"account": account}
         )

@@ -9,13 +9,17 @@ hold.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
@@ -23,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import (
+    FatalClientError,
     InvalidOIDCClientError,
     InvalidOIDCRedirectURIError,
     LogoutDenied,
@@ -33,10 +38,11 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
-from oauthlib.openid.connect.core.exceptions import LoginRequired
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from ent.accounts.models import Account
-from ent.core import metrics
+from ent.core import clock, metrics
+from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.core.csp import form_action_allow
 from ent.core.durable import refusal_scope
@@ -44,18 +50,68 @@ from ent.core.fastsql import commit_without_flush
 from ent.core.net import client_ip
 
 from .oidc import (
+    PROMPT_VALUES,
     SUPPORTED_CLAIMS,
+    authorize_decide,
     client_id_plausible,
     oidc_authorisation_record,
     service_of,
+    session_authenticated_at,
 )
 
+# prompt values answered by authorize_decide (DOT must not act on them again).
+_DECIDED = {"login", "select_account"}
 _CLIENT_ERRORS = (oauth_errors.InvalidClientIdError, oauth_errors.MissingClientIdError)
 _REDIRECT_ERRORS = (
     oauth_errors.MismatchingRedirectURIError,
     oauth_errors.InvalidRedirectURIError,
     oauth_errors.MissingRedirectURIError,
 )
+
+
+def _login_asked_at(request: HttpRequest) -> datetime | None:
+    """When this very authorization request last sent the browser to /login, if it did."""
+    asked = request.session.get(keys.OIDC_LOGIN_ASKED)
+    if not isinstance(asked, dict) or asked.get("url") != request.get_full_path():
+        return None
+    try:
+        return datetime.fromisoformat(str(asked.get("at")))
+    except ValueError:
+        return None
+
+
+def _registered_redirect_uri(request: HttpRequest) -> str | None:
+    """The request's redirect_uri if it is registered for its (usable) client, else None."""
+    client_id, uri = request.GET.get("client_id"), request.GET.get("redirect_uri")
+    if not uri or not client_id_plausible(client_id):
+        return None
+    application = (
+        Application.objects.select_related("ent_client__service")
+        .filter(client_id=client_id)
+        .first()
+    )
+    service = service_of(application) if application is not None else None
+    if service is None or not service.enabled or uri not in application.redirect_uris.split():  # type: ignore[union-attr]
+        return None
+    return uri
+
+
+def _asks_a_fresh_sign_in(request: HttpRequest) -> bool:
+    """Whether the request asks more than a signed-in student (a new or a given sign-in)."""
+    prompt = set(request.GET.get("prompt", "").split())
+    return bool(prompt & _DECIDED) or "max_age" in request.GET or "id_token_hint" in request.GET
+
+
+def _ui_locales_apply(request: HttpRequest, ui_locales: str) -> None:
+    """The first language of ``ui_locales`` ENT speaks, for the pages of this request (OIDC
+    Core 3.1.2.1: the others are ignored, never an error)."""
+    supported = {code for code, _name in settings.LANGUAGES}
+    for tag in ui_locales.split()[:10]:
+        language = tag.split("-")[0].lower()
+        if language in supported:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+            return
 
 
 def _explain(error: Any) -> str:
@@ -73,38 +129,119 @@ def _explain(error: Any) -> str:
     return _("La demande de ce service est incorrecte ; vous n'avez pas été connecté au service.")
 
 
+class _ConsentFirst(Exception):
+    """Raised instead of issuing a code without the consent page (``prompt=consent``)."""
+
+
 class AuthorizeView(AuthorizationView):
-    """``/oauth/authorize/``: sign-in to a service; consent page for untrusted services."""
+    """``/oauth/authorize/``: sign-in to a service; consent page for untrusted services.
+
+    What the request asks of the ENT session (``prompt``, ``max_age``, ``id_token_hint``…) is
+    decided by ``ent.sso.oidc.authorize_decide``; this view only turns its answer into HTTP.
+    """
 
     template_name = "oauth2_provider/authorize.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # prompt=none (OIDC Core 3.1.2.6) never shows a page: a signed-out browser gets
-        # login_required at the registered redirect URI instead of the login page. The request
-        # is validated first, so an unknown client or redirect URI still gets the error page.
-        prompt = request.GET.get("prompt", "").split()
-        if "none" in prompt and not request.user.is_authenticated:
-            self.oauth2_data: dict[str, Any] = {}
-            try:
-                _scopes, credentials = self.validate_authorization_request(request)
-            except OAuthToolkitError as error:
-                return self.error_response(error, application=None)
-            silent = OAuthToolkitError(
-                error=LoginRequired(state=credentials.get("state")),
-                redirect_uri=credentials["redirect_uri"],
+        if request.method != "GET":
+            # The consent form's POST: decided when its page was shown.
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+        # The request is validated first, so an unknown client or redirect URI gets the error
+        # page, and every other answer goes to the registered redirect URI.
+        self.oauth2_data: dict[str, Any] = {}
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            if not isinstance(error, FatalClientError) and not error.oauthlib_error.redirect_uri:
+                # oauthlib leaves the redirect URI out of a few errors (a malformed "claims"):
+                # the registered one the request named, as for every other refusal.
+                error.oauthlib_error.redirect_uri = _registered_redirect_uri(request)
+                error.oauthlib_error.state = request.GET.get("state")
+                if not error.oauthlib_error.redirect_uri:
+                    return self._error_page(error.oauthlib_error, 400)
+            return self.error_response(error, application=None)
+        _ui_locales_apply(request, str(request.GET.get("ui_locales", "")))
+        user = request.user
+        account = user if user.is_authenticated and isinstance(user, Account) else None
+        decision = authorize_decide(
+            params=request.GET,
+            account=account,
+            trusted=bool(
+                getattr(
+                    getattr(credentials.get("request"), "client", None), "skip_authorization", False
+                )
+            ),
+            authenticated_at=session_authenticated_at(request.session),
+            login_asked_at=_login_asked_at(request),
+        )
+        if decision.error is not None:
+            refusal = CustomOAuth2Error(
+                error=decision.error,
+                description=decision.description,
+                state=credentials.get("state"),
             )
-            return self.error_response(silent, application=None)
+            return self.error_response(
+                OAuthToolkitError(error=refusal, redirect_uri=credentials["redirect_uri"]),
+                application=None,
+            )
+        if decision.login:
+            # Back here after /login; the sign-in then satisfies prompt=login and max_age,
+            # max_age=0 included (a sign-in later than this moment). A plain request from a
+            # signed-out browser needs no mark (and opens no session for it).
+            if account is not None or _asks_a_fresh_sign_in(request):
+                request.session[keys.OIDC_LOGIN_ASKED] = {
+                    "url": request.get_full_path(),
+                    "at": clock.now().isoformat(),
+                }
+            return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+        request.session.pop(keys.OIDC_LOGIN_ASKED, None)
+        self.consent_forced = decision.consent
+        # prompt=login and select_account are answered: DOT's own prompt=login would send
+        # the student to /login once more.
+        prompt = [v for v in request.GET.get("prompt", "").split() if v not in _DECIDED]
+        query = request.GET.copy()
+        if prompt:
+            query["prompt"] = " ".join(prompt)
+        else:
+            query.pop("prompt", None)
+        request.GET = query  # type: ignore[assignment]
         return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def validate_authorization_request(self, request: HttpRequest) -> Any:
+        # Once per request: dispatch has already validated what DOT's get validates again.
+        cached = getattr(self, "_validated", None)
+        if cached is None:
+            cached = self._validated = super().validate_authorization_request(request)
+        return cached
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
+        except _ConsentFirst:
+            # prompt=consent to a trusted service: the consent page, as for any other.
+            context = dict(self.oauth2_data)
+            context["form"] = self.get_form(self.get_form_class())
+            return self.render_to_response(self.get_context_data(**context))
 
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
     ) -> Any:
-        # The grant, its audit record and the session index are written together.
+        if request.method == "GET" and getattr(self, "consent_forced", False):
+            raise _ConsentFirst
+        # The time the password was typed goes with the grant: the ID tokens' auth_time.
+        credentials = {
+            **credentials,
+            "ent_authenticated_at": session_authenticated_at(request.session) or clock.now(),
+        }
+        # The grant, its audit record and the session index are written together, and only
+        # when a code is issued: oauthlib answers some refusals with a redirect, not an error.
         with transaction.atomic():
             result = super().create_authorization_response(request, scopes, credentials, allow)
-            oidc_authorisation_record(
-                request=request, client_id=credentials["client_id"], ip=client_ip(request)
-            )
+            location = result[0] or ""
+            if "code" in parse_qs(urlsplit(location).query):
+                oidc_authorisation_record(
+                    request=request, client_id=credentials["client_id"], ip=client_ip(request)
+                )
         return result
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -343,6 +480,7 @@ def discovery(request: HttpRequest) -> JsonResponse:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": SUPPORTED_CLAIMS,
         "claims_parameter_supported": False,
+        "prompt_values_supported": PROMPT_VALUES,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "ui_locales_supported": [code for code, _name in settings.LANGUAGES],

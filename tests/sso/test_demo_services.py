@@ -7,10 +7,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
+from jwcrypto import jwk, jwt
 from oauth2_provider.models import Application
 
 from ent.sso.cas_demo import register_demo_cas_services
-from ent.sso.demo_services import DemoServices, demo_services_start, edt_url, moodle_url
+from ent.sso.demo_services import (
+    BACKCHANNEL_EVENT,
+    DemoServices,
+    demo_services_start,
+    edt_logout_uri,
+    edt_url,
+    moodle_url,
+)
 from ent.sso.models import Service
 from ent.sso.oidc import register_demo_oidc_client
 from tests.conftest import free_port
@@ -74,3 +83,42 @@ def test_demo_services_follow_their_port(ent: str, settings: Any) -> None:
     )
     assert Service.objects.get(slug="emploi-du-temps").home_url == "http://127.0.0.1:18123/edt/"
     assert Service.objects.get(slug="moodle").home_url == "http://127.0.0.1:18123/moodle/"
+
+
+def _wait_until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():  # single logout runs in the background
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_signing_out_twice_in_a_row_logs_no_traceback(
+    ent: str, demo: DemoServices, active_student: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13 §6: sign in, sign out, sign in again, sign out again: each back-channel logout
+    ends the timetable's session, and the stand-in logs no traceback. A logout token signed
+    with another key (another ENT instance, e.g. the tests beside the demo, reaching the same
+    address) is refused with a 400 and one line, as Back-Channel Logout 1.0 §2.8 asks; it was
+    an uncaught ``JWTMissingKey: No working key found in key set`` and its traceback."""
+    for _round in range(2):
+        browser = browser_login(ent, active_student.student_number)
+        timetable = browser.get(edt_url(), timeout=10)
+        assert "connecté par OpenID Connect" in timetable.text
+        assert len(demo.edt_sessions) == 1
+        home = browser.get(f"{ent}/", timeout=10)
+        browser.post(f"{ent}/logout", data={"csrfmiddlewaretoken": csrf_of(home.text)}, timeout=10)
+        _wait_until(lambda: not demo.edt_sessions, "the timetable was not logged out")
+        browser.post(f"{ent}/logout", data={"csrfmiddlewaretoken": csrf_of(home.text)}, timeout=10)
+
+    other_key = jwk.JWK.generate(kty="RSA", size=2048, kid="another-ent")
+    token = jwt.JWT(
+        header={"alg": "RS256", "typ": "logout+jwt", "kid": "another-ent"},
+        claims={"iss": ent, "aud": demo.client_id, "events": {BACKCHANNEL_EVENT: {}}},
+    )
+    token.make_signed_token(other_key)
+    for body in ({"logout_token": token.serialize()}, {"logout_token": "garbage"}, {}):
+        refused = requests.post(edt_logout_uri(), data=body, timeout=10)
+        assert refused.status_code == 400
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert "JWTMissingKey" not in captured.err + captured.out
