@@ -781,7 +781,13 @@ Produced by `make bench` (`bench/run.py`) on {time.strftime("%Y-%m-%d %H:%M %Z")
 |---|---|---|---|
 {steps}
 """
-    (BENCH / "results.md").write_text(report)
+    # The section written by ``make bench-peers`` (bench/peers.py) is kept as it is.
+    results = BENCH / "results.md"
+    previous = results.read_text() if results.exists() else ""
+    peers = previous.find("\n## Beside the peers")
+    if peers >= 0:
+        report = report.rstrip("\n") + "\n" + previous[peers:]
+    results.write_text(report)
     print(table(figures))
     print(f"\nWritten to bench/results.md ({elapsed / 60:.1f} minutes).")
 
