@@ -22,6 +22,7 @@ successful answer read from ``/proc``. This script, run with ENT's interpreter:
 
     python bench/peers.py [--db sqlite,pg] [--workers sync,gthread] [--repeat 3]
                           [--figures cas-sv,oidc] [--peers-dir ../shared/peers] [--no-write]
+                          [--also ENT_X=VALUE]   # ENT once more with that setting, same run
     python bench/peers.py mint cas N [--service URL]       # a factory (target environment)
     python bench/peers.py mint oidc N [--client-id ID]
 
@@ -175,16 +176,20 @@ def mint(kind: str, count: int, service_url: str) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def target(db: str, worker: str, env: dict[str, str]) -> dict[str, Any]:
-    """The harness target of ENT on ``db`` with ``worker`` (sync: the peer's worker class)."""
+def target(db: str, worker: str, env: dict[str, str], also: str = "") -> dict[str, Any]:
+    """The harness target of ENT on ``db`` with ``worker`` (sync: the peer's worker class);
+    ``also`` (``ENT_X=value``) changes one setting of the server (a before/after in one run)."""
     env = dict(env)
+    if also:
+        name, _, value = also.partition("=")
+        env[name] = value
     if worker == "sync":
         # gunicorn reads GUNICORN_CMD_ARGS after ent/gunicorn_conf.py: the same server, the
         # peer's worker class.
         env["GUNICORN_CMD_ARGS"] = "--worker-class sync --threads 1"
     factory = f"{shlex.quote(PYTHON)} {shlex.quote(str(BENCH / 'peers.py'))} mint"
     return {
-        "name": f"ENT {worker} ({db})",
+        "name": f"ENT {worker} ({db})" + (f" {also}" if also else ""),
         "server_cmd": f"{shlex.quote(ENT)} serve --workers 1 --bind 127.0.0.1:{{port}}",
         "cwd": str(ROOT),
         "env": env,
@@ -374,6 +379,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--figures", default="cas-sv,oidc", help="the harness's --figures")
     p.add_argument("--no-peers", action="store_true", help="ENT alone")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="ENT_X=VALUE",
+        help="measure ENT once more with this setting too (a before/after in one run)",
+    )
     p.add_argument("--no-write", action="store_true", help="print only; leave results.md")
     p.add_argument("--json", default=str(VAR / "runs.jsonl"), help="every run, appended")
     args, passed = p.parse_known_args()
@@ -396,10 +408,11 @@ def main() -> None:
         if args.no_peers:
             argv.append("--no-peers")
         for worker in [w for w in args.workers.split(",") if w]:
-            path = VAR / f"target-{db}-{worker}.json"
-            path.write_text(json.dumps(target(db, worker, env), indent=2))
-            path.chmod(0o600)
-            argv += ["--target", str(path)]
+            for index, also in enumerate(["", *args.also]):
+                path = VAR / f"target-{db}-{worker}{f'-{index}' if index else ''}.json"
+                path.write_text(json.dumps(target(db, worker, env, also), indent=2))
+                path.chmod(0o600)
+                argv += ["--target", str(path)]
         log(f"{db}: the harness, {' '.join(argv)}")
         run_harness(harness, argv)
         runs = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
