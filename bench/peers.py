@@ -139,8 +139,10 @@ def seed() -> None:
 def mint(kind: str, count: int, service_url: str) -> None:
     """The harness's factories: ``count`` tickets (one a line) or codes (one JSON a line)."""
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:  # (tests/test_bench_peers.py calls it in process)
+        django.setup()
     import fixtures
 
     from ent.accounts.models import Account
