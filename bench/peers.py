@@ -56,6 +56,7 @@ PG_DATABASE = os.environ.get("ENT_BENCH_PEERS_DB", "ent_bench_peers")
 CAS_SERVICE = "https://bench.example.org/app/"
 OIDC_REDIRECT = "https://bench.example.org/cb"
 SECTION = "## Beside the peers"
+HISTORY = "## Changes measured with make bench-peers"
 
 
 def log(message: str) -> None:
@@ -348,10 +349,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(text: str) -> None:
+    """Replace the section of the last run; keep what comes before it (``make bench``'s
+    figures) and the record of changes measured with this script (HISTORY), after it."""
     path = BENCH / "results.md"
     current = path.read_text() if path.exists() else "# ENT benchmark results\n"
-    head = current.split(SECTION, 1)[0].rstrip("\n")
-    path.write_text(f"{head}\n\n{text.strip()}\n")
+    head, _, rest = current.partition(SECTION + "\n")
+    at = rest.find(HISTORY) if rest else current.find(HISTORY)
+    history = (rest if rest else current)[at:] if at >= 0 else ""
+    if not rest and at >= 0:
+        head = current[: current.find(HISTORY)]
+    out = f"{head.rstrip()}\n\n{text.strip()}\n"
+    if history:
+        out += f"\n{history.strip()}\n"
+    path.write_text(out)
 
 
 # --- Main ----------------------------------------------------------------------------------
