@@ -261,6 +261,9 @@ def load_harness(peers_dir: Path) -> Any:
             spent = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
             result["db_cpu_ms_per_ok"] = 1000 * spent / result["ok"] if result["ok"] else None
             result["db_backends"] = len(after)
+            # With a connection per request (ENT_DATABASE_CONN_MAX_AGE=0) each backend lives
+            # one request and is never seen here: its CPU cannot be counted this way.
+            result["db_backends_kept"] = len(set(before) & set(after))
         return result
 
     def peers_target_named(db: str) -> dict[str, Any]:
@@ -303,6 +306,15 @@ def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rps = med("rps") or 0.0
         ref = med("rps", hello)
         server, db = med("server_cpu_ms_per_ok"), med("db_cpu_ms_per_ok")
+        if (
+            key != "hello"
+            and db is not None
+            # (runs saved before db_backends_kept existed: whether any CPU was seen at all)
+            and not any(
+                f.get("db_backends_kept", 1 if f.get("db_cpu_ms_per_ok") else 0) for f in figures
+            )
+        ):
+            db = None  # no backend lived through the window: short connections, not counted
         out.append(
             {
                 "target": name,
@@ -331,6 +343,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         " | server CPU ms/answer | PostgreSQL CPU ms/answer | **CPU ms/answer** |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    unseen = False
     for r in rows:
         note = []
         if r["errors"]:
@@ -340,10 +353,18 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         # The harness names ENT's client by its (random) id: keep only the description.
         label = re.sub(r"\[[A-Za-z0-9]{30,}: ", "[", r["label"])
         label += f" ({', '.join(note)})" if note else ""
+        db, total = num(r["db_ms"], 2), f"**{num(r['total_ms'], 2)}**"
+        if r["db_ms"] is None and "(pg" in r["target"] and r["key"] != "hello":
+            db, total, unseen = "not seen ¹", f"{num(r['server_ms'], 2)} + ?", True
         lines.append(
             f"| {r['target']} | {label} | {r['rps']:.1f} | {num(r['ratio'], 3)}"
-            f" | {num(r['median_ms'], 1)} | {num(r['server_ms'], 2)} | {num(r['db_ms'], 2)}"
-            f" | **{num(r['total_ms'], 2)}** |"
+            f" | {num(r['median_ms'], 1)} | {num(r['server_ms'], 2)} | {db} | {total} |"
+        )
+    if unseen:
+        lines.append(
+            "\n¹ A connection per request: each PostgreSQL backend lived for one request and"
+            " ended between two readings of `/proc`, so its CPU (a fork and an authentication"
+            " per request, at least) is not counted."
         )
     return "\n".join(lines)
 
@@ -400,7 +421,13 @@ def main() -> None:
     )
     p.add_argument("--no-write", action="store_true", help="print only; leave results.md")
     p.add_argument("--json", default=str(VAR / "runs.jsonl"), help="every run, appended")
+    p.add_argument(
+        "--rewrite", action="store_true", help="rewrite the section from the last run's data"
+    )
     args, passed = p.parse_known_args()
+    if args.rewrite:
+        rewrite(args, passed)
+        return
     harness = load_harness(Path(args.peers_dir).resolve())
     dbs = [d for d in args.db.split(",") if d]
     if "pg" in dbs and not pg_available():
@@ -431,6 +458,33 @@ def main() -> None:
         with open(args.json, "a") as f:
             f.writelines(json.dumps(r) + "\n" for r in runs)
         all_rows += summary(runs)
+    write_section(all_rows, args, dbs, passed, started, f"{load:.2f}", f"{os.getloadavg()[0]:.2f}")
+
+
+def rewrite(args: argparse.Namespace, passed: list[str]) -> None:
+    """The section again from the runs saved by the last run (``--rewrite``)."""
+    rows, dbs, started = [], [], ""
+    for db in ("sqlite", "pg"):
+        path = VAR / f"runs-{db}.jsonl"
+        if path.exists():
+            runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            rows += summary(runs)
+            dbs.append(db)
+            started = started or runs[0]["date"]
+    if not rows:
+        raise SystemExit(f"no saved runs in {VAR}")
+    write_section(rows, args, dbs, passed, started, "(not kept)", "(not kept)")
+
+
+def write_section(
+    all_rows: list[dict[str, Any]],
+    args: argparse.Namespace,
+    dbs: list[str],
+    passed: list[str],
+    started: str,
+    load_start: str,
+    load_end: str,
+) -> None:
     table = markdown(all_rows)
     print("\n" + table)
     if args.no_write:
@@ -442,8 +496,8 @@ def main() -> None:
         f"""{SECTION}
 
 Produced by `make bench-peers` (`bench/peers.py` driving `../shared/peers/bench.py`) on
-{started}: {", ".join(dbs)}, medians of {args.repeat} repeats, figures `{args.figures}`
-{"(" + " ".join(passed) + ")" if passed else ""}; load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.
+{started}: {", ".join(dbs)}, medians of {args.repeat} repeats, figures `{args.figures}`{" (" + " ".join(passed) + ")" if passed else ""};
+load average {load_start} at the start, {load_end} at the end.
 
 {table}
 
@@ -455,8 +509,8 @@ Produced by `make bench-peers` (`bench/peers.py` driving `../shared/peers/bench.
   no demo mode); tickets and codes minted by `bench/fixtures.py`, each used once.
 - **CPU ms/answer** is the figure to compare: the CPU time of the server's processes per
   successful answer, from `/proc`, plus, on PostgreSQL, that of the database backends
-  connected to the target's database (the WAL writer and checkpointer, shared with the
-  rest of the machine, are left out). The machine is shared and noisy: request rates vary
+  connected to the target's database and alive through the measured window (the WAL
+  writer and checkpointer, shared with the rest of the machine, are left out). The machine is shared and noisy: request rates vary
   by ±15 % or more between runs, so compare ratios and CPU per answer taken in one run.
 - Each ratio is to the same server's trivial view (`/hello` for the peer, `/healthz` for
   ENT), behind the same middleware as its CAS and OIDC views.
