@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck messages clean bench
+.PHONY: run test lint typecheck messages clean bench bench-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,10 @@ clean:
 ## make bench: the figures of bench/README.md, printed and written to bench/results.md (PostgreSQL)
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
+
+## make bench-peers: ENT beside django-cas-server and django-oauth-toolkit in one run, with the
+## harness of ../shared/peers/ (built by its setup.sh); a table in bench/results.md (~25 min)
+PEERS_DIR ?= ../shared/peers
+bench-peers: $(VENV)/.dev-installed
+	bash $(PEERS_DIR)/setup.sh
+	$(BIN)/python bench/peers.py --peers-dir $(PEERS_DIR)

@@ -781,7 +781,20 @@ Produced by `make bench` (`bench/run.py`) on {time.strftime("%Y-%m-%d %H:%M %Z")
 |---|---|---|---|
 {steps}
 """
-    (BENCH / "results.md").write_text(report)
+    # The sections of ``make bench-peers`` (bench/peers.py), at the end, are kept as they are.
+    results = BENCH / "results.md"
+    previous = results.read_text() if results.exists() else ""
+    found = [
+        at
+        for at in (
+            previous.find("\n## Beside the peers"),
+            previous.find("\n## Changes measured with make bench-peers"),
+        )
+        if at >= 0
+    ]
+    if found:
+        report = report.rstrip("\n") + "\n" + previous[min(found) :]
+    results.write_text(report)
     print(table(figures))
     print(f"\nWritten to bench/results.md ({elapsed / 60:.1f} minutes).")
 

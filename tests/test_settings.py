@@ -84,12 +84,51 @@ def test_production_needs_secret_key_and_smtp() -> None:
         ("ENT_MAIL_FROM", "not-an-address"),
         ("ENT_SECRET_KEY", "short"),
         ("ENT_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("ENT_DATABASE_CONN_MAX_AGE", "-1"),
+        ("ENT_DATABASE_CONN_MAX_AGE", "forever"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     result = run_settings({"ENT_DEMO": "1", name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+# What Django does at the end of each request (request_finished → close_old_connections).
+REUSE_PROBE = (
+    "import django; django.setup();"
+    " from django.core.signals import request_finished, request_started;"
+    " from django.db import connection;"
+    " request_started.send(sender=None); connection.ensure_connection();"
+    " first = connection.connection; request_finished.send(sender=None);"
+    " request_started.send(sender=None); connection.ensure_connection();"
+    " print(connection.connection is first, connection.settings_dict['CONN_MAX_AGE'])"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"), [({}, "True 60"), ({"ENT_DATABASE_CONN_MAX_AGE": "0"}, "False 0")]
+)
+def test_sqlite_connection_outlives_the_request(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    # A connection per request cost SQLite more CPU than the rest of a CAS validation: opening
+    # it runs the PRAGMAs, closing the last one checkpoints the WAL (make bench-peers).
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
+    clean.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "ent.settings",
+            "ENT_DEMO": "1",
+            "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"],
+            "ENT_DATABASE_URL": f"sqlite:///{tmp_path / 'reuse.sqlite3'}",
+            **env,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", REUSE_PROBE], env=clean, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
 
 
 def test_ent_command_reports_configuration_error_in_one_line() -> None:
