@@ -2,8 +2,8 @@
 
 The activation link carries its code in the query string, and access logs (``runserver``'s
 ``django.server`` logger, ENT's own ``ent.access`` line, a proxy in front) print request lines
-whole. ``RedactCodesFilter`` masks the value of ``code=`` in every record of the handlers it is
-attached to.
+whole. ``RedactCodesFilter`` masks the value of ``code=`` (and of CAS tickets, OAuth tokens and
+ID tokens in a query) in every record of the handlers it is attached to.
 
 ``RequestIdFilter`` stamps each record with the id of the request being served (set by
 ``ent.core.middleware.RequestIdMiddleware``), so the lines of one request can be found together
@@ -19,25 +19,33 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-_CODE = re.compile(r"(code=)[A-Za-z0-9%]+", re.IGNORECASE)
+# Query parameters that carry a secret or a bearer credential: mailed codes and OAuth codes,
+# CAS tickets (a proxy-granting ticket is reusable), OAuth tokens, and the ID token of an
+# id_token_hint or a logout token (personal data). Matched as whole parameter names.
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9_])((?:code|ticket|pgt|pgtIou|pgtId|access_token|refresh_token"
+    r"|id_token_hint|logout_token)=)[^&\s\"']+",
+    re.IGNORECASE,
+)
 
 # The id of the request this thread (or task) is serving; "-" outside a request.
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("ent_request_id", default="-")
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every ``code=`` masked."""
-    return _CODE.sub(r"\1[redacted]", text) if "code=" in text.lower() else text
+    """``text`` with the value of every secret-bearing parameter (``code=``, ``ticket=``…) masked."""
+    return _CODE.sub(r"\1[redacted]", text) if "=" in text else text
 
 
 class RedactCodesFilter(logging.Filter):
-    """Replace ``code=XXXX`` with ``code=[redacted]`` in the rendered message."""
+    """Replace ``code=XXXX`` (``ticket=``, ``pgt=``…) with ``code=[redacted]`` in the message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "code=" in message.lower():
-            record.msg = _CODE.sub(r"\1[redacted]", message)
-            record.args = None
+        if "=" in message:
+            redacted = _CODE.sub(r"\1[redacted]", message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
         return True
 
 
