@@ -907,6 +907,13 @@ DEMO_SLUG = "emploi-du-temps"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8001/oidc/callback"  # ent.sso.demo_services
 DEMO_HOME_URL = "http://127.0.0.1:8001/edt/"
 DEMO_LOGOUT_URL = "http://127.0.0.1:8001/edt/backchannel-logout"
+# What the portal tile says, in the registry's two languages.
+DEMO_WORDS = {
+    "name": "Emploi du temps",
+    "name_en": "Timetable",
+    "description": "Votre emploi du temps.",
+    "description_en": "Your timetable.",
+}
 
 
 def register_demo_oidc_client() -> tuple[str, str | None]:
@@ -918,8 +925,7 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
     service, created = Service.objects.get_or_create(
         slug=DEMO_SLUG,
         defaults={
-            "name": "Emploi du temps",
-            "description": "Votre emploi du temps (client OpenID Connect de démonstration).",
+            **DEMO_WORDS,
             "icon": Service.Icon.CALENDAR,
             "home_url": DEMO_HOME_URL,
             "logout_url": DEMO_LOGOUT_URL,
@@ -937,10 +943,11 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
             "order": 40,
         },
     )
-    if not created and (service.home_url, service.logout_url) != (DEMO_HOME_URL, DEMO_LOGOUT_URL):
-        # A demo database from an earlier version: point it at the stand-in service.
+    if not created:
+        # A demo database from an earlier version: point it at the stand-in service, with the
+        # tile's words of this version (no protocol jargon, in French and English).
         Service.objects.filter(pk=service.pk).update(
-            home_url=DEMO_HOME_URL, logout_url=DEMO_LOGOUT_URL
+            home_url=DEMO_HOME_URL, logout_url=DEMO_LOGOUT_URL, **DEMO_WORDS
         )
     if not created and OidcClient.objects.filter(service=service).exists():
         return service.oidc_client_id, None
