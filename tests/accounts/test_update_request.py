@@ -121,6 +121,53 @@ def test_values_required_by_kind(client: Client, make_student: Any) -> None:
     assert not UpdateRequest.objects.exists()
 
 
+def test_birth_date_in_three_labelled_boxes(client: Client, make_student: Any) -> None:
+    """The date field said jj/mm/aaaa while an English chromium's date input shows mm/dd/yyyy:
+    three boxes Jour / Mois / Année say it in the page's language in every browser."""
+    html = client.get("/update-request/").content.decode()
+    assert 'type="date"' not in html and "jj/mm/aaaa" not in html
+    for part, label in (("day", "Jour"), ("month", "Mois"), ("year", "Année")):
+        assert f'<label for="id_new_birth_date_{part}">{label}</label>' in html
+        assert f'name="new_birth_date_{part}"' in html
+    assert re.search(r"<legend[^>]*>Date de naissance exacte", html)
+    english = client.get("/update-request/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<label for="id_new_birth_date_month">Month</label>' in english
+    student = make_student()
+    parts = {"new_birth_date_day": "1", "new_birth_date_month": "2", "new_birth_date_year": "2003"}
+    response = anonymous_post(client, student, kind="birth_date", **parts)
+    assert response.status_code == 302
+    assert UpdateRequest.objects.get(student=student).new_birth_date == date(2003, 2, 1)
+    bad = {**parts, "new_birth_date_day": "31", "new_birth_date_month": "2"}
+    refused = anonymous_post(client, student, kind="birth_date", **bad)
+    text = page_text(refused)
+    assert "Date invalide : indiquez le jour, le mois (1 à 12) et l'année (4 chiffres)." in text
+    # What was typed comes back, and the error summary's link has a target.
+    assert 'name="new_birth_date_day" value="31"' in text
+    assert 'href="#id_new_birth_date"' in text and 'id="id_new_birth_date"' in text
+
+
+def test_a_value_that_does_not_fit_the_kind_is_ignored(client: Client, make_student: Any) -> None:
+    """The page hides the fields of other kinds: a stale value there never refuses the form."""
+    student = make_student()
+    response = anonymous_post(
+        client, student, kind="ine", new_ine="111222333AB", new_email="pas une adresse"
+    )
+    assert response.status_code == 302
+    request = UpdateRequest.objects.get(student=student)
+    assert (request.new_ine, request.new_email) == ("111222333AB", "")
+    html = client.get("/update-request/").content.decode()
+    assert '<fieldset id="kind-values" data-kind-select="id_kind">' in html
+    for name, kinds in (
+        ("new_first_name", "name"),
+        ("new_birth_date", "birth_date"),
+        ("new_ine", "ine"),
+        ("new_email", "lost_email"),
+    ):
+        assert re.search(
+            rf'<div data-kinds="{kinds}">\s*<div class="field[^"]*">.*?{name}', html, re.S
+        )
+
+
 def test_signed_in_student_uses_verified_address(
     client: Client, make_active_student: Any, request: pytest.FixtureRequest
 ) -> None:

@@ -1,7 +1,9 @@
 /* Progressive enhancement only: every form works without this file.
    1. The password checklist ticks rules as the student types (rules read from data-*
       attributes rendered from the settings, so they match the server's checker).
-   2. A "did you mean …?" hint for common domain typos of the personal address. */
+   2. A "did you mean …?" hint for common domain typos of the personal address.
+   3. The update-request form shows only the "valeur exacte" fields of the chosen kind
+      (data-kinds; every field shows without this file). */
 (function () {
   "use strict";
   var UPPER = /[A-Z]/, LOWER = /[a-z]/, DIGIT = /[0-9]/;
@@ -90,11 +92,30 @@
     });
   }
 
+  function initKindFields() {
+    var box = document.getElementById("kind-values");
+    var select = box && document.getElementById(box.dataset.kindSelect);
+    if (!select) return;
+    function update() {
+      var kind = select.value, shown = 0;
+      Array.prototype.forEach.call(box.querySelectorAll("[data-kinds]"), function (el) {
+        var fits = kind !== "" && (" " + el.dataset.kinds + " ").indexOf(" " + kind + " ") !== -1;
+        // A field with an error stays in sight until a kind that does not need it is chosen.
+        if (kind === "" && el.querySelector(".has-error")) fits = true;
+        el.hidden = !fits;
+        if (fits) shown++;
+      });
+      box.hidden = shown === 0;
+    }
+    select.addEventListener("change", update);
+    update();
+  }
+
   // After a refused submission, start keyboard and screen-reader users at the error summary.
   function focusErrors() {
     var summary = document.getElementById("error-summary");
     if (summary) summary.focus();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); focusErrors(); });
+  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); initKindFields(); focusErrors(); });
 })();
