@@ -2,7 +2,8 @@
    1. The password checklist ticks rules as the student types (rules read from data-*
       attributes rendered from the settings, so they match the server's checker).
    2. A "did you mean …?" hint for common domain typos of the personal address.
-   3. The update-request form shows only the "valeur exacte" fields of the chosen kind
+   3. Focus starts at the main heading, or at the error summary of a refused form.
+   4. The update-request form shows only the "valeur exacte" fields of the chosen kind
       (data-kinds; every field shows without this file). */
 (function () {
   "use strict";
@@ -41,8 +42,15 @@
       if (live) {
         clearTimeout(timer);
         timer = setTimeout(function () {
-          var done = [okLength, allowed && pw.length > 0, kinds >= need].filter(Boolean).length;
-          live.textContent = done + " / 3";
+          // Say which rule is met and which is missing, not a bare "2 / 3".
+          var states = { length: okLength, allowed: allowed && pw.length > 0, classes: kinds >= need };
+          live.textContent = Object.keys(states).map(function (rule) {
+            var item = list.querySelector('[data-rule="' + rule + '"]');
+            var label = (item && item.dataset.label || rule).replace(/\s*:\s*$/, "");
+            return (live.dataset.pattern || "{rule} : {state}.")
+              .replace("{rule}", label)
+              .replace("{state}", states[rule] ? live.dataset.met : live.dataset.missing);
+          }).join(" ");
         }, 800);
       }
     });
@@ -111,11 +119,19 @@
     update();
   }
 
-  // After a refused submission, start keyboard and screen-reader users at the error summary.
-  function focusErrors() {
-    var summary = document.getElementById("error-summary");
-    if (summary) summary.focus();
+  // After each page change, start keyboard and screen-reader users at the error summary when
+  // the form was refused, else at the page's main heading (not on body, five Tabs away from
+  // the form). The heading gets tabindex=-1: focusable by script, not a Tab stop. Nothing
+  // moves if the browser already focused something (a #fragment target, a field).
+  function focusStart() {
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    if (location.hash && document.getElementById(location.hash.slice(1))) return;
+    var target = document.getElementById("error-summary") || document.querySelector("main h1");
+    if (!target) return;
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: target.id !== "error-summary" });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); initKindFields(); focusErrors(); });
+  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); initKindFields(); focusStart(); });
 })();
