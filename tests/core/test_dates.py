@@ -92,3 +92,23 @@ def test_no_template_formats_a_date_by_hand() -> None:
         for match in re.finditer(r"\|date(:[^}]*)?|naturaltime|\|time:", path.read_text())
     ]
     assert offenders == []
+
+
+def test_mails_write_the_date_in_words() -> None:
+    """The password-changed notice (text and HTML) dates the change like the pages."""
+    from ent.core.mail import mail_preview
+
+    context = {
+        "full_name": "Ada Lovelace",
+        "username": "21000001",
+        "when": MOMENT,
+        "ip": "192.0.2.1",
+        "how": "change",
+        "reset_link": "https://ent.example/password/reset/",
+        "helpdesk_email": "assistance@example.org",
+        "university_name": "Université",
+    }
+    message = mail_preview(template="password_changed", context=context)
+    assert "Date : 3 décembre 2026 à 20:06" in str(message.body)
+    html = str(message.alternatives[0][0])  # type: ignore[index]
+    assert '<time datetime="2026-12-03T20:06:42+01:00">3 décembre 2026 à 20:06</time>' in html
