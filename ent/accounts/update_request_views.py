@@ -50,7 +50,8 @@ def clean_personal_email(raw: str) -> str:
 
 
 # The "valeur exacte" fields and the kinds each one belongs to: the page shows only the fields
-# of the chosen kind (static/ent/ent.js, ``data-kinds``; all of them without JavaScript).
+# of the chosen kind (static/ent/ent.js, ``data-kinds``; all of them without JavaScript). The
+# script disables the hidden ones, so they are not posted; anything posted is still checked.
 FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
     UpdateRequest.Kind.NAME: ("new_first_name", "new_last_name"),
     UpdateRequest.Kind.BIRTH_DATE: ("new_birth_date",),
@@ -177,13 +178,6 @@ class UpdateRequestForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         kind = data.get("kind")
-        if kind:
-            # A value that does not fit the chosen kind is ignored by the service: it must not
-            # refuse the form either (the page hides those fields once a kind is chosen).
-            for name in VALUE_FIELDS:
-                if name not in FIELDS_BY_KIND.get(str(kind), ()):
-                    self.errors.pop(name, None)
-                    data[name] = None if name == "new_birth_date" else ""
         needed_by_kind: dict[str, list[str]] = {
             UpdateRequest.Kind.BIRTH_DATE: ["new_birth_date"],
             UpdateRequest.Kind.INE: ["new_ine"],

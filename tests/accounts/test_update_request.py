@@ -146,11 +146,12 @@ def test_birth_date_in_three_labelled_boxes(client: Client, make_student: Any) -
     assert 'href="#id_new_birth_date"' in text and 'id="id_new_birth_date"' in text
 
 
-def test_a_value_that_does_not_fit_the_kind_is_ignored(client: Client, make_student: Any) -> None:
-    """The page hides the fields of other kinds: a stale value there never refuses the form."""
+def test_value_fields_say_which_kind_they_belong_to(client: Client, make_student: Any) -> None:
+    """ent.js shows (and posts) only the fields of the chosen kind; the service keeps only the
+    values of the request's kind."""
     student = make_student()
     response = anonymous_post(
-        client, student, kind="ine", new_ine="111222333AB", new_email="pas une adresse"
+        client, student, kind="ine", new_ine="111222333AB", new_email="autre@example.org"
     )
     assert response.status_code == 302
     request = UpdateRequest.objects.get(student=student)

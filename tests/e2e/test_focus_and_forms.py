@@ -103,8 +103,10 @@ def test_update_request_shows_the_field_of_the_chosen_kind(page: Page, audit: Au
             field = page.locator(f"[name={name}]")
             if name in names:
                 expect(field).to_be_visible()
+                expect(field).to_be_enabled()
             else:
                 expect(field).to_be_hidden()
+                expect(field).to_be_disabled()  # not posted
     kind.select_option("birth_date")
     expect(page.get_by_label("Jour")).to_be_visible()
     audit("update-request-02-birth-date")

@@ -111,6 +111,10 @@
         // A field with an error stays in sight until a kind that does not need it is chosen.
         if (kind === "" && el.querySelector(".has-error")) fits = true;
         el.hidden = !fits;
+        // A hidden field is not posted: nothing out of sight can refuse the form.
+        Array.prototype.forEach.call(el.querySelectorAll("input, select, textarea"), function (input) {
+          input.disabled = !fits;
+        });
         if (fits) shown++;
       });
       box.hidden = shown === 0;
