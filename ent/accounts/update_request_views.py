@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ent.core import session_keys as keys
-from ent.core.forms import posted
+from ent.core.forms import DatePartsWidget, posted
 from ent.core.messages import mask_email, retry_message
 from ent.core.net import client_ip
 from ent.directory.identifiers import has_control_characters, normalise_ine
@@ -47,6 +47,24 @@ def clean_personal_email(raw: str) -> str:
             _("Donnez une adresse personnelle, pas votre adresse de l'université.")
         )
     return f"{local}@{domain}"
+
+
+# The "valeur exacte" fields and the kinds each one belongs to: the page shows only the fields
+# of the chosen kind (static/ent/ent.js, ``data-kinds``; all of them without JavaScript). The
+# script disables the hidden ones, so they are not posted; anything posted is still checked.
+FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    UpdateRequest.Kind.NAME: ("new_first_name", "new_last_name"),
+    UpdateRequest.Kind.BIRTH_DATE: ("new_birth_date",),
+    UpdateRequest.Kind.INE: ("new_ine",),
+    UpdateRequest.Kind.LOST_EMAIL: ("new_email",),
+    UpdateRequest.Kind.OTHER: (),
+}
+VALUE_FIELDS = ("new_first_name", "new_last_name", "new_birth_date", "new_ine", "new_email")
+
+
+def kinds_of(field: str) -> str:
+    """The kinds a value field belongs to, space-separated (for ``data-kinds``)."""
+    return " ".join(str(kind) for kind, fields in FIELDS_BY_KIND.items() if field in fields)
 
 
 class UpdateRequestForm(forms.Form):
@@ -79,10 +97,14 @@ class UpdateRequestForm(forms.Form):
     new_birth_date = forms.DateField(
         label=gettext_lazy("Date de naissance exacte"),
         required=False,
-        help_text=gettext_lazy("Pour une correction de la date de naissance (jj/mm/aaaa)."),
-        input_formats=["%d/%m/%Y", "%Y-%m-%d"],
-        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
-        error_messages={"invalid": gettext_lazy("Date invalide : utilisez la forme jj/mm/aaaa.")},
+        help_text=gettext_lazy("Par exemple : 19 6 2004 pour le 19 juin 2004."),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=DatePartsWidget(),
+        error_messages={
+            "invalid": gettext_lazy(
+                "Date invalide : indiquez le jour, le mois (1 à 12) et l'année (4 chiffres)."
+            )
+        },
     )
     new_ine = forms.CharField(
         label=gettext_lazy("Code INE exact"),
@@ -274,6 +296,7 @@ def update_request_view(request: HttpRequest) -> HttpResponse:
         "accounts/update_request.html",
         {
             "form": form,
+            "value_fields": [(form[name], kinds_of(name)) for name in VALUE_FIELDS],
             "signed_in_student": student if request.user.is_authenticated else None,
             "verified_contact": verified_contact,
         },

@@ -650,6 +650,8 @@ class DemoOutboxBackend(BaseEmailBackend):
         OutboxMail.objects.create(
             from_email=sender,
             to=", ".join(recipients),
+            header_from=str(parsed.get("From", "")),
+            header_to=str(parsed.get("To", "")),
             subject=str(parsed.get("Subject", ""))[:998],
             body_text=text_part.get_content() if text_part is not None else "",
             body_html=html_part.get_content() if html_part is not None else "",
@@ -666,7 +668,9 @@ class DemoOutboxBackend(BaseEmailBackend):
                     html = str(content)
             OutboxMail.objects.create(
                 from_email=message.from_email,
-                to=", ".join(message.to),
+                to=", ".join(message.recipients()),
+                header_from=str(message.extra_headers.get("From", message.from_email)),
+                header_to=str(message.extra_headers.get("To", ", ".join(message.to))),
                 subject=str(message.subject),
                 body_text=str(message.body),
                 body_html=html,

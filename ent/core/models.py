@@ -224,8 +224,12 @@ class OutboxMail(models.Model):
     """A mail kept by the demo outbox instead of being sent (demo mode only)."""
 
     created_at = models.DateTimeField(auto_now_add=True)
+    # The envelope (SMTP MAIL FROM and RCPT TO): a forwarded mail keeps its author's From
+    # header but goes out with the forwarding mailbox as envelope sender, so both are kept.
     from_email = models.CharField(max_length=254)
     to = models.TextField()
+    header_from = models.TextField(blank=True)  # the From header, as the reader sees it
+    header_to = models.TextField(blank=True)  # the To header
     subject = models.CharField(max_length=998)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)

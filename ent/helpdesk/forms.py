@@ -161,8 +161,10 @@ class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
         formfield_callback = _service_formfield
         fields = [
             "name",
+            "name_en",
             "slug",
             "description",
+            "description_en",
             "icon",
             "home_url",
             "show_on_portal",
@@ -185,6 +187,12 @@ class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
             "slug": forms.TextInput(attrs={"spellcheck": "false", "autocapitalize": "none"}),
         }
         help_texts = {
+            "name_en": _("Facultatif : montré aux étudiants qui lisent l'ENT en anglais."),
+            "description": _(
+                "Une phrase pour les étudiants, sans jargon technique : par exemple « Vos cours"
+                " en ligne »."
+            ),
+            "description_en": _("Facultatif : la même phrase en anglais."),
             "slug": _("Lettres minuscules, chiffres et tirets ; il ne change plus guère ensuite."),
             "home_url": _("L'adresse ouverte par la tuile du portail."),
             "logout_url": _(

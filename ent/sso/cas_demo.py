@@ -19,8 +19,11 @@ def register_demo_cas_services() -> list[Service]:
     webmail, _ = Service.objects.update_or_create(
         slug="webmail",
         defaults={
-            "name": "Webmail",
+            # The guide's name for it (« Mon espace / Webmail Etudiant »).
+            "name": "Webmail étudiant",
+            "name_en": "Student webmail",
             "description": "Votre messagerie de l'université.",
+            "description_en": "Your university mailbox.",
             "icon": Service.Icon.MAIL,
             "home_url": f"{base}/webmail/",
             "protocol": Service.Protocol.CAS,
@@ -35,7 +38,9 @@ def register_demo_cas_services() -> list[Service]:
         slug="moodle",
         defaults={
             "name": "Moodle",
+            "name_en": "Moodle",
             "description": "Cours en ligne.",
+            "description_en": "Online courses.",
             "icon": Service.Icon.COURSES,
             # The demo's stand-in Moodle (ent.sso.demo_services), started by ``ent demo``.
             "home_url": moodle_url(),

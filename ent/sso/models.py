@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -54,6 +55,11 @@ def validate_pattern(value: str) -> None:
         ) from None
 
 
+def _in_language(french: str, english: str) -> str:
+    language = (translation.get_language() or "fr").split("-")[0]
+    return english if language == "en" and english else french
+
+
 class Service(models.Model):
     """One university service: a portal tile and what it may know of the student."""
 
@@ -69,9 +75,14 @@ class Service(models.Model):
         GRADES = "grades", _("Notes")
         GENERIC = "generic", _("Autre")
 
+    # Shown to students on the portal tile: held in French and in English, the tile picking
+    # the active language (French when the English text is empty). Words a student knows,
+    # never the protocol ("client OpenID Connect" means nothing to them).
     name = models.CharField(_("nom"), max_length=100)
+    name_en = models.CharField(_("nom en anglais"), max_length=100, blank=True)
     slug = models.SlugField(_("nom court"), max_length=50, unique=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
+    description_en = models.CharField(_("description en anglais"), max_length=300, blank=True)
     icon = models.CharField(_("icône"), max_length=16, choices=Icon.choices, default=Icon.GENERIC)
     home_url = models.URLField(_("adresse d'accueil"), max_length=500)
     protocol = models.CharField(_("protocole"), max_length=8, choices=Protocol.choices)
@@ -122,6 +133,16 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_name(self) -> str:
+        """The name in the active language (French when no English name is held)."""
+        return _in_language(self.name, self.name_en)
+
+    @property
+    def shown_description(self) -> str:
+        """The description in the active language (French when no English one is held)."""
+        return _in_language(self.description, self.description_en)
 
     def allows_attribute(self, name: str) -> bool:
         """Whether the registry lets this service receive the attribute."""

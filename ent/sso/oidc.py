@@ -1293,6 +1293,13 @@ def _backchannel_logout_ended(
 # --- Demo ---------------------------------------------------------------------------------------
 
 DEMO_SLUG = "emploi-du-temps"
+# What the portal tile says, in the registry's two languages.
+DEMO_WORDS = {
+    "name": "Emploi du temps",
+    "name_en": "Timetable",
+    "description": "Votre emploi du temps.",
+    "description_en": "Your timetable.",
+}
 
 
 def register_demo_oidc_client() -> tuple[str, str | None]:
@@ -1311,8 +1318,7 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
     service, created = Service.objects.get_or_create(
         slug=DEMO_SLUG,
         defaults={
-            "name": "Emploi du temps",
-            "description": "Votre emploi du temps (client OpenID Connect de démonstration).",
+            **DEMO_WORDS,
             "icon": Service.Icon.CALENDAR,
             **urls,
             "protocol": Service.Protocol.OIDC,
@@ -1328,12 +1334,14 @@ def register_demo_oidc_client() -> tuple[str, str | None]:
             "order": 40,
         },
     )
-    if not created and any(getattr(service, field) != url for field, url in urls.items()):
+    if not created:
         # A demo database from an earlier version, or ENT_DEMO_SERVICES_PORT changed: point it
-        # at the stand-in service (and its client at the new redirect URI).
-        Service.objects.filter(pk=service.pk).update(**urls)
-        service.refresh_from_db()
-        if OidcClient.objects.filter(service=service).exists():
+        # at the stand-in service (its client at the new redirect URI), with the tile's words
+        # of this version (no protocol jargon, in French and English).
+        moved = any(getattr(service, field) != url for field, url in urls.items())
+        Service.objects.filter(pk=service.pk).update(**urls, **DEMO_WORDS)
+        if moved and OidcClient.objects.filter(service=service).exists():
+            service.refresh_from_db()
             oidc_client_sync(service=service)
     if not created and OidcClient.objects.filter(service=service).exists():
         return service.oidc_client_id, None

@@ -51,8 +51,10 @@ OIDC_ONLY = ("oidc_client_id", "oidc_redirect_uris")
 # could be secret: there are none in the entry, the client secret lives in the Application).
 AUDITED_FIELDS = (
     "name",
+    "name_en",
     "slug",
     "description",
+    "description_en",
     "icon",
     "home_url",
     "protocol",

@@ -16,6 +16,7 @@ message's own ``cid:`` parts) and, only once the student asked, from https.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ent.accounts.models import Account
 from ent.accounts.views_selfservice import student_required
 from ent.core.net import client_ip
+from ent.core.templatetags.ent_dates import format_when
 
 from . import rendering
 from .backends import Folder, FolderRole, MailStore, MailStoreError, MessageNotFound, mail_store
@@ -113,6 +115,15 @@ class Mailbox:
         if not UID_RE.match(uid):
             raise Http404
         return self.store.message(self.address, folder.name, uid)
+
+    def dated(
+        self, folder: Folder, uid: str, parsed: rendering.ParsedMessage
+    ) -> rendering.ParsedMessage:
+        """``parsed`` dated as the list dates it: by its ``Date`` header, or when that is
+        missing or unreadable, by its arrival in the mailbox."""
+        if parsed.date is not None:
+            return parsed
+        return dataclasses.replace(parsed, date=self.store.arrival(self.address, folder.name, uid))
 
 
 def webmail_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -241,7 +252,7 @@ def message_view(request: HttpRequest, box: Mailbox, folder: str, uid: str) -> H
     "Afficher les images distantes" for this message, not remembered).
     """
     current = box.folder(folder)
-    parsed = rendering.parse(box.raw(current, uid))
+    parsed = box.dated(current, uid, rendering.parse(box.raw(current, uid)))
     box.store.mark_read(box.address, current.name, uid, True)
     remote = request.GET.get("images") == "1"
     held_back = 0
@@ -429,7 +440,7 @@ def _prefixed(prefix: str, subject: str) -> str:
 def _when(parsed: rendering.ParsedMessage) -> str:
     if parsed.date is None:
         return ""
-    return formats.date_format(timezone.localtime(parsed.date), "DATETIME_FORMAT")
+    return format_when(parsed.date)
 
 
 def _initial(mode: str, parsed: rendering.ParsedMessage, me: str) -> dict[str, str]:
@@ -508,7 +519,7 @@ def _compose(
     if mode != "new":
         assert current is not None
         raw = box.raw(current, uid)
-        parsed = rendering.parse(raw)
+        parsed = box.dated(current, uid, rendering.parse(raw))
     titles = {
         "new": _("Écrire un message"),
         "reply": _("Répondre"),

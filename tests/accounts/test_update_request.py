@@ -121,6 +121,54 @@ def test_values_required_by_kind(client: Client, make_student: Any) -> None:
     assert not UpdateRequest.objects.exists()
 
 
+def test_birth_date_in_three_labelled_boxes(client: Client, make_student: Any) -> None:
+    """The date field said jj/mm/aaaa while an English chromium's date input shows mm/dd/yyyy:
+    three boxes Jour / Mois / Année say it in the page's language in every browser."""
+    html = client.get("/update-request/").content.decode()
+    assert 'type="date"' not in html and "jj/mm/aaaa" not in html
+    for part, label in (("day", "Jour"), ("month", "Mois"), ("year", "Année")):
+        assert f'<label for="id_new_birth_date_{part}">{label}</label>' in html
+        assert f'name="new_birth_date_{part}"' in html
+    assert re.search(r"<legend[^>]*>Date de naissance exacte", html)
+    english = client.get("/update-request/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<label for="id_new_birth_date_month">Month</label>' in english
+    student = make_student()
+    parts = {"new_birth_date_day": "1", "new_birth_date_month": "2", "new_birth_date_year": "2003"}
+    response = anonymous_post(client, student, kind="birth_date", **parts)
+    assert response.status_code == 302
+    assert UpdateRequest.objects.get(student=student).new_birth_date == date(2003, 2, 1)
+    bad = {**parts, "new_birth_date_day": "31", "new_birth_date_month": "2"}
+    refused = anonymous_post(client, student, kind="birth_date", **bad)
+    text = page_text(refused)
+    assert "Date invalide : indiquez le jour, le mois (1 à 12) et l'année (4 chiffres)." in text
+    # What was typed comes back, and the error summary's link has a target.
+    assert 'name="new_birth_date_day" value="31"' in text
+    assert 'href="#id_new_birth_date"' in text and 'id="id_new_birth_date"' in text
+
+
+def test_value_fields_say_which_kind_they_belong_to(client: Client, make_student: Any) -> None:
+    """ent.js shows (and posts) only the fields of the chosen kind; the service keeps only the
+    values of the request's kind."""
+    student = make_student()
+    response = anonymous_post(
+        client, student, kind="ine", new_ine="111222333AB", new_email="autre@example.org"
+    )
+    assert response.status_code == 302
+    request = UpdateRequest.objects.get(student=student)
+    assert (request.new_ine, request.new_email) == ("111222333AB", "")
+    html = client.get("/update-request/").content.decode()
+    assert '<fieldset id="kind-values" data-kind-select="id_kind">' in html
+    for name, kinds in (
+        ("new_first_name", "name"),
+        ("new_birth_date", "birth_date"),
+        ("new_ine", "ine"),
+        ("new_email", "lost_email"),
+    ):
+        assert re.search(
+            rf'<div data-kinds="{kinds}">\s*<div class="field[^"]*">.*?{name}', html, re.S
+        )
+
+
 def test_signed_in_student_uses_verified_address(
     client: Client, make_active_student: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -475,8 +523,8 @@ def test_accepted_corrections_keep_the_value_before(
     assert "Nom après la correction</dt><dd>Émilie Du Chatelet</dd>" in page
     assert "Nom actuel" not in page
     page = page_text(agent_client.get(f"/helpdesk/requests/{born.pk}/"))
-    assert "Date avant la correction</dt><dd>19/06/2004</dd>" in page
-    assert "Date après la correction</dt><dd>01/02/2003</dd>" in page
+    assert 'Date avant la correction</dt><dd><time datetime="2004-06-19">19 juin 2004</time>' in page
+    assert 'Date après la correction</dt><dd><time datetime="2003-02-01">1er février 2003</time>' in page
     page = page_text(agent_client.get(f"/helpdesk/requests/{ine.pk}/"))
     assert "INE avant la correction</dt><dd>•••••••89AB</dd>" in page
     assert "INE après la correction</dt><dd>•••••••21CD</dd>" in page
@@ -485,7 +533,10 @@ def test_accepted_corrections_keep_the_value_before(
     history = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
     arrow = '<span aria-hidden="true">→</span><span class="visually-hidden">devient</span>'
     assert f"<li>Prénom : Emilie {arrow} Émilie</li>" in history
-    assert f"<li>Date de naissance : 19/06/2004 {arrow} 01/02/2003</li>" in history
+    assert (
+        "<li>Date de naissance : <time datetime=\"2004-06-19\">19 juin 2004</time>"
+        f" {arrow} <time datetime=\"2003-02-01\">1er février 2003</time></li>"
+    ) in history
     assert f"<li>Code INE : •••••••89AB {arrow} •••••••21CD</li>" in history
     assert "123456789AB" not in history and "987654321CD" not in history
 

@@ -206,4 +206,4 @@ def test_search_tells_namesakes_apart(agent_client: Client, make_student: Any) -
         (pk,) = [pk for pk in by_pk if f"/helpdesk/students/{pk}/" in row]
         shown = by_pk.pop(pk)
         assert shown.student_number in row and shown.program in row
-        assert shown.birth_date.strftime("%d/%m/%Y") in row
+        assert f'<time datetime="{shown.birth_date.isoformat()}">' in row

@@ -398,3 +398,26 @@ def test_registry_form_never_500(
         service = Service.objects.get(slug="moodle-test")
     response = admin_client.post(f"/helpdesk/services/{service.pk}/", data)
     assert response.status_code < 500, data
+
+
+def test_english_name_and_description_held_by_the_registry(
+    admin_client: Client, active_student: Any
+) -> None:
+    """The registry form takes the tile's words in English too; the portal shows them in the
+    English interface (an update is audited by field name)."""
+    form = {**CAS_FORM, "name_en": "Moodle (test)", "description_en": "Online courses"}
+    assert admin_client.post("/helpdesk/services/new", form).status_code == 302
+    service = Service.objects.get(slug="moodle-test")
+    assert (service.name_en, service.description_en) == ("Moodle (test)", "Online courses")
+    page = page_text(admin_client.get(f"/helpdesk/services/{service.pk}/"))
+    assert "Nom en anglais" in page and "Description en anglais" in page
+    response = admin_client.post(
+        f"/helpdesk/services/{service.pk}/", {**form, "description_en": "Your online courses"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.REGISTRY_UPDATED)
+    assert "description_en" in str(event.data)
+    browser = signed_in(active_student)
+    browser.cookies["ent_language"] = "en"
+    home = page_text(browser.get("/"))
+    assert "Moodle (test)" in home and "Your online courses" in home

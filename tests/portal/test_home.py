@@ -111,6 +111,58 @@ def test_demo_services_are_registered_idempotently(settings: Any) -> None:
     assert not moodle.matches_cas_service("http://moodle.univ-perp.fr/")
 
 
+def tile_texts(response: Any) -> list[tuple[str, str]]:
+    """(name, description) of each tile, in page order."""
+    return re.findall(
+        r'<span class="tile-name">([^<]+)</span>(?:<span class="tile-text">([^<]+)</span>)?',
+        response.content.decode(),
+    )
+
+
+def test_tiles_speak_the_interface_language_with_french_fallback(
+    active_student: Any, settings: Any
+) -> None:
+    """Tiles were French in the English interface, and the timetable tile said « (client
+    OpenID Connect de démonstration) »: the registry holds both languages, no jargon."""
+    from ent.sso.oidc import register_demo_oidc_client
+
+    settings.BASE_URL = "http://127.0.0.1:8000"
+    register_demo_cas_services()
+    register_demo_oidc_client()
+    register("library", r"https://bu\.example\.org/.*", name="Bibliothèque", order=50)
+    Service.objects.filter(slug="library").update(description="Prêts et réservations.")
+    client = signed_in(active_student)
+    client.cookies["ent_language"] = "en"
+    assert tile_texts(client.get("/")) == [
+        ("Student webmail", "Your university mailbox."),
+        ("Moodle", "Online courses."),
+        ("Timetable", "Your timetable."),
+        ("Bibliothèque", "Prêts et réservations."),  # no English held: the French words
+    ]
+    client.cookies["ent_language"] = "fr"
+    french = tile_texts(client.get("/"))
+    assert french == [
+        ("Webmail étudiant", "Votre messagerie de l&#x27;université."),
+        ("Moodle", "Cours en ligne."),
+        ("Emploi du temps", "Votre emploi du temps."),
+        ("Bibliothèque", "Prêts et réservations."),
+    ]
+    assert "OpenID" not in str(french) and "CAS" not in str(french)
+
+
+def test_a_demo_database_of_an_earlier_version_gets_the_new_words(settings: Any) -> None:
+    from ent.sso.oidc import DEMO_SLUG, register_demo_oidc_client
+
+    register_demo_oidc_client()
+    Service.objects.filter(slug=DEMO_SLUG).update(
+        description="Votre emploi du temps (client OpenID Connect de démonstration).",
+        name_en="",
+    )
+    register_demo_oidc_client()
+    service = Service.objects.get(slug=DEMO_SLUG)
+    assert (service.description, service.name_en) == ("Votre emploi du temps.", "Timetable")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_tile_service_signs_in_through_cas_without_password(
     live_server: Any, active_student: Any

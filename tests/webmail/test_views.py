@@ -145,6 +145,38 @@ def test_message_view_marks_read_and_unread_button(
     assert sophie.get(message_url(store, mailbox, uid, "unread/")).status_code == 405
 
 
+TIME_RE = re.compile(r'<time datetime="([^"]+)">([^<]+)</time>')
+
+
+@pytest.mark.parametrize("date_header", ["", "Date: not a date\r\n"])
+def test_a_message_without_a_date_is_dated_alike_in_the_list_and_when_opened(
+    sophie: Client, mailbox: str, store: MailStore, deliver: Deliver, date_header: str
+) -> None:
+    """No (readable) Date header: the list shows the arrival time, and so do the message page
+    and the forward's quoted header (was « Date — » on the page, an empty date in the forward)."""
+    raw = (
+        (
+            "From: Ada <ada@example.org>\r\n"
+            f"To: {mailbox}\r\n"
+            "Subject: Sans date\r\n"
+            f"{date_header}"
+            "Message-ID: <sans-date-{0}@example.org>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Bonjour\r\n"
+        )
+        .format(len(date_header))
+        .encode()
+    )
+    deliver(mailbox, raw)
+    (uid,) = uids(store, mailbox)
+    listed = TIME_RE.findall(sophie.get("/webmail/folder/INBOX/").content.decode())
+    opened = TIME_RE.findall(sophie.get(message_url(store, mailbox, uid)).content.decode())
+    assert len(listed) == 1 and opened == listed
+    assert listed[0][0].startswith(str(store.messages(mailbox, "INBOX").messages[0].date)[:4])
+    forward = sophie.get(message_url(store, mailbox, uid, "forward/")).content.decode()
+    assert f"Date : {listed[0][1]}" in forward
+
+
 def test_html_message_in_a_sandboxed_frame_with_its_own_policy(
     sophie: Client, mailbox: str, store: MailStore, deliver: Deliver
 ) -> None:

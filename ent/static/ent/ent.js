@@ -1,7 +1,10 @@
 /* Progressive enhancement only: every form works without this file.
    1. The password checklist ticks rules as the student types (rules read from data-*
       attributes rendered from the settings, so they match the server's checker).
-   2. A "did you mean …?" hint for common domain typos of the personal address. */
+   2. A "did you mean …?" hint for common domain typos of the personal address.
+   3. Focus starts at the main heading, or at the error summary of a refused form.
+   4. The update-request form shows only the "valeur exacte" fields of the chosen kind
+      (data-kinds; every field shows without this file). */
 (function () {
   "use strict";
   var UPPER = /[A-Z]/, LOWER = /[a-z]/, DIGIT = /[0-9]/;
@@ -39,8 +42,15 @@
       if (live) {
         clearTimeout(timer);
         timer = setTimeout(function () {
-          var done = [okLength, allowed && pw.length > 0, kinds >= need].filter(Boolean).length;
-          live.textContent = done + " / 3";
+          // Say which rule is met and which is missing, not a bare "2 / 3".
+          var states = { length: okLength, allowed: allowed && pw.length > 0, classes: kinds >= need };
+          live.textContent = Object.keys(states).map(function (rule) {
+            var item = list.querySelector('[data-rule="' + rule + '"]');
+            var label = (item && item.dataset.label || rule).replace(/\s*:\s*$/, "");
+            return (live.dataset.pattern || "{rule} : {state}.")
+              .replace("{rule}", label)
+              .replace("{state}", states[rule] ? live.dataset.met : live.dataset.missing);
+          }).join(" ");
         }, 800);
       }
     });
@@ -90,11 +100,42 @@
     });
   }
 
-  // After a refused submission, start keyboard and screen-reader users at the error summary.
-  function focusErrors() {
-    var summary = document.getElementById("error-summary");
-    if (summary) summary.focus();
+  function initKindFields() {
+    var box = document.getElementById("kind-values");
+    var select = box && document.getElementById(box.dataset.kindSelect);
+    if (!select) return;
+    function update() {
+      var kind = select.value, shown = 0;
+      Array.prototype.forEach.call(box.querySelectorAll("[data-kinds]"), function (el) {
+        var fits = kind !== "" && (" " + el.dataset.kinds + " ").indexOf(" " + kind + " ") !== -1;
+        // A field with an error stays in sight until a kind that does not need it is chosen.
+        if (kind === "" && el.querySelector(".has-error")) fits = true;
+        el.hidden = !fits;
+        // A hidden field is not posted: nothing out of sight can refuse the form.
+        Array.prototype.forEach.call(el.querySelectorAll("input, select, textarea"), function (input) {
+          input.disabled = !fits;
+        });
+        if (fits) shown++;
+      });
+      box.hidden = shown === 0;
+    }
+    select.addEventListener("change", update);
+    update();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); focusErrors(); });
+  // After each page change, start keyboard and screen-reader users at the error summary when
+  // the form was refused, else at the page's main heading (not on body, five Tabs away from
+  // the form). The heading gets tabindex=-1: focusable by script, not a Tab stop. Nothing
+  // moves if the browser already focused something (a #fragment target, a field).
+  function focusStart() {
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    if (location.hash && document.getElementById(location.hash.slice(1))) return;
+    var target = document.getElementById("error-summary") || document.querySelector("main h1");
+    if (!target) return;
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: target.id !== "error-summary" });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { initPassword(); initEmail(); initKindFields(); focusStart(); });
 })();

@@ -109,6 +109,11 @@ class MailStore(Protocol):
         """The raw message (RFC 5322 bytes). Does not change its read flag."""
         ...
 
+    def arrival(self, mailbox: str, folder: str, uid: str) -> datetime | None:
+        """When the message arrived in the mailbox (aware), the date a message without a
+        readable ``Date`` header is shown with, in the list as when it is opened."""
+        ...
+
     def mark_read(self, mailbox: str, folder: str, uid: str, read: bool = True) -> None:
         """Set or clear the read flag."""
         ...

@@ -288,6 +288,13 @@ class _Rules:
         return "\n".join(lines + body) + "\n"
 
 
+def _aware(when: datetime | None) -> datetime | None:
+    """A date from IMAP, aware (a naive one is taken as UTC, as the list always did)."""
+    if when is not None and when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when
+
+
 class DovecotStore:
     """The MailStore of a Dovecot 2.3 server (IMAP + ManageSieve, master user)."""
 
@@ -464,8 +471,7 @@ class DovecotStore:
             when = envelope.date if envelope is not None else None
             if when is None:  # no readable Date header: the arrival time
                 when = item.get(b"INTERNALDATE")
-            if when is not None and when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
+            when = _aware(when)
             flags = {f.lower() for f in item.get(b"FLAGS", ())}
             summaries.append(
                 MessageSummary(
@@ -493,6 +499,16 @@ class DovecotStore:
         if not data or b"BODY[]" not in data:
             raise MessageNotFound(f"no message {uid}")
         return bytes(data[b"BODY[]"])
+
+    def arrival(self, mailbox: str, folder: str, uid: str) -> datetime | None:
+        """INTERNALDATE: the arrival time, as the list shows it for a message without Date."""
+        number = _check_uid(uid)
+        with self._imap(mailbox) as client:
+            client.select_folder(_check_folder(folder), readonly=True)
+            data = client.fetch([number], ["INTERNALDATE"]).get(number)
+        if not data:
+            raise MessageNotFound(f"no message {uid}")
+        return _aware(data.get(b"INTERNALDATE"))
 
     def mark_read(self, mailbox: str, folder: str, uid: str, read: bool = True) -> None:
         """Add or remove \\Seen."""

@@ -513,6 +513,18 @@ class LocalStore:
             except FileNotFoundError:
                 raise MessageNotFound(uid) from None
 
+    def arrival(self, mailbox: str, folder: str, uid: str) -> datetime | None:
+        """The delivery time the index keeps (the file's mtime), which the list sorts on."""
+        path = self._folder_dir(mailbox, folder)
+        with self._index(mailbox) as db:
+            self._lookup(db, folder, path, uid)
+            row = db.execute(
+                "SELECT received FROM message WHERE folder = ? AND uid = ?", (folder, uid)
+            ).fetchone()
+        if row is None:
+            raise MessageNotFound(uid)
+        return datetime.fromtimestamp(row[0], UTC)
+
     def mark_read(self, mailbox: str, folder: str, uid: str, read: bool = True) -> None:
         """Rename the file to add or drop the ``S`` flag (moving it from ``new/`` to ``cur/``)."""
         path = self._folder_dir(mailbox, folder)
