@@ -124,3 +124,13 @@ def test_french_singular_for_zero_and_one() -> None:
 def test_help_desk_queue_says_zero_request(agent_client: Client) -> None:
     page = page_text(agent_client.get("/helpdesk/requests/"))
     assert "0 demande." in page and "0 demandes." not in page
+
+
+def test_error_summary_follows_each_language_typography(client: Client) -> None:
+    """French puts a space before the colon, English none: "Code INE : …" / "INE code: …"."""
+    data = {"student_number": "", "ine": ""}
+    french = client.post("/activation/", data)
+    assert "Numéro étudiant : " in french.content.decode()
+    english = client.post("/activation/", data, HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9")
+    summary = english.content.decode().split('id="error-summary"')[1].split("</div>")[0]
+    assert "Student number: " in summary and " : " not in summary

@@ -523,8 +523,13 @@ def test_accepted_corrections_keep_the_value_before(
     assert "Nom après la correction</dt><dd>Émilie Du Chatelet</dd>" in page
     assert "Nom actuel" not in page
     page = page_text(agent_client.get(f"/helpdesk/requests/{born.pk}/"))
-    assert 'Date avant la correction</dt><dd><time datetime="2004-06-19">19 juin 2004</time>' in page
-    assert 'Date après la correction</dt><dd><time datetime="2003-02-01">1er février 2003</time>' in page
+    assert (
+        'Date avant la correction</dt><dd><time datetime="2004-06-19">19 juin 2004</time>' in page
+    )
+    assert (
+        'Date après la correction</dt><dd><time datetime="2003-02-01">1er février 2003</time>'
+        in page
+    )
     page = page_text(agent_client.get(f"/helpdesk/requests/{ine.pk}/"))
     assert "INE avant la correction</dt><dd>•••••••89AB</dd>" in page
     assert "INE après la correction</dt><dd>•••••••21CD</dd>" in page
@@ -534,8 +539,8 @@ def test_accepted_corrections_keep_the_value_before(
     arrow = '<span aria-hidden="true">→</span><span class="visually-hidden">devient</span>'
     assert f"<li>Prénom : Emilie {arrow} Émilie</li>" in history
     assert (
-        "<li>Date de naissance : <time datetime=\"2004-06-19\">19 juin 2004</time>"
-        f" {arrow} <time datetime=\"2003-02-01\">1er février 2003</time></li>"
+        '<li>Date de naissance : <time datetime="2004-06-19">19 juin 2004</time>'
+        f' {arrow} <time datetime="2003-02-01">1er février 2003</time></li>'
     ) in history
     assert f"<li>Code INE : •••••••89AB {arrow} •••••••21CD</li>" in history
     assert "123456789AB" not in history and "987654321CD" not in history
