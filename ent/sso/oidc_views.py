@@ -49,6 +49,7 @@ from ent.core.durable import refusal_scope
 from ent.core.fastsql import commit_without_flush
 from ent.core.net import client_ip
 
+from .form_targets import oidc_redirect_registered
 from .oidc import (
     PROMPT_VALUES,
     SUPPORTED_CLAIMS,
@@ -82,18 +83,8 @@ def _login_asked_at(request: HttpRequest) -> datetime | None:
 
 def _registered_redirect_uri(request: HttpRequest) -> str | None:
     """The request's redirect_uri if it is registered for its (usable) client, else None."""
-    client_id, uri = request.GET.get("client_id"), request.GET.get("redirect_uri")
-    if not uri or not client_id_plausible(client_id):
-        return None
-    application = (
-        Application.objects.select_related("ent_client__service")
-        .filter(client_id=client_id)
-        .first()
-    )
-    service = service_of(application) if application is not None else None
-    if service is None or not service.enabled or uri not in application.redirect_uris.split():  # type: ignore[union-attr]
-        return None
-    return uri
+    client_id, uri = request.GET.get("client_id", ""), request.GET.get("redirect_uri", "")
+    return uri if oidc_redirect_registered(client_id, uri) else None
 
 
 def _asks_a_fresh_sign_in(request: HttpRequest) -> bool:

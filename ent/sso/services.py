@@ -17,7 +17,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ent.accounts.activation import ine_matches
+from ent.accounts.activation import ine_matches, throttle_failure
 from ent.accounts.models import Account
 from ent.core import clock, fastsql, metrics, throttle
 from ent.core.audit import Kind, audit_record
@@ -188,7 +188,8 @@ def _counters_fail(counters: _Counters, key: str, ip: str | None, *, ine: bool) 
     if ine:
         # The form answers whether the INE is right (ACTIVATE, or ``ine_of_active``): every
         # wrong guess here is a wrong INE too, so the INE's daily cap holds across every form.
-        throttle.failure(throttle.ine_policy(), key)
+        # The INE's own block is not this page's to announce: only the address's counts here.
+        throttle_failure(key, None)
     times = [retry]
     if ip:
         times.append(throttle.failure(throttle.address_policy(), ip))
