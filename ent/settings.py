@@ -180,6 +180,10 @@ THROTTLE_MAX_FAILURES_PER_DAY = _env_int(
 )
 # Per client address: failures allowed in an hour, whatever the accounts tried.
 THROTTLE_IP_FAILURES_PER_HOUR = _env_int("ENT_THROTTLE_IP_FAILURES_PER_HOUR", 100, minimum=10)
+# Per client address: unknown mailed codes (links) presented in an hour before it is refused.
+THROTTLE_CODE_FAILURES_PER_HOUR = _env_int(
+    "ENT_THROTTLE_CODE_FAILURES_PER_HOUR", 50, minimum=5, maximum=1000
+)
 # OWASP "device cookies": a browser where the student signed in gets a signed cookie (renewed at
 # every sign-in) under which its wrong passwords are counted apart from those of untrusted
 # clients, so that a stranger's guesses cannot lock the student out of their usual browser.
@@ -196,6 +200,12 @@ PASSWORD_RESET_CODE_MINUTES = _env_int(
 # client address. A separate count from login failures: asking for a link never locks anyone.
 PASSWORD_RESET_PER_HOUR = _env_int("ENT_PASSWORD_RESET_PER_HOUR", 3, minimum=1, maximum=50)
 PASSWORD_RESET_IP_PER_HOUR = _env_int("ENT_PASSWORD_RESET_IP_PER_HOUR", 30, minimum=1)
+# Reset links mailed to one account in an hour (public form and help desk together).
+PASSWORD_RESET_LINKS_PER_HOUR = _env_int(
+    "ENT_PASSWORD_RESET_LINKS_PER_HOUR", 5, minimum=1, maximum=50
+)
+# Links that verify a new personal address, mailed to one account in an hour.
+EMAIL_CHANGE_LINKS_PER_HOUR = _env_int("ENT_EMAIL_CHANGE_LINKS_PER_HOUR", 5, minimum=1, maximum=50)
 # How long the link that verifies a new personal address works, in hours.
 EMAIL_CHANGE_CODE_HOURS = _env_int("ENT_EMAIL_CHANGE_CODE_HOURS", 24, minimum=1, maximum=24 * 7)
 
@@ -431,6 +441,10 @@ WEBMAIL_RECIPIENTS_PER_HOUR = _env_int("ENT_WEBMAIL_RECIPIENTS_PER_HOUR", 100, m
 WEBMAIL_MAX_RECIPIENTS = _env_int("ENT_WEBMAIL_MAX_RECIPIENTS", 50, minimum=1, maximum=500)
 WEBMAIL_ATTACHMENTS_MAX_MB = _env_int("ENT_WEBMAIL_ATTACHMENTS_MAX_MB", 10, minimum=1, maximum=50)
 FORWARD_VERIFY_HOURS = _env_int("ENT_FORWARD_VERIFY_HOURS", 24, minimum=1, maximum=24 * 7)
+# Links that verify a forwarding address, mailed to one account in an hour.
+FORWARD_VERIFY_LINKS_PER_HOUR = _env_int(
+    "ENT_FORWARD_VERIFY_LINKS_PER_HOUR", 5, minimum=1, maximum=50
+)
 
 # --- Sessions, cookies, security headers -------------------------------------------------------
 
