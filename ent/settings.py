@@ -12,6 +12,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
@@ -556,7 +557,7 @@ if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     )
 
 
-def _logging() -> dict:
+def _logging() -> dict[str, Any]:
     from ent.core.logging import logging_config
 
     return logging_config(LOG_FORMAT, LOG_LEVEL)

@@ -23,7 +23,7 @@ class AccountBackend(BaseBackend):
     def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
         return None
 
-    def get_user(self, user_id: int) -> Account | None:  # type: ignore[override]
+    def get_user(self, user_id: int) -> Account | None:
         account = Account.objects.select_related("student").filter(pk=user_id).first()
         if account is None or not account.is_active:
             return None

@@ -39,7 +39,7 @@ class _Insert:
         ]
         self.returning = connection.features.can_return_columns_from_insert
         self.table = meta.db_table
-        self.pk_column = meta.pk.column  # type: ignore[union-attr]
+        self.pk_column = meta.pk.column
         self.sql = (
             f"INSERT INTO {qn(self.table)} ({', '.join(qn(f.column) for f in self.fields)})"  # noqa: S608
             f" VALUES ({', '.join(['%s'] * len(self.fields))})"
@@ -182,7 +182,7 @@ def delete(model: type[Model], pk: Any) -> int:
     connection = connections[router.db_for_write(model)]
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
-        table, column = qn(model._meta.db_table), qn(model._meta.pk.column)  # type: ignore[union-attr]
+        table, column = qn(model._meta.db_table), qn(model._meta.pk.column)
         cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [pk])  # noqa: S608
         return int(cursor.rowcount)
 
@@ -193,7 +193,7 @@ class _DeleteInsert:
     def __init__(self, deleted: type[Model], model: type[Model], connection: BaseDatabaseWrapper):
         qn = connection.ops.quote_name
         self.insert = _insert_statement(model, connection.alias, connection.vendor)
-        table, column = qn(deleted._meta.db_table), qn(deleted._meta.pk.column)  # type: ignore[union-attr]
+        table, column = qn(deleted._meta.db_table), qn(deleted._meta.pk.column)
         self.delete_sql = f"DELETE FROM {table} WHERE {column} = %s"  # noqa: S608
         self.one_statement = connection.vendor == "postgresql"
         if self.one_statement:

@@ -645,8 +645,8 @@ class DemoOutboxBackend(BaseEmailBackend):
         from .models import OutboxMail
 
         parsed = message_from_bytes(raw, policy=policy.default)
-        text_part = parsed.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-        html_part = parsed.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+        text_part = parsed.get_body(preferencelist=("plain",))
+        html_part = parsed.get_body(preferencelist=("html",))
         OutboxMail.objects.create(
             from_email=sender,
             to=", ".join(recipients),

@@ -3,11 +3,11 @@
 Names are in the ``webmail`` namespace: ``filters`` (the list), then ``filters-…``.
 """
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from . import filters_views
 
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", filters_views.filters, name="filters"),
     path("forwarding/", filters_views.forwarding_page, name="filters-forwarding"),
     path("forwarding/remove", filters_views.forwarding_remove, name="filters-forwarding-remove"),

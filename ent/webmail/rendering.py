@@ -143,9 +143,7 @@ def parse(raw: bytes) -> ParsedMessage:
 
 def _parse_flat(raw: bytes) -> ParsedMessage:
     """The headers parsed, the body kept as plain text: for a structure too deep to parse."""
-    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(  # type: ignore[assignment]
-        raw, headersonly=True
-    )
+    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
     _head, _sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
     return ParsedMessage(
         message=message,
@@ -163,7 +161,7 @@ def _parse_flat(raw: bytes) -> ParsedMessage:
 
 
 def _parse(raw: bytes) -> ParsedMessage:
-    message: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+    message: EmailMessage = message_from_bytes(raw, policy=policy.default)
     parts = list(_leaves(message))
     text_part = _body(message, "plain")
     html_part = _body(message, "html")
@@ -206,7 +204,7 @@ def _parse(raw: bytes) -> ParsedMessage:
 def _leaves(part: Message) -> Any:
     """Every non-multipart part, depth first; an attached message (rfc822) is one leaf."""
     if part.is_multipart() and part.get_content_maintype() == "multipart":
-        for sub in part.get_payload():  # type: ignore[union-attr]
+        for sub in part.get_payload():
             if isinstance(sub, Message):
                 yield from _leaves(sub)
     else:

@@ -5,7 +5,7 @@ A folder is named by its backend name (``<path:folder>``: IMAP names may hold ``
 the views accept only the student's own folders. A message is ``<folder>/<uid>``.
 """
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from . import filters_urls, views
 
@@ -13,7 +13,7 @@ app_name = "webmail"
 
 _message = "folder/<path:folder>/message/<str:uid>/"
 
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.index, name="index"),
     path("compose/", views.compose, name="compose"),
     path(_message + "body/", views.message_body, name="message-body"),
