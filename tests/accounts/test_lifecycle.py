@@ -215,3 +215,23 @@ def test_activate_leaves_codes_open(account_in: Any) -> None:
     assert (
         AuditEvent.objects.filter(kind=AuditEvent.Kind.ACTIVATION_CONFIRMED).latest("pk").data == {}
     )
+
+
+@pytest.mark.parametrize("action", [Action.LOCK, Action.DISABLE])
+def test_lock_and_disable_log_out_of_cas_services(
+    action: Action, active_student: Any, staff: Account, settings: Any
+) -> None:
+    """Single logout follows the ended sessions (``sessions_ended``, ``ent.sso.cas``)."""
+    from ent.sso.models import CasTicket
+    from tests.sso.cas_helpers import http_server, register, signed_in, ticket_from
+
+    settings.CAS_HTTP_TIMEOUT_SECONDS = 1
+    with http_server() as app:
+        register(logout_url=app.url + "/slo")
+        ticket = ticket_from(signed_in(active_student))
+        _apply(action, active_student.account, staff)
+        app.wait()
+        method, path, _, form = app.requests[0]
+        assert (method, path) == ("POST", "/slo")
+        assert ticket in form["logoutRequest"][0]
+    assert not CasTicket.objects.filter(account=active_student.account).exists()
