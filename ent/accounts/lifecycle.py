@@ -133,94 +133,92 @@ def _move(
     actor: Account | None,
     ip: str | None,
     fields: dict[str, Any] | None = None,
-) -> tuple[Account, Transition, dict[str, Any]]:
-    """Check, change, announce; returns the row, the transition and the receivers' facts.
+    audit: dict[str, Any] | None = None,
+    audit_previous: bool = False,
+) -> dict[str, Any]:
+    """Check, change, announce and audit, in one transaction; returns the receivers' facts.
 
-    Call it inside ``transaction.atomic()``: the caller writes the audit record there.
+    ``fields``: other columns the move sets; ``audit``: data for the audit record, to which
+    the receivers' facts are added (and the state left, ``previous``, if ``audit_previous``).
     """
-    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the student join.
-    row = (
-        Account.objects.select_for_update(of=("self",)).select_related("student").get(pk=account.pk)
-    )
-    transition = transition_find(state=row.state, action=action, by=by)
-    if transition is None:
-        raise TransitionError(action=action, state=row.state)
-    row.state = transition.target
-    for name, value in (fields or {}).items():
-        setattr(row, name, value)
-    row.save(update_fields=["state", *(fields or {})])
-    facts: dict[str, Any] = {}
-    responses = account_state_changed.send(
-        sender=Account,
-        account=row,
-        old=transition.source,
-        new=transition.target,
-        action=action,
-        by=by,
-        actor=actor,
-        ip=ip,
-    )
-    for _receiver, response in responses:
-        if isinstance(response, dict):
-            facts.update(response)
-    return row, transition, facts
+    with transaction.atomic():
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the student join.
+        row = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("student")
+            .get(pk=account.pk)
+        )
+        transition = transition_find(state=row.state, action=action, by=by)
+        if transition is None:
+            raise TransitionError(action=action, state=row.state)
+        row.state = transition.target
+        for name, value in (fields or {}).items():
+            setattr(row, name, value)
+        row.save(update_fields=["state", *(fields or {})])
+        facts: dict[str, Any] = {}
+        for _receiver, response in account_state_changed.send(
+            sender=Account,
+            account=row,
+            old=transition.source,
+            new=transition.target,
+            action=action,
+            by=by,
+            actor=actor,
+            ip=ip,
+        ):
+            if isinstance(response, dict):
+                facts.update(response)
+        data = {**(audit or {}), **facts}
+        if audit_previous:
+            data["previous"] = transition.source.value
+        audit_record(kind=transition.audit, student=row.student, actor=actor, ip=ip, **data)
+    return facts
 
 
 def account_activate(*, account: Account, email: str, ip: str | None) -> None:
-    """Pending → active: the student followed the mailed link sent to ``email``, which
-    becomes their verified personal address. Raises ``TransitionError`` when the account is
-    no longer pending (locked or disabled by the help desk meanwhile, or already active)."""
+    """Pending → active: the student followed the link mailed to ``email``, which becomes
+    their verified personal address. Raises ``TransitionError`` when the account is no longer
+    pending (locked or disabled by the help desk meanwhile, or already active)."""
     now = clock.now()
     fields = {"activated_at": now, "personal_email": email, "personal_email_verified_at": now}
-    with transaction.atomic():
-        row, transition, _facts = _move(
-            account=account,
-            action=Action.ACTIVATE,
-            by=Mover.STUDENT,
-            actor=None,
-            ip=ip,
-            fields=fields,
-        )
-        audit_record(kind=transition.audit, student=row.student, ip=ip)
+    _move(
+        account=account, action=Action.ACTIVATE, by=Mover.STUDENT, actor=None, ip=ip, fields=fields
+    )
 
 
 def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
     """Active → locked (help desk): sessions ended, open codes revoked (reset, address change:
     a link mailed before the lock must not work after an unlock); returns how many sessions
     ended."""
-    with transaction.atomic():
-        row, transition, facts = _move(
-            account=account, action=Action.LOCK, by=Mover.HELPDESK, actor=actor, ip=ip
-        )
-        ended: int = facts.get("sessions", 0)
-        audit_record(kind=transition.audit, student=row.student, actor=actor, ip=ip, sessions=ended)
+    facts = _move(
+        account=account,
+        action=Action.LOCK,
+        by=Mover.HELPDESK,
+        actor=actor,
+        ip=ip,
+        audit={"sessions": 0},
+    )
+    ended: int = facts.get("sessions", 0)
     return ended
 
 
 def account_unlock(*, account: Account, actor: Account, ip: str | None) -> None:
     """Locked → active (help desk): the account signs in again."""
-    with transaction.atomic():
-        row, transition, _facts = _move(
-            account=account, action=Action.UNLOCK, by=Mover.HELPDESK, actor=actor, ip=ip
-        )
-        audit_record(kind=transition.audit, student=row.student, actor=actor, ip=ip)
+    _move(account=account, action=Action.UNLOCK, by=Mover.HELPDESK, actor=actor, ip=ip)
 
 
 def account_disable(*, account: Account, actor: Account, ip: str | None) -> None:
     """Any state but disabled → disabled, for good (help desk administrators): no sign-in, no
     activation link; sessions ended, open codes revoked."""
-    with transaction.atomic():
-        row, transition, facts = _move(
-            account=account, action=Action.DISABLE, by=Mover.HELPDESK, actor=actor, ip=ip
-        )
-        audit_record(
-            kind=transition.audit,
-            student=row.student,
-            actor=actor,
-            ip=ip,
-            previous=transition.source.value,
-            sessions=facts.get("sessions", 0),
-        )
+    _move(
+        account=account,
+        action=Action.DISABLE,
+        by=Mover.HELPDESK,
+        actor=actor,
+        ip=ip,
+        audit={"sessions": 0},
+        audit_previous=True,
+    )
 
 
 @receiver(account_state_changed, dispatch_uid="ent.accounts.lifecycle.codes_revoke")
