@@ -21,7 +21,9 @@ What a transition does elsewhere is done by receivers of ``account_state_changed
 
 A receiver may return a dict of facts that the transition adds to its audit record (the
 sessions receiver returns ``{"sessions": <how many ended>}``). Receivers run inside the
-transaction; one with an effect outside the database uses ``transaction.on_commit``.
+transaction: a new one with an effect outside the database (a directory write, a mail) uses
+``transaction.on_commit``. Ending sessions runs at once, as it always has, because the audit
+record counts them; if the move were then rolled back, the student would only sign in again.
 """
 
 from __future__ import annotations
