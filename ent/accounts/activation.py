@@ -34,6 +34,7 @@ from ent.directory.identifiers import normalise_ine, normalise_student_number
 from ent.directory.models import Student
 
 from . import password_policy
+from .lifecycle import TransitionError, account_activate
 from .models import Account
 
 # Compared against when the student number is unknown, so both failures take the same path.
@@ -271,17 +272,11 @@ def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
                 if account.state == Account.State.ACTIVE
                 else ConfirmStatus.USED
             )
-        now = clock.now()
-        activated = Account.objects.filter(pk=row.account_id, state=Account.State.PENDING).update(
-            state=Account.State.ACTIVE,
-            activated_at=now,
-            personal_email=row.email,
-            personal_email_verified_at=now,
-        )
-        if not activated:
+        try:
+            account_activate(account=row.account, email=row.email, ip=ip)
+        except TransitionError:
             # Locked or disabled by the help desk meanwhile: the link cannot override that.
             transaction.set_rollback(True)
             return ConfirmStatus.USED
-        audit_record(kind=Kind.ACTIVATION_CONFIRMED, student=row.account.student, ip=ip)
     metrics.ACTIVATIONS.labels(step="confirmed").inc()
     return ConfirmStatus.ACTIVATED

@@ -10,7 +10,8 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        """Connect the session index to Django's login and logout signals.
+        """Connect the session index to Django's login and logout signals, and the receivers
+        of ``lifecycle.account_state_changed`` (sessions ended, open codes revoked).
 
         Django's own receiver that writes ``Account.last_login`` at each sign-in is
         disconnected: nothing in ENT reads that column (the sign-ins a student and the help
@@ -19,6 +20,6 @@ class AccountsConfig(AppConfig):
         """
         from django.contrib.auth.signals import user_logged_in
 
-        from . import sessions  # noqa: F401
+        from . import lifecycle, sessions  # noqa: F401
 
         user_logged_in.disconnect(dispatch_uid="update_last_login")

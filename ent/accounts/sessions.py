@@ -1,4 +1,5 @@
-"""The sessions of an account: recorded at login, ended together when the password changes.
+"""The sessions of an account: recorded at login, ended together when the password changes
+or when the account enters a state without sign-in (``ent.accounts.lifecycle``).
 
 Django already refuses a session whose password hash no longer matches; ending the sessions
 explicitly also frees them in the store at once and lets the help desk see and end them.
@@ -18,6 +19,7 @@ from ent.core import clock
 from ent.core.fastsql import insert
 from ent.core.net import client_ip
 
+from .lifecycle import SIGNED_OUT_STATES, account_state_changed
 from .models import Account, AccountSession
 
 
@@ -45,6 +47,17 @@ def sessions_end(*, account: Account, keep_key: str | None = None) -> int:
     if ended:
         sessions_ended.send(sender=Account, account=account, sessions=ended)
     return len(rows)
+
+
+@receiver(account_state_changed, dispatch_uid="ent.accounts.sessions.state_changed")
+def _end_on_sign_out(
+    sender: Any, account: Account, new: str, **kwargs: Any
+) -> dict[str, int] | None:
+    """Entering a state without sign-in (locked, disabled) ends every session of the account;
+    the count goes into the transition's audit record."""
+    if new not in SIGNED_OUT_STATES:
+        return None
+    return {"sessions": sessions_end(account=account)}
 
 
 def sessions_active(account: Account) -> list[AccountSession]:

@@ -1,5 +1,8 @@
 """What the help desk changes: student accounts (lock, unlock, disable, links) and staff.
 
+Locking, unlocking and disabling are moves of the account state machine
+(``ent.accounts.lifecycle``); this module turns its refusals into the help desk's messages.
+
 Every function takes the staff ``actor`` and the client ``ip``, runs in a transaction and writes
 its audit record there. No function here sets, returns or mails a password: a staff member
 chooses their own through a single-use link, a student through the reset link.
@@ -15,10 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ent.accounts import activation, password_policy
+from ent.accounts import activation, lifecycle, password_policy
 from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_end
-from ent.core import clock, throttle
+from ent.core import throttle
 from ent.core.audit import Kind, audit_record
 from ent.core.codes import CodeStatus, code_check, code_consume, code_issue
 from ent.core.mail import mail_send
@@ -38,71 +41,38 @@ class ActionError(Exception):
 # --- Student accounts ---------------------------------------------------------------------------
 
 
-def _locked_account(account: Account) -> Account:
-    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the student join.
-    return (
-        Account.objects.select_for_update(of=("self",)).select_related("student").get(pk=account.pk)
-    )
-
-
-def _codes_revoke(account: Account) -> None:
-    OneTimeCode.objects.filter(
-        account=account, used_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=clock.now())
+def _refused(error: lifecycle.TransitionError) -> ActionError:
+    """The message the help desk shows when the state machine refuses an action (translated
+    here, in the language of the request)."""
+    if error.action is lifecycle.Action.LOCK:
+        return ActionError(_("Seul un compte actif peut être bloqué."))
+    if error.action is lifecycle.Action.UNLOCK:
+        return ActionError(_("Ce compte n'est pas bloqué."))
+    return ActionError(_("Ce compte est déjà désactivé."))
 
 
 def account_lock(*, account: Account, actor: Account, ip: str | None) -> int:
-    """Lock an active account, end its sessions and revoke its open codes (reset, address
-    change: a link mailed before the lock must not work after an unlock); returns how many
-    sessions ended."""
-    with transaction.atomic():
-        row = _locked_account(account)
-        if row.state != Account.State.ACTIVE:
-            raise ActionError(_("Seul un compte actif peut être bloqué."))
-        row.state = Account.State.LOCKED
-        row.save(update_fields=["state"])
-        ended = sessions_end(account=row)
-        _codes_revoke(row)
-        audit_record(
-            kind=Kind.HELPDESK_ACCOUNT_LOCKED,
-            student=row.student,
-            actor=actor,
-            ip=ip,
-            sessions=ended,
-        )
-    return ended
+    """Lock an active account (``lifecycle.account_lock``); returns how many sessions ended."""
+    try:
+        return lifecycle.account_lock(account=account, actor=actor, ip=ip)
+    except lifecycle.TransitionError as error:
+        raise _refused(error) from None
 
 
 def account_unlock(*, account: Account, actor: Account, ip: str | None) -> None:
-    """Give a locked account back its sign-in."""
-    with transaction.atomic():
-        row = _locked_account(account)
-        if row.state != Account.State.LOCKED:
-            raise ActionError(_("Ce compte n'est pas bloqué."))
-        row.state = Account.State.ACTIVE
-        row.save(update_fields=["state"])
-        audit_record(kind=Kind.HELPDESK_ACCOUNT_UNLOCKED, student=row.student, actor=actor, ip=ip)
+    """Give a locked account back its sign-in (``lifecycle.account_unlock``)."""
+    try:
+        lifecycle.account_unlock(account=account, actor=actor, ip=ip)
+    except lifecycle.TransitionError as error:
+        raise _refused(error) from None
 
 
 def account_disable(*, account: Account, actor: Account, ip: str | None) -> None:
-    """Disable an account for good (administrators): no sign-in, no activation link."""
-    with transaction.atomic():
-        row = _locked_account(account)
-        if row.state == Account.State.DISABLED:
-            raise ActionError(_("Ce compte est déjà désactivé."))
-        previous = row.state
-        row.state = Account.State.DISABLED
-        row.save(update_fields=["state"])
-        ended = sessions_end(account=row)
-        _codes_revoke(row)
-        audit_record(
-            kind=Kind.HELPDESK_ACCOUNT_DISABLED,
-            student=row.student,
-            actor=actor,
-            ip=ip,
-            previous=previous,
-            sessions=ended,
-        )
+    """Disable an account for good (administrators; ``lifecycle.account_disable``)."""
+    try:
+        lifecycle.account_disable(account=account, actor=actor, ip=ip)
+    except lifecycle.TransitionError as error:
+        raise _refused(error) from None
 
 
 def account_sign_in_unblock(
