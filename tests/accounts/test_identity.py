@@ -6,15 +6,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import RequestFactory
 
 from ent.accounts.identity import (
+    IDENTIFIED_FOR,
     Client,
     IdentifyResult,
     IdentifyStatus,
     IneReading,
     Purpose,
+    identified_student,
     ine_failure,
     refusal_message,
+    remember_identified,
     student_identify,
 )
 from ent.core import clock, throttle
@@ -199,3 +204,14 @@ def test_refusal_message() -> None:
     assert "Trop d'essais" in str(
         refusal_message(IdentifyResult(IdentifyStatus.WRONG, retry_at=later))
     )
+
+
+def test_the_proof_opens_step_two_for_thirty_minutes(make_student: Any) -> None:
+    student = make_student()
+    request = RequestFactory().get("/activation/details/")
+    request.session = SessionStore()
+    assert identified_student(request) is None
+    remember_identified(request, student)
+    assert identified_student(request) == student
+    clock.advance(IDENTIFIED_FOR + timedelta(seconds=1))
+    assert identified_student(request) is None
