@@ -1,6 +1,6 @@
 """The activation journey ("Activer mon compte"), top to bottom.
 
-1. ``activation_identify``: student number + INE (throttled like a password).
+1. Student number + INE: ``identity.student_identify`` (purpose ``ACTIVATION``).
 2. ``activation_start``: personal address, new password, IT charter; mails a link.
    ``activation_resend`` mails a fresh link (throttled); starting again revokes the old code.
 3. ``activation_confirm``: the POST behind the mailed link activates the account once.
@@ -8,16 +8,14 @@
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import Enum
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from ent.core import clock, metrics, throttle
+from ent.core import clock, metrics
 from ent.core.audit import Kind, audit_record
 from ent.core.codes import (
     CodeStatus,
@@ -30,92 +28,11 @@ from ent.core.codes import (
 )
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
-from ent.directory.identifiers import normalise_ine, normalise_student_number
 from ent.directory.models import Student
 
 from . import password_policy
 from .lifecycle import TransitionError, account_activate
 from .models import Account
-
-# Compared against when the student number is unknown, so both failures take the same path.
-_DUMMY_INE = "0000000000X"
-
-
-class IdentifyStatus(Enum):
-    """Outcome of step 1."""
-
-    OK = "ok"
-    WRONG = "wrong"
-    THROTTLED = "throttled"
-    ALREADY_ACTIVE = "already_active"
-
-
-@dataclass(frozen=True)
-class IdentifyResult:
-    """What step 1 found; ``retry_at`` is set when the student must wait."""
-
-    status: IdentifyStatus
-    student: Student | None = None
-    retry_at: datetime | None = None
-
-
-def throttle_read(student_number: str, ip: str | None) -> throttle.Reading:
-    """The INE counter of this student number (first) and this address, in one round trip.
-
-    The INE has counters of its own (issue 13 §2): a right INE ends the run of wrong INEs,
-    never the run of wrong passwords, which would otherwise restart at every identification.
-    """
-    return throttle.read_with_address(throttle.ine_policy(), student_number, ip)
-
-
-def throttle_retry_at(student_number: str, ip: str | None) -> datetime | None:
-    """When this student number (or this address) may guess again; None if it may now."""
-    return throttle_read(student_number, ip).retry_at
-
-
-def throttle_failure(student_number: str, ip: str | None) -> datetime | None:
-    """Count a wrong INE for the student number and the address."""
-    times = [throttle.failure(throttle.ine_policy(), student_number)]
-    if ip:
-        times.append(throttle.failure(throttle.address_policy(), ip))
-    blocked = [t for t in times if t is not None]
-    return max(blocked) if blocked else None
-
-
-def ine_matches(student: Student | None, raw_ine: str) -> bool:
-    """Constant-time comparison of the INE given with the one on record."""
-    expected = student.ine if student is not None else _DUMMY_INE
-    ok = hmac.compare_digest(normalise_ine(raw_ine).encode(), expected.encode())
-    return ok and student is not None
-
-
-def activation_identify(*, student_number: str, ine: str, ip: str | None) -> IdentifyResult:
-    """Step 1: is this the student's number and INE?
-
-    An unknown number and a wrong INE give the same answer, and both count toward the
-    throttling of that number, so the form tells nobody which numbers exist.
-    """
-    number = normalise_student_number(student_number)
-    blocked = throttle_retry_at(number, ip)
-    if blocked is not None:
-        return IdentifyResult(IdentifyStatus.THROTTLED, retry_at=blocked)
-    student = (
-        Student.objects.select_related("account").filter(student_number=number).first()
-        if number
-        else None
-    )
-    if not ine_matches(student, ine):
-        with transaction.atomic():
-            retry = throttle_failure(number, ip)
-            audit_record(kind=Kind.ACTIVATION_IDENTIFY_FAILED, student=student, ip=ip)
-        return IdentifyResult(IdentifyStatus.WRONG, retry_at=retry)
-    assert student is not None
-    throttle.success(throttle.ine_policy(), number)  # the INE's run only: not the password's
-    account = getattr(student, "account", None)
-    if account is not None and account.state != Account.State.PENDING:
-        return IdentifyResult(IdentifyStatus.ALREADY_ACTIVE, student=student)
-    audit_record(kind=Kind.ACTIVATION_IDENTIFY_OK, student=student, ip=ip)
-    return IdentifyResult(IdentifyStatus.OK, student=student)
 
 
 class AlreadyActiveError(Exception):

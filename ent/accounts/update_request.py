@@ -1,7 +1,8 @@
 """The update request journey ("Faire une demande de mise à jour"), top to bottom.
 
-1. ``update_request_identify``: an anonymous student gives student number + INE, throttled and
-   answered exactly like activation step 1 (no enumeration). A signed-in student skips it.
+1. An anonymous student gives student number + INE: ``identity.student_identify`` (purpose
+   ``UPDATE_REQUEST``), throttled and answered like activation step 1. A signed-in student
+   skips it.
 2. ``update_request_create``: kind, message, corrected value; a reference number
    (``MAJ-2026-XXXXXX``) and an acknowledgement mail.
 3. The help desk: ``update_request_take`` (an agent takes it), then ``update_request_approve``
@@ -13,21 +14,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from enum import Enum
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from ent.core import clock, throttle
+from ent.core import clock
 from ent.core.audit import Kind, audit_record
 from ent.core.mail import mail_send
-from ent.directory.identifiers import normalise_student_number
 from ent.directory.models import Student
 
-from .activation import ine_matches, throttle_failure, throttle_retry_at
 from .models import Account, UpdateRequest
 
 # No 0/O, 1/I/L: a reference is read out over the phone. 31^6 ≈ 887 million per year: with
@@ -35,45 +33,6 @@ from .models import Account, UpdateRequest
 # grants nothing anyway (it is only quoted to the help desk).
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 REFERENCE_LENGTH = 6
-
-
-class IdentifyStatus(Enum):
-    """Outcome of identification by student number + INE."""
-
-    OK = "ok"
-    WRONG = "wrong"
-    THROTTLED = "throttled"
-
-
-@dataclass(frozen=True)
-class IdentifyResult:
-    """What identification found; ``retry_at`` is set when the student must wait."""
-
-    status: IdentifyStatus
-    student: Student | None = None
-    retry_at: datetime | None = None
-
-
-def update_request_identify(*, student_number: str, ine: str, ip: str | None) -> IdentifyResult:
-    """Is this the student's number and INE? Same throttling and answers as activation.
-
-    An unknown number and a wrong INE give the same answer and both count toward the
-    throttling of that number's INE (the counter is shared with activation and login, so this
-    form is no side door for guessing; a right INE ends the INE's run, not the password's).
-    """
-    number = normalise_student_number(student_number)
-    blocked = throttle_retry_at(number, ip)
-    if blocked is not None:
-        return IdentifyResult(IdentifyStatus.THROTTLED, retry_at=blocked)
-    student = Student.objects.filter(student_number=number).first() if number else None
-    if not ine_matches(student, ine):
-        with transaction.atomic():
-            retry = throttle_failure(number, ip)
-            audit_record(kind=Kind.UPDATE_REQUEST_IDENTIFY_FAILED, student=student, ip=ip)
-        return IdentifyResult(IdentifyStatus.WRONG, retry_at=retry)
-    assert student is not None
-    throttle.success(throttle.ine_policy(), number)
-    return IdentifyResult(IdentifyStatus.OK, student=student)
 
 
 def _new_reference() -> str:

@@ -19,12 +19,12 @@ from django.views.decorators.http import require_http_methods
 
 from ent.core import session_keys as keys
 from ent.core.forms import DatePartsWidget, posted
-from ent.core.messages import mask_email, retry_message
+from ent.core.messages import mask_email
 from ent.core.net import client_ip
 from ent.directory.identifiers import has_control_characters, normalise_ine
 from ent.directory.models import Student
 
-from . import update_request
+from . import identity, update_request
 from .forms import IdentifyForm
 from .models import Account, UpdateRequest
 
@@ -239,21 +239,15 @@ def update_request_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
         if student is None:
-            result = update_request.update_request_identify(
-                student_number=form.cleaned_data["student_number"],
-                ine=form.cleaned_data["ine"],
-                ip=ip,
+            result = identity.student_identify(
+                form.cleaned_data["student_number"],
+                form.cleaned_data["ine"],
+                client=identity.Client(ip=ip),
+                purpose=identity.Purpose.UPDATE_REQUEST,
             )
-            if result.status is update_request.IdentifyStatus.THROTTLED and result.retry_at:
-                form.add_error(None, retry_message(result.retry_at))
-            elif result.status is update_request.IdentifyStatus.WRONG:
-                message = _(
-                    "Numéro étudiant ou code INE incorrect. Vérifiez les deux (le code INE figure sur"
-                    " votre certificat de scolarité)."
-                )
-                if result.retry_at:
-                    message += " " + retry_message(result.retry_at)
-                form.add_error(None, message)
+            refusal = identity.refusal_message(result)
+            if refusal is not None:
+                form.add_error(None, refusal)
             else:
                 student = result.student
         if student is not None and not form.errors:

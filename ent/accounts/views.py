@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,35 +13,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ent.core import clock
 from ent.core import session_keys as keys
 from ent.core.forms import posted
-from ent.core.messages import mask_email, retry_message
+from ent.core.messages import mask_email
 from ent.core.net import client_ip
-from ent.directory.models import Student
 
-from . import activation, password_policy
-from .activation import ConfirmStatus, IdentifyStatus
+from . import activation, identity, password_policy
+from .activation import ConfirmStatus
 from .forms import ActivationForm, IdentifyForm
+from .identity import IdentifyStatus
 from .models import Account
-
-# How long step 1 stays valid for step 2 (a student fills the form, not a coffee break).
-IDENTIFIED_FOR = timedelta(minutes=30)
-
-
-def remember_identified(request: HttpRequest, student: Student) -> None:
-    """After a correct number + INE (activation step 1 or /login), open step 2."""
-    request.session.cycle_key()
-    request.session[keys.ACTIVATION_STUDENT] = student.pk
-    request.session[keys.ACTIVATION_STARTED_AT] = clock.now().timestamp()
-
-
-def _identified_student(request: HttpRequest) -> Student | None:
-    pk = request.session.get(keys.ACTIVATION_STUDENT)
-    started = request.session.get(keys.ACTIVATION_STARTED_AT, 0)
-    if pk is None or clock.now().timestamp() - float(started) > IDENTIFIED_FOR.total_seconds():
-        return None
-    return Student.objects.select_related("account").filter(pk=pk).first()
 
 
 @never_cache
@@ -53,26 +32,19 @@ def identify(request: HttpRequest) -> HttpResponse:
     form = IdentifyForm(posted(request))
     already_active = False
     if request.method == "POST" and form.is_valid():
-        result = activation.activation_identify(
-            student_number=form.cleaned_data["student_number"],
-            ine=form.cleaned_data["ine"],
-            ip=client_ip(request),
+        result = identity.student_identify(
+            form.cleaned_data["student_number"],
+            form.cleaned_data["ine"],
+            client=identity.Client(ip=client_ip(request)),
+            purpose=identity.Purpose.ACTIVATION,
         )
-        if result.status is IdentifyStatus.OK and result.student is not None:
-            remember_identified(request, result.student)
+        if result.status is IdentifyStatus.IDENTIFIED and result.student is not None:
+            identity.remember_identified(request, result.student)
             return redirect("accounts:activation-details")
-        if result.status is IdentifyStatus.ALREADY_ACTIVE:
-            already_active = True
-        elif result.status is IdentifyStatus.THROTTLED and result.retry_at:
-            form.add_error(None, retry_message(result.retry_at))
-        else:
-            message = _(
-                "Numéro étudiant ou code INE incorrect. Vérifiez les deux (le code INE figure sur"
-                " votre certificat de scolarité)."
-            )
-            if result.retry_at:
-                message += " " + retry_message(result.retry_at)
-            form.add_error(None, message)
+        already_active = result.status is IdentifyStatus.ALREADY_ACTIVE
+        refusal = identity.refusal_message(result)
+        if refusal is not None:
+            form.add_error(None, refusal)
     return render(
         request,
         "accounts/activation_identify.html",
@@ -94,7 +66,7 @@ def _already_active(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest) -> HttpResponse:
     """Activation step 2: personal address, password twice, IT charter."""
-    student = _identified_student(request)
+    student = identity.identified_student(request)
     if student is None:
         messages.info(
             request,

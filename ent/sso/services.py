@@ -17,7 +17,15 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ent.accounts.activation import ine_matches, throttle_failure
+from ent.accounts.identity import (
+    Client,
+    IdentifyStatus,
+    IneReading,
+    Purpose,
+    ine_counter,
+    ine_failure,
+    student_identify,
+)
 from ent.accounts.models import Account
 from ent.core import clock, fastsql, metrics, throttle
 from ent.core.audit import Kind, audit_record
@@ -146,8 +154,7 @@ class _Counters:
 
 
 def _counters_read(key: str, device: str | None, ip: str | None) -> _Counters:
-    untrusted, ine = throttle.password_policy(), throttle.ine_policy()
-    pairs = [(untrusted, key), (ine, key)]
+    pairs = [(throttle.password_policy(), key), ine_counter(key)]
     if device is not None:
         pairs.append((throttle.device_policy(), device))
     if ip:
@@ -189,11 +196,21 @@ def _counters_fail(counters: _Counters, key: str, ip: str | None, *, ine: bool) 
         # The form answers whether the INE is right (ACTIVATE, or ``ine_of_active``): every
         # wrong guess here is a wrong INE too, so the INE's daily cap holds across every form.
         # The INE's own block is not this page's to announce: only the address's counts here.
-        throttle_failure(key, None)
+        ine_failure(key)
     times = [retry]
     if ip:
         times.append(throttle.failure(throttle.address_policy(), ip))
     return max((t for t in times if t is not None), default=None)
+
+
+def _ine_given(
+    student: Student | None, key: str, password: str, ip: str | None, counters: _Counters
+) -> IdentifyStatus:
+    """The password checked as the student's INE, on the INE counter read with the others."""
+    ine = IneReading(student=student, run=counters.ine_run, open=counters.ine_open)
+    return student_identify(
+        key, password, client=Client(ip), purpose=Purpose.LOGIN, reading=ine
+    ).status
 
 
 def _login_attempt(
@@ -244,7 +261,9 @@ def _login_attempt(
         # The guide's first step repeated after activation: the INE typed as the password.
         # Said as the activation page says it for the same pair; still a wrong password,
         # counted as one, and no reset of anything. A comparison, no hash: it costs nothing.
-        ine_of_active = counters.ine_open and ine_matches(student, password)
+        ine_of_active = (
+            _ine_given(student, key, password, ip, counters) is IdentifyStatus.ALREADY_ACTIVE
+        )
     else:
         # Unknown identifier, or a student who has not activated yet. Exactly one password
         # hash is computed on every branch, so the time taken tells nothing either.
@@ -259,10 +278,7 @@ def _login_attempt(
         # The guide tells students to sign in with their INE as password before activating:
         # that leads to activation step 2 (and opens no session). A right INE ends the INE's
         # run, not the password's. While the INE's counter blocks, the INE is not checked.
-        if student is not None and counters.ine_open and ine_matches(student, password):
-            with transaction.atomic():
-                throttle.success(throttle.ine_policy(), key, counters.ine_run)
-                audit_record(kind=Kind.LOGIN_INE_TO_ACTIVATION, student=student, ip=ip)
+        if _ine_given(student, key, password, ip, counters) is IdentifyStatus.IDENTIFIED:
             return LoginResult(LoginStatus.ACTIVATE, student=student)
 
     with transaction.atomic():

@@ -14,8 +14,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ent.accounts.backends import PATH as BACKEND
+from ent.accounts.identity import remember_identified
 from ent.accounts.models import Account
-from ent.accounts.views import remember_identified
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.core.csp import form_action_allow

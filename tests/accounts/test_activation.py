@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from ent.accounts import activation
-from ent.accounts.activation import ConfirmStatus, IdentifyStatus
+from ent.accounts.activation import ConfirmStatus
 from ent.accounts.models import Account
 from ent.core import clock
 from ent.core.models import AuditEvent, OneTimeCode
@@ -115,77 +115,11 @@ def test_already_active_points_to_login_and_reset(client: Client, make_student: 
     assert "déjà activé" in page and 'href="/login"' in page and 'href="/password/reset/"' in page
 
 
-def test_throttling_with_clock(make_student: Any) -> None:
-    student = make_student()
-    for _ in range(4):
-        result = activation.activation_identify(
-            student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1"
-        )
-        assert result.status is IdentifyStatus.WRONG and result.retry_at is None
-    fifth = activation.activation_identify(
-        student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.1"
-    )
-    assert fifth.retry_at is not None
-    assert timedelta(seconds=59) <= fifth.retry_at - clock.now() <= timedelta(seconds=61)
-    # Even the right INE is refused while blocked, from any address.
-    blocked = activation.activation_identify(
-        student_number=student.student_number, ine=student.ine, ip="10.0.0.2"
-    )
-    assert blocked.status is IdentifyStatus.THROTTLED
-    clock.advance(timedelta(seconds=61))
-    sixth = activation.activation_identify(
-        student_number=student.student_number, ine="999999999ZZ", ip="10.0.0.2"
-    )
-    assert sixth.retry_at is not None and sixth.retry_at - clock.now() >= timedelta(
-        seconds=119
-    )  # grows
-    clock.advance(timedelta(minutes=3))
-    ok = activation.activation_identify(
-        student_number=student.student_number, ine=student.ine, ip="10.0.0.2"
-    )
-    assert ok.status is IdentifyStatus.OK
-
-
-def test_cap_reached_within_a_day(make_student: Any, settings: Any) -> None:
-    settings.THROTTLE_MAX_DELAY = 60  # keep delays short so 25 failures fit in a day
-    student = make_student()
-    number = student.student_number
-    for _ in range(25):
-        clock.advance(timedelta(seconds=61))
-        activation.activation_identify(student_number=number, ine="999999999ZZ", ip=None)
-    clock.advance(timedelta(minutes=30))
-    result = activation.activation_identify(student_number=number, ine=student.ine, ip=None)
-    assert result.status is IdentifyStatus.THROTTLED
-    assert result.retry_at is not None and result.retry_at - clock.now() > timedelta(hours=20)
-    clock.advance(timedelta(hours=24))
-    assert (
-        activation.activation_identify(student_number=number, ine=student.ine, ip=None).status
-        is IdentifyStatus.OK
-    )
-
-
 def test_throttle_message_tells_when(client: Client, make_student: Any) -> None:
     student = make_student()
     for _ in range(5):
         response = identify(client, student.student_number, "999999999ZZ")
     assert "Trop d'essais" in page_text(response) and "minute" in page_text(response)
-
-
-def test_per_address_limit(make_student: Any, settings: Any) -> None:
-    settings.THROTTLE_IP_FAILURES_PER_HOUR = 10
-    students = [make_student() for _ in range(11)]
-    for s in students[:10]:
-        activation.activation_identify(
-            student_number=s.student_number, ine="999999999ZZ", ip="192.0.2.7"
-        )
-    blocked = activation.activation_identify(
-        student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.7"
-    )
-    assert blocked.status is IdentifyStatus.THROTTLED
-    other = activation.activation_identify(
-        student_number=students[10].student_number, ine=students[10].ine, ip="192.0.2.8"
-    )
-    assert other.status is IdentifyStatus.OK
 
 
 def test_expired_code(client: Client, make_student: Any) -> None:

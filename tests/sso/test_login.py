@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from ent.accounts import activation
+from ent.accounts import identity
 from ent.accounts.models import Account
 from ent.core import clock
 from ent.core.models import AuditEvent
@@ -102,14 +102,20 @@ def test_wrong_ines_at_login_and_activation_count_together(make_student: Any) ->
     for _ in range(3):
         login_attempt(identifier=student.student_number, password="nope", ip=None)
     for _ in range(2):
-        activation.activation_identify(
-            student_number=student.student_number, ine="999999999ZZ", ip=None
+        identity.student_identify(
+            student.student_number,
+            "999999999ZZ",
+            client=identity.Client(ip=None),
+            purpose=identity.Purpose.ACTIVATION,
         )
     assert (
-        activation.activation_identify(
-            student_number=student.student_number, ine=student.ine, ip=None
+        identity.student_identify(
+            student.student_number,
+            student.ine,
+            client=identity.Client(ip=None),
+            purpose=identity.Purpose.ACTIVATION,
         ).status
-        is activation.IdentifyStatus.THROTTLED
+        is identity.IdentifyStatus.THROTTLED
     )
     result = login_attempt(identifier=student.student_number, password=student.ine, ip=None)
     assert result.status is LoginStatus.FAILED  # the right INE, not checked while blocked
