@@ -23,7 +23,7 @@ from ent.core.forms import posted
 from ent.core.messages import retry_message
 from ent.core.net import client_ip
 
-from .cas_views import mark_fresh_login
+from .cas import mark_fresh_login
 from .devices import device_cookie_set
 from .form_targets import login_form_targets
 from .forms import LoginForm
@@ -54,7 +54,7 @@ def login(request: HttpRequest) -> HttpResponse:
             if request.user.is_authenticated and request.user.pk != account.pk:
                 # Another student on the same browser: a real logout of the first one, so
                 # its CAS tickets go and its services hear of it (auth_login would only flush).
-                _session_end(request)
+                session_end(request)
             auth_login(request, account, backend=BACKEND)  # new session id
             # Back to /cas/login: the ticket it issues comes from the password just typed
             # (CAS "renew" and isFromNewLogin).
@@ -123,8 +123,10 @@ def login(request: HttpRequest) -> HttpResponse:
     return form_action_allow(response, *login_form_targets(next_url))
 
 
-def _session_end(request: HttpRequest) -> None:
-    """Audit and end the browser's session; ``user_logged_out`` makes the single logouts."""
+def session_end(request: HttpRequest) -> None:
+    """Audit and end the browser's session; ``user_logged_out`` makes the single logouts.
+
+    The one logout of the ENT (``/logout``, ``/cas/logout``, another student signing in)."""
     if request.user.is_authenticated:
         audit_record(
             kind=Kind.LOGOUT,
@@ -138,5 +140,5 @@ def _session_end(request: HttpRequest) -> None:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     """End the ENT session."""
-    _session_end(request)
+    session_end(request)
     return redirect("portal:home")
