@@ -4,6 +4,9 @@ The views (``ent.sso.cas_views``) parse the request and call one function of thi
 
 - ``service_for_url``: the registry entry of a ``service`` URL, or None (the registry is never
   open: an unknown service gets no ticket and no redirect).
+- ``cas_login``: every protocol decision of ``/cas/login`` (renew, gateway, warn, a password
+  just typed, unknown service), as a value the view carries out (``SignIn``, ``Redirect``,
+  ``Warn``, ``IssueTicket`` or ``Refuse``).
 - ``service_ticket_issue``: a ticket ``ST-…`` for a signed-in student going to a service.
 - ``ticket_validate``: ``/validate``, ``/serviceValidate``, ``/proxyValidate`` and their
   ``/p3/`` twins. One conditional UPDATE consumes the ticket whatever the outcome, so a ticket
@@ -15,6 +18,10 @@ The views (``ent.sso.cas_views``) parse the request and call one function of thi
 - single logout: a receiver of ``user_logged_out`` deletes the session's tickets and POSTs the
   SAML ``LogoutRequest`` to every service the session signed into, in background threads, so a
   slow or broken service never holds up the student's logout.
+
+Validation reads its rows with hand-written SQL and builds no model instance, but asks the
+models' own rules of the columns it read (``account_state_is_active``, ``pattern_allows``,
+``attributes_released``): no second copy of them here.
 
 Tickets are stored as SHA-256 hashes (``CasTicket``); the plaintext exists only in the redirect
 to the service and, for single logout, in the student's own session.
