@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from django.conf import settings
 
 from ent.accounts.models import Account
@@ -40,6 +42,15 @@ def student_attributes(
     }
 
 
+def attributes_released(
+    everything: Mapping[str, str], allowed: Sequence[str] | None
+) -> dict[str, str]:
+    """The part of ``everything`` a service may receive, ``allowed`` being its registry list
+    (``Service.attributes``; the CAS fast path passes the column it read itself)."""
+    allowed = allowed or ()
+    return {name: value for name, value in everything.items() if name in allowed}
+
+
 def attributes_for(account: Account, service: Service) -> dict[str, str]:
     """Only the attributes the registry lets this service receive."""
-    return {k: v for k, v in attributes_all(account).items() if service.allows_attribute(k)}
+    return attributes_released(attributes_all(account), service.attributes)

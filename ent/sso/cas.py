@@ -4,6 +4,9 @@ The views (``ent.sso.cas_views``) parse the request and call one function of thi
 
 - ``service_for_url``: the registry entry of a ``service`` URL, or None (the registry is never
   open: an unknown service gets no ticket and no redirect).
+- ``cas_login``: every protocol decision of ``/cas/login`` (renew, gateway, warn, a password
+  just typed, unknown service), as a value the view carries out (``SignIn``, ``Redirect``,
+  ``Warn``, ``IssueTicket`` or ``Refuse``).
 - ``service_ticket_issue``: a ticket ``ST-…`` for a signed-in student going to a service.
 - ``ticket_validate``: ``/validate``, ``/serviceValidate``, ``/proxyValidate`` and their
   ``/p3/`` twins. One conditional UPDATE consumes the ticket whatever the outcome, so a ticket
@@ -15,6 +18,10 @@ The views (``ent.sso.cas_views``) parse the request and call one function of thi
 - single logout: a receiver of ``user_logged_out`` deletes the session's tickets and POSTs the
   SAML ``LogoutRequest`` to every service the session signed into, in background threads, so a
   slow or broken service never holds up the student's logout.
+
+Validation reads its rows with hand-written SQL and builds no model instance, but asks the
+models' own rules of the columns it read (``account_state_is_active``, ``pattern_allows``,
+``attributes_released``): no second copy of them here.
 
 Tickets are stored as SHA-256 hashes (``CasTicket``); the plaintext exists only in the redirect
 to the service and, for single logout, in the student's own session.
@@ -33,12 +40,12 @@ import threading
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from django.conf import settings
@@ -46,18 +53,19 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import connection, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ent.accounts.models import Account
+from ent.accounts.models import Account, account_state_is_active
 from ent.accounts.sessions import sessions_ended
 from ent.core import clock, metrics
 from ent.core import session_keys as keys
 from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
 
-from .attributes import student_attributes
-from .models import Attribute, CasTicket, Service, pattern_fullmatch
+from .attributes import attributes_released, student_attributes
+from .models import Attribute, CasTicket, Service, pattern_allows
 
 logger = logging.getLogger(__name__)
 
@@ -163,12 +171,172 @@ def printable(text: str, limit: int = 200) -> str:
     return "".join(c for c in text[: limit * 2] if c >= " " and c != "\x7f")[:limit]
 
 
+def url_with_query(url: str, params: dict[str, str], *, keep_fragment: bool = True) -> str:
+    """``url`` with ``params`` appended to its query (its own parameters kept)."""
+    parts = urlsplit(url)
+    extra = urlencode(params)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
+
+
 def url_with_ticket(service_url: str, ticket: str) -> str:
     """The service URL with ``ticket=…`` appended to its query (its own parameters kept)."""
-    parts = urlsplit(service_url)
-    extra = urlencode({"ticket": ticket})
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    return url_with_query(service_url, {"ticket": ticket})
+
+
+# --- The /cas/login decisions (spec 2.1 and 2.2) ----------------------------------------------
+
+# How long after typing the password /cas/login still counts the ticket as "primary" (renew).
+FRESH_LOGIN_SECONDS = 300
+
+
+def flag(value: str | None) -> bool:
+    """A CAS boolean parameter: set unless absent, empty or "false"."""
+    return value is not None and value.strip().lower() not in ("", "false", "0")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginParams:
+    """The parameters of a ``/cas/login`` request."""
+
+    service_url: str = ""
+    renew: bool = False
+    gateway: bool = False
+    warn: bool = False
+    method: str = "GET"
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LoginParams:
+        """Read them from the request's query string."""
+        return cls(
+            service_url=query.get("service", ""),
+            renew=flag(query.get("renew")),
+            gateway=flag(query.get("gateway")),
+            warn=flag(query.get("warn")),
+            method=query.get("method", "GET").upper(),
+        )
+
+
+class Refusal(StrEnum):
+    """Why ``/cas/login`` answers with a message page."""
+
+    UNKNOWN_SERVICE = "unknown service"
+    BAD_METHOD = "bad method"
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Send the browser to the ENT's ``/login``, and back here (``renew``: ask the password even
+    of a signed-in student)."""
+
+    renew: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Send the browser to ``url`` (the portal, or the service without a ticket)."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warn:
+    """Ask the student before signing in to the service (spec 2.2.1, ``warn``)."""
+
+    service: Service
+
+
+@dataclass(frozen=True, slots=True)
+class IssueTicket:
+    """Issue a service ticket and send it to ``service_url`` (by a form if ``post``)."""
+
+    service: Service
+    service_url: str
+    from_new_login: bool
+    post: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """A message page, no ticket and no redirect."""
+
+    reason: Refusal
+
+
+LoginDecision = SignIn | Redirect | Warn | IssueTicket | Refuse
+
+
+def cas_login(
+    params: LoginParams,
+    *,
+    signed_in: bool,
+    service: Service | None,
+    fresh_login: Callable[[], bool],
+) -> LoginDecision:
+    """Every protocol decision of ``/cas/login``; the view only carries it out.
+
+    ``signed_in``: the browser has a student's session; ``service``: the registry entry of
+    ``params.service_url`` (None if unknown); ``fresh_login``: whether the password was just
+    typed for this very request, asked (and forgotten) only when the answer matters.
+    """
+    if not params.service_url:
+        if signed_in and not params.renew:
+            return Redirect(reverse("portal:home"))  # spec 2.1.5: already signed in
+        return SignIn(renew=False)
+    if service is None:
+        return Refuse(Refusal.UNKNOWN_SERVICE)
+    if params.method not in ("GET", "POST"):
+        return Refuse(Refusal.BAD_METHOD)
+    fresh = fresh_login() if signed_in else False
+    if signed_in and (fresh or not params.renew):
+        if params.warn and not fresh:
+            # Spec 2.2.1: with "warn", single sign-on must not be transparent: ask first.
+            return Warn(service)
+        return IssueTicket(
+            service=service,
+            service_url=params.service_url,
+            from_new_login=fresh,
+            post=params.method == "POST",
+        )
+    if params.gateway and not params.renew and not signed_in:  # spec 2.1.1: renew wins
+        return Redirect(params.service_url)  # back without a ticket
+    return SignIn(renew=params.renew)
+
+
+def mark_fresh_login(request: HttpRequest, next_url: str) -> None:
+    """Called by ``/login`` after a password check when it returns to ``/cas/login``."""
+    if urlsplit(next_url).path == reverse("cas:login"):
+        request.session[keys.CAS_FRESH_LOGIN] = {"next": next_url, "at": clock.now().timestamp()}
+
+
+def fresh_login_pop(request: HttpRequest, service_url: str) -> bool:
+    """Whether the password was just typed for this very /cas/login request (then forgotten)."""
+    fresh = request.session.pop(keys.CAS_FRESH_LOGIN, None)
+    if not isinstance(fresh, dict):
+        return False
+    try:
+        age = clock.now().timestamp() - float(fresh["at"])
+        query = parse_qs(urlsplit(str(fresh["next"])).query)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return 0 <= age <= FRESH_LOGIN_SECONDS and query.get("service") == [service_url]
+
+
+def unknown_service_report(*, account: Account | None, service_url: str, ip: str | None) -> None:
+    """Record a ``/cas/login`` for an unregistered service: audited for a signed-in student,
+    a log line only for anyone else (anyone can send these: the audit table could be flooded).
+    """
+    if account is not None:
+        audit_record(
+            kind=Kind.CAS_SERVICE_UNKNOWN,
+            student=getattr(account, "student", None),
+            actor=account,
+            ip=ip,
+            service_url=printable(service_url),
+        )
+    else:
+        logger.warning("CAS login for an unknown service from %s: %s", ip, printable(service_url))
 
 
 # --- Issuing service tickets (/cas/login) ---------------------------------------------------
@@ -372,9 +540,8 @@ class _ServiceView:
     cas_proxy_callback_pattern: str
 
     def allows_proxy_callback(self, url: str) -> bool:
-        """Same rule as ``Service.allows_proxy_callback``."""
-        pattern = self.cas_proxy_callback_pattern
-        return bool(pattern) and pattern_fullmatch(pattern, url)
+        """``Service.allows_proxy_callback``: the same function on the same column."""
+        return pattern_allows(self.cas_proxy_callback_pattern, url)
 
 
 @dataclass(slots=True)
@@ -393,8 +560,8 @@ class _AccountView:
 
     @property
     def is_active(self) -> bool:
-        """Same rule as ``Account.is_active``."""
-        return self.state == Account.State.ACTIVE
+        """``Account.is_active``: the same function on the same column."""
+        return account_state_is_active(self.state)
 
     def attributes(self) -> dict[str, str]:
         """``attributes_all`` of the account."""
@@ -610,10 +777,9 @@ def _released_attributes(
         "longTermAuthenticationRequestTokenUsed": ["false"],
         "isFromNewLogin": ["true" if row.from_new_login else "false"],
     }
-    allowed = service.attributes
-    for name, value in everything.items():
-        if name in allowed:  # what attributes_for does, without a Service instance
-            released[name] = [value]
+    # What attributes_for releases, from the registry column read without a Service instance.
+    for name, value in attributes_released(everything, service.attributes).items():
+        released[name] = [value]
     return released
 
 
@@ -686,10 +852,8 @@ def _proxy_granting_ticket_issue(
         created_at=now,
         expires_at=now + timedelta(seconds=settings.SESSION_COOKIE_AGE),
     )
-    parts = urlsplit(pgt_url)
-    extra = urlencode({"pgtId": pgt, "pgtIou": iou})
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    if not _http_get_ok(urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))):
+    callback = url_with_query(pgt_url, {"pgtId": pgt, "pgtIou": iou}, keep_fragment=False)
+    if not _http_get_ok(callback):
         pgt_row.delete()
         return _fail(ErrorCode.INVALID_PROXY_CALLBACK, "The proxy callback did not answer 200 OK")
     audit_record(

@@ -43,6 +43,15 @@ def pattern_fullmatch(pattern: str, url: str) -> bool:
         return False
 
 
+def pattern_allows(pattern: str, url: str) -> bool:
+    """Whether a registry pattern field lets ``url`` through: an empty pattern allows nothing.
+
+    The rule of ``Service.matches_cas_service`` and ``Service.allows_proxy_callback``, and of the
+    CAS fast path, which reads the pattern columns itself (``ent.sso.cas._ServiceView``).
+    """
+    return bool(pattern) and pattern_fullmatch(pattern, url)
+
+
 def validate_pattern(value: str) -> None:
     """A service-URL pattern must be a valid regular expression (matched with ``re.ASCII``)."""
     try:
@@ -144,21 +153,13 @@ class Service(models.Model):
         """The description in the active language (French when no English one is held)."""
         return _in_language(self.description, self.description_en)
 
-    def allows_attribute(self, name: str) -> bool:
-        """Whether the registry lets this service receive the attribute."""
-        return name in (self.attributes or [])
-
     def matches_cas_service(self, url: str) -> bool:
         """Whether ``url`` is one of this entry's CAS service URLs (the whole URL must match)."""
-        if not self.cas_service_pattern:
-            return False
-        return pattern_fullmatch(self.cas_service_pattern, url)
+        return pattern_allows(self.cas_service_pattern, url)
 
     def allows_proxy_callback(self, url: str) -> bool:
         """Whether this service may receive proxy-granting tickets at ``url`` (pgtUrl)."""
-        if not self.cas_proxy_callback_pattern:
-            return False
-        return pattern_fullmatch(self.cas_proxy_callback_pattern, url)
+        return pattern_allows(self.cas_proxy_callback_pattern, url)
 
 
 # --- CAS tickets (ent.sso.cas) -----------------------------------------------------------------

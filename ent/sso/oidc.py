@@ -1069,26 +1069,22 @@ def id_token_hint_subject(hint: str) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
-def authorize_decide(
-    *,
-    params: Any,
-    account: Account | None,
-    trusted: bool,
-    authenticated_at: datetime | None,
-    login_asked_at: datetime | None,
-) -> AuthorizeDecision:
-    """Decide an authorization request that oauthlib found valid (client, redirect URI,
-    response type, PKCE, ``prompt=none`` alone), from the ENT session.
+@dataclass(frozen=True, slots=True)
+class _AuthorizeAsks:
+    """What an authorization request asks of the ENT session, once its syntax is checked."""
 
-    ``params``: the request's parameters; ``account``: the signed-in student (None when
-    signed out); ``trusted``: the service skips the consent page; ``authenticated_at``: when the session's password was typed;
-    ``login_asked_at``: when this very request last sent the browser to ``/login`` (the
-    sign-in that followed satisfies ``prompt=login`` and ``max_age``, even ``max_age=0``).
-    """
+    prompt: frozenset[str]
+    max_age: int | None
+    hint_sub: str | None
+
+
+def _authorize_read(params: Any) -> _AuthorizeAsks | AuthorizeDecision:
+    """The request's ``prompt``, ``max_age`` and ``id_token_hint``, or the refusal of a
+    parameter ENT does not support or cannot read."""
     for name, error in UNSUPPORTED_PARAMETERS.items():
         if name in params:
             return AuthorizeDecision(error=error, description=f"{name} is not supported.")
-    prompt = set(str(params.get("prompt", "")).split())
+    prompt = frozenset(str(params.get("prompt", "")).split())
     if "none" in prompt and len(prompt) > 1:
         return AuthorizeDecision(
             error="invalid_request", description="prompt=none goes with no other value."
@@ -1117,27 +1113,56 @@ def authorize_decide(
             return AuthorizeDecision(
                 error="invalid_request", description="id_token_hint is not an ID token of ENT."
             )
+    return _AuthorizeAsks(prompt=prompt, max_age=max_age, hint_sub=hint_sub)
 
+
+def _sign_in_reason(
+    *, asks: _AuthorizeAsks, signed_in: bool, fresh: bool, authenticated_at: datetime | None
+) -> str | None:
+    """``login_required`` when the session does not do for this request, else None."""
+    if not signed_in:
+        return "login_required"
+    if fresh:
+        return None
+    if asks.prompt & {"login", "select_account"}:
+        # select_account: the ENT login page is where one signs in as another account.
+        return "login_required"
+    if asks.max_age is not None and (
+        authenticated_at is None or (clock.now() - authenticated_at).total_seconds() > asks.max_age
+    ):
+        return "login_required"
+    return None
+
+
+def authorize_decide(
+    *,
+    params: Any,
+    account: Account | None,
+    trusted: bool,
+    authenticated_at: datetime | None,
+    login_asked_at: datetime | None,
+) -> AuthorizeDecision:
+    """Decide an authorization request that oauthlib found valid (client, redirect URI,
+    response type, PKCE, ``prompt=none`` alone), from the ENT session.
+
+    ``params``: the request's parameters; ``account``: the signed-in student (None when
+    signed out); ``trusted``: the service skips the consent page; ``authenticated_at``: when the session's password was typed;
+    ``login_asked_at``: when this very request last sent the browser to ``/login`` (the
+    sign-in that followed satisfies ``prompt=login`` and ``max_age``, even ``max_age=0``).
+    """
+    asks = _authorize_read(params)
+    if isinstance(asks, AuthorizeDecision):
+        return asks
     fresh = (
         account is not None
         and authenticated_at is not None
         and login_asked_at is not None
         and authenticated_at >= login_asked_at
     )
-    if account is None:
-        reason = "login_required"
-    elif fresh:
-        reason = None
-    elif prompt & {"login", "select_account"}:
-        # select_account: the ENT login page is where one signs in as another account.
-        reason = "login_required"
-    elif max_age is not None and (
-        authenticated_at is None or (clock.now() - authenticated_at).total_seconds() > max_age
-    ):
-        reason = "login_required"
-    else:
-        reason = None
-    if reason is None and hint_sub is not None and hint_sub != subject_for(account):  # type: ignore[arg-type]
+    reason = _sign_in_reason(
+        asks=asks, signed_in=account is not None, fresh=fresh, authenticated_at=authenticated_at
+    )
+    if reason is None and asks.hint_sub is not None and asks.hint_sub != subject_for(account):  # type: ignore[arg-type]
         # Another student than the hint names: that one may sign in; once they have, a
         # mismatch is final (OIDC Core 3.1.2.1, id_token_hint).
         if fresh:
@@ -1146,14 +1171,14 @@ def authorize_decide(
             )
         reason = "login_required"
     if reason is not None:
-        if "none" in prompt:
+        if "none" in asks.prompt:
             return AuthorizeDecision(error=reason, description="The student must sign in.")
         return AuthorizeDecision(login=True)
-    if "none" in prompt and not trusted:
+    if "none" in asks.prompt and not trusted:
         return AuthorizeDecision(
             error="consent_required", description="This service needs the student's consent."
         )
-    return AuthorizeDecision(consent="consent" in prompt)
+    return AuthorizeDecision(consent="consent" in asks.prompt)
 
 
 # --- Authorisations and back-channel logout --------------------------------------------------

@@ -120,6 +120,32 @@ def _explain(error: Any) -> str:
     return _("La demande de ce service est incorrecte ; vous n'avez pas été connecté au service.")
 
 
+def _sign_in_first(request: HttpRequest, *, signed_in: bool) -> HttpResponse:
+    """To ``/login``, then back to this authorization request."""
+    # Back here after /login; the sign-in then satisfies prompt=login and max_age,
+    # max_age=0 included (a sign-in later than this moment). A plain request from a
+    # signed-out browser needs no mark (and opens no session for it).
+    if signed_in or _asks_a_fresh_sign_in(request):
+        request.session[keys.OIDC_LOGIN_ASKED] = {
+            "url": request.get_full_path(),
+            "at": clock.now().isoformat(),
+        }
+    return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+
+
+def _prompt_drop_decided(request: HttpRequest) -> None:
+    """Take out of ``prompt`` the values ``authorize_decide`` answered."""
+    # prompt=login and select_account are answered: DOT's own prompt=login would send
+    # the student to /login once more.
+    prompt = [v for v in request.GET.get("prompt", "").split() if v not in _DECIDED]
+    query = request.GET.copy()
+    if prompt:
+        query["prompt"] = " ".join(prompt)
+    else:
+        query.pop("prompt", None)
+    request.GET = query  # type: ignore[assignment]
+
+
 class _ConsentFirst(Exception):
     """Raised instead of issuing a code without the consent page (``prompt=consent``)."""
 
@@ -143,14 +169,7 @@ class AuthorizeView(AuthorizationView):
         try:
             _scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
-            if not isinstance(error, FatalClientError) and not error.oauthlib_error.redirect_uri:
-                # oauthlib leaves the redirect URI out of a few errors (a malformed "claims"):
-                # the registered one the request named, as for every other refusal.
-                error.oauthlib_error.redirect_uri = _registered_redirect_uri(request)
-                error.oauthlib_error.state = request.GET.get("state")
-                if not error.oauthlib_error.redirect_uri:
-                    return self._error_page(error.oauthlib_error, 400)
-            return self.error_response(error, application=None)
+            return self._invalid_request(request, error)
         _ui_locales_apply(request, str(request.GET.get("ui_locales", "")))
         user = request.user
         account = user if user.is_authenticated and isinstance(user, Account) else None
@@ -176,27 +195,22 @@ class AuthorizeView(AuthorizationView):
                 application=None,
             )
         if decision.login:
-            # Back here after /login; the sign-in then satisfies prompt=login and max_age,
-            # max_age=0 included (a sign-in later than this moment). A plain request from a
-            # signed-out browser needs no mark (and opens no session for it).
-            if account is not None or _asks_a_fresh_sign_in(request):
-                request.session[keys.OIDC_LOGIN_ASKED] = {
-                    "url": request.get_full_path(),
-                    "at": clock.now().isoformat(),
-                }
-            return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
+            return _sign_in_first(request, signed_in=account is not None)
         request.session.pop(keys.OIDC_LOGIN_ASKED, None)
         self.consent_forced = decision.consent
-        # prompt=login and select_account are answered: DOT's own prompt=login would send
-        # the student to /login once more.
-        prompt = [v for v in request.GET.get("prompt", "").split() if v not in _DECIDED]
-        query = request.GET.copy()
-        if prompt:
-            query["prompt"] = " ".join(prompt)
-        else:
-            query.pop("prompt", None)
-        request.GET = query  # type: ignore[assignment]
+        _prompt_drop_decided(request)
         return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def _invalid_request(self, request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
+        """The answer to a request oauthlib refused: the error page, or the redirect URI."""
+        if not isinstance(error, FatalClientError) and not error.oauthlib_error.redirect_uri:
+            # oauthlib leaves the redirect URI out of a few errors (a malformed "claims"):
+            # the registered one the request named, as for every other refusal.
+            error.oauthlib_error.redirect_uri = _registered_redirect_uri(request)
+            error.oauthlib_error.state = request.GET.get("state")
+            if not error.oauthlib_error.redirect_uri:
+                return self._error_page(error.oauthlib_error, 400)
+        return self.error_response(error, application=None)
 
     def validate_authorization_request(self, request: HttpRequest) -> Any:
         # Once per request: dispatch has already validated what DOT's get validates again.
@@ -445,35 +459,44 @@ class TokenView(dot_views.TokenView):
         return response
 
 
+# What discovery says that depends on nothing configured.
+_DISCOVERY_FIXED: dict[str, Any] = {
+    "response_types_supported": ["code"],
+    "response_modes_supported": ["query"],
+    "grant_types_supported": ["authorization_code", "refresh_token"],
+    "subject_types_supported": ["public"],
+    "id_token_signing_alg_values_supported": ["RS256"],
+    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    "code_challenge_methods_supported": ["S256"],
+    "claims_supported": SUPPORTED_CLAIMS,
+    "claims_parameter_supported": False,
+    "prompt_values_supported": PROMPT_VALUES,
+    "request_parameter_supported": False,
+    "request_uri_parameter_supported": False,
+}
+# Each endpoint of the document and the URL name of its view.
+_DISCOVERY_ENDPOINTS = {
+    "authorization_endpoint": "authorize",
+    "token_endpoint": "token",
+    "userinfo_endpoint": "user-info",
+    "jwks_uri": "jwks-info",
+    "end_session_endpoint": "rp-initiated-logout",
+    "revocation_endpoint": "revoke-token",
+}
+
+
 @cache_control(public=True, max_age=3600)
 def discovery(request: HttpRequest) -> JsonResponse:
     """``/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0), from BASE_URL."""
     base = str(settings.BASE_URL)
-
-    def url(name: str) -> str:
-        return base + reverse(f"oauth2_provider:{name}")
-
     data = {
         "issuer": base,
-        "authorization_endpoint": url("authorize"),
-        "token_endpoint": url("token"),
-        "userinfo_endpoint": url("user-info"),
-        "jwks_uri": url("jwks-info"),
-        "end_session_endpoint": url("rp-initiated-logout"),
-        "revocation_endpoint": url("revoke-token"),
+        **{
+            key: base + reverse(f"oauth2_provider:{name}")
+            for key, name in _DISCOVERY_ENDPOINTS.items()
+        },
         "scopes_supported": list(oauth2_settings.SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": SUPPORTED_CLAIMS,
-        "claims_parameter_supported": False,
-        "prompt_values_supported": PROMPT_VALUES,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        **_DISCOVERY_FIXED,
         "ui_locales_supported": [code for code, _name in settings.LANGUAGES],
         "backchannel_logout_supported": True,
         # RFC 9207 (COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS): the code comes with "iss".

@@ -265,71 +265,89 @@ def _http_url_error(url: str, *, https_only: bool) -> str | None:
 def service_validate(service: Service) -> None:
     """Check an entry before it is saved; ``ValidationError`` keyed by field, in French."""
     errors: dict[str, list[str]] = {}
+    _common_check(service, errors)
+    if service.protocol == Service.Protocol.CAS:
+        _cas_check(service, errors)
+    elif service.protocol == Service.Protocol.OIDC:
+        _oidc_check(service, errors)
+    if errors:
+        raise ValidationError(errors)
 
-    def add(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
 
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _common_check(service: Service, errors: dict[str, list[str]]) -> None:
+    """The model's own validation, the unique slug, the addresses and the attributes."""
     try:
         service.full_clean(validate_unique=False)
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             for message in messages:
-                add(field, message)
+                _add(errors, field, message)
     if service.slug and (Service.objects.filter(slug=service.slug).exclude(pk=service.pk).exists()):
-        add("slug", _("Ce nom court est déjà pris par un autre service."))
+        _add(errors, "slug", _("Ce nom court est déjà pris par un autre service."))
     if service.home_url and "home_url" not in errors:
         problem = _http_url_error(service.home_url, https_only=False)
         if problem:
-            add("home_url", problem)
+            _add(errors, "home_url", problem)
     if service.logout_url and "logout_url" not in errors:
         problem = _http_url_error(service.logout_url, https_only=False)
         if problem:
-            add("logout_url", problem)
+            _add(errors, "logout_url", problem)
 
     unknown = set(service.attributes or []) - set(Attribute.values)
     if not isinstance(service.attributes, list) or unknown:
-        add("attributes", _("Choisissez des attributs dans la liste."))
+        _add(errors, "attributes", _("Choisissez des attributs dans la liste."))
 
-    if service.protocol == Service.Protocol.CAS:
-        if not service.cas_service_pattern:
-            add("cas_service_pattern", _("Indiquez le motif des adresses du service."))
-        for field in CAS_ONLY:
-            value = getattr(service, field)
-            if value and field not in errors:
-                try:
-                    pattern_hosts(value)
-                except ValidationError as exc:
-                    for message in exc.messages:
-                        add(field, message)
-    elif service.protocol == Service.Protocol.OIDC:
-        if service.oidc_client_id and not _CLIENT_ID_RE.fullmatch(service.oidc_client_id):
-            add(
-                "oidc_client_id",
-                _("Identifiant client : lettres, chiffres et . _ ~ - seulement (100 au plus)."),
-            )
-        elif (
-            service.oidc_client_id
-            and Service.objects.filter(oidc_client_id=service.oidc_client_id)
-            .exclude(pk=service.pk)
-            .exists()
-        ):
-            add(
-                "oidc_client_id", _("Cet identifiant client est déjà utilisé par un autre service.")
-            )
-        uris = [line.strip() for line in service.oidc_redirect_uris.splitlines() if line.strip()]
-        if not uris:
-            add("oidc_redirect_uris", _("Indiquez au moins une adresse de redirection."))
-        elif len(uris) > MAX_REDIRECT_URIS:
-            add(
-                "oidc_redirect_uris",
-                _("%(n)d adresses de redirection au plus.") % {"n": MAX_REDIRECT_URIS},
-            )
-        for uri in uris[:MAX_REDIRECT_URIS]:
-            problem = _http_url_error(uri, https_only=True)
-            if problem:
-                add("oidc_redirect_uris", f"{uri[:100]} : {problem}")
-    if errors:
-        raise ValidationError(errors)
+
+def _cas_check(service: Service, errors: dict[str, list[str]]) -> None:
+    """A CAS entry: a service pattern, and patterns whose hosts can be read."""
+    if not service.cas_service_pattern:
+        _add(errors, "cas_service_pattern", _("Indiquez le motif des adresses du service."))
+    for field in CAS_ONLY:
+        value = getattr(service, field)
+        if value and field not in errors:
+            try:
+                pattern_hosts(value)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    _add(errors, field, message)
+
+
+def _oidc_check(service: Service, errors: dict[str, list[str]]) -> None:
+    """An OIDC entry: a well-formed unused client id, and HTTPS redirect URIs."""
+    if service.oidc_client_id and not _CLIENT_ID_RE.fullmatch(service.oidc_client_id):
+        _add(
+            errors,
+            "oidc_client_id",
+            _("Identifiant client : lettres, chiffres et . _ ~ - seulement (100 au plus)."),
+        )
+    elif (
+        service.oidc_client_id
+        and Service.objects.filter(oidc_client_id=service.oidc_client_id)
+        .exclude(pk=service.pk)
+        .exists()
+    ):
+        _add(
+            errors,
+            "oidc_client_id",
+            _("Cet identifiant client est déjà utilisé par un autre service."),
+        )
+    uris = [line.strip() for line in service.oidc_redirect_uris.splitlines() if line.strip()]
+    if not uris:
+        _add(errors, "oidc_redirect_uris", _("Indiquez au moins une adresse de redirection."))
+    elif len(uris) > MAX_REDIRECT_URIS:
+        _add(
+            errors,
+            "oidc_redirect_uris",
+            _("%(n)d adresses de redirection au plus.") % {"n": MAX_REDIRECT_URIS},
+        )
+    for uri in uris[:MAX_REDIRECT_URIS]:
+        problem = _http_url_error(uri, https_only=True)
+        if problem:
+            _add(errors, "oidc_redirect_uris", f"{uri[:100]} : {problem}")
 
 
 def _normalise(service: Service) -> None:
