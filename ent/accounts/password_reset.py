@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from ent.core import clock, throttle
@@ -318,6 +319,6 @@ def mail_password_changed(*, account: Account, ip: str | None, how: str) -> None
             "when": clock.now(),
             "ip": ip or "",
             "how": how,
-            "reset_link": f"{settings.BASE_URL}/password/reset/",
+            "reset_link": f"{settings.BASE_URL}{reverse('password-reset')}",
         },
     )

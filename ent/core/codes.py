@@ -78,7 +78,7 @@ class LinkPurpose:
 
 # The table of mailed links, one entry per ``OneTimeCode.Purpose`` (tests check it is complete).
 # Data only: ``core`` imports nothing from the apps above it.
-LINK_PURPOSES: dict[str, LinkPurpose] = {
+LINK_PURPOSES: dict[OneTimeCode.Purpose, LinkPurpose] = {
     OneTimeCode.Purpose.ACTIVATION: LinkPurpose(
         url_name="accounts:activation-confirm",
         session_key=keys.ACTIVATION_LINK_CODE,
