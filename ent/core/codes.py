@@ -122,7 +122,7 @@ LINK_PURPOSES: dict[OneTimeCode.Purpose, LinkPurpose] = {
         lifetime_setting="FORWARD_VERIFY_HOURS",
         lifetime_unit="hours",
         cap_setting="FORWARD_VERIFY_LINKS_PER_HOUR",
-        templates=("forwarding_verify",),
+        templates=("forwarding_verify", "forwarding_changed"),
         on_success="ent.webmail.forwarding.forwarding_verify_confirm",
     ),
 }

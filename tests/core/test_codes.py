@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.template.loader import get_template
 from django.test import Client
 from django.urls import reverse
 
@@ -40,6 +41,9 @@ def test_every_purpose_has_a_table_entry(purpose: OneTimeCode.Purpose) -> None:
     else:
         assert links_per_hour(purpose) is None
     assert entry.templates
+    for template in entry.templates:
+        get_template(f"mail/{template}.txt")
+        get_template(f"mail/{template}_subject.txt")
     assert entry.session_key in vars(session_keys).values()
     assert entry.on_success.startswith("ent.")
 
