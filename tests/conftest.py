@@ -207,6 +207,7 @@ def make_active_student(make_student: Any) -> Any:
     from django.core import mail
 
     from ent.accounts import activation
+    from ent.core.codes import CodeStatus
     from ent.core.mail import mail_queue_run
 
     def make(email: str = "sophie@example.org", **overrides: Any) -> Any:
@@ -217,7 +218,7 @@ def make_active_student(make_student: Any) -> Any:
         assert len(mail.outbox) == before + 1, "activation mail not sent"
         code = mail.outbox[-1].body.split("code=")[1].split()[0]
         status = activation.activation_confirm(code=code, ip=None)
-        assert status is activation.ConfirmStatus.ACTIVATED
+        assert status is CodeStatus.DONE
         student.refresh_from_db()
         return student
 

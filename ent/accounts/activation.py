@@ -8,9 +8,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from enum import Enum
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -23,8 +20,8 @@ from ent.core.codes import (
     code_consume,
     code_issue,
     code_lookup,
-    code_refusal,
-    codes_issued_last_hour,
+    link_cap_reached,
+    link_url,
 )
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
@@ -39,17 +36,13 @@ class AlreadyActiveError(Exception):
     """The account was activated meanwhile (another tab, another device)."""
 
 
-def _activation_lifetime() -> timedelta:
-    return timedelta(hours=settings.ACTIVATION_CODE_HOURS)
-
-
 def _mail_activation(*, account: Account, student: Student, code: str) -> None:
     mail_send(
         to=account.personal_email,
         template="activation",
         context={
             "full_name": student.full_name,
-            "link": f"{settings.BASE_URL}/activation/confirm?code={code}",
+            "link": link_url(OneTimeCode.Purpose.ACTIVATION, code),
             "hours": settings.ACTIVATION_CODE_HOURS,
         },
     )
@@ -102,7 +95,6 @@ def _activation_start(*, student: Student, email: str, password: str, ip: str | 
             purpose=OneTimeCode.Purpose.ACTIVATION,
             account=account,
             email=email,
-            lifetime=_activation_lifetime(),
         )
         audit_record(
             kind=Kind.ACTIVATION_STARTED,
@@ -125,32 +117,19 @@ def activation_resend(*, account: Account, ip: str | None) -> None:
         raise AlreadyActiveError
     with transaction.atomic():
         Account.objects.select_for_update().filter(pk=account.pk).first()
-        sent = codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.ACTIVATION)
-        if sent >= settings.ACTIVATION_RESEND_PER_HOUR + 1:
+        # The cap (ACTIVATION_RESEND_PER_HOUR) counts resends: the first link is not one.
+        if link_cap_reached(account=account, purpose=OneTimeCode.Purpose.ACTIVATION):
             raise ResendRefusedError
         _row, code = code_issue(
             purpose=OneTimeCode.Purpose.ACTIVATION,
             account=account,
             email=account.personal_email,
-            lifetime=_activation_lifetime(),
         )
         audit_record(kind=Kind.ACTIVATION_RESENT, student=account.student, ip=ip)
         _mail_activation(account=account, student=account.student, code=code)
 
 
-class ConfirmStatus(Enum):
-    """Outcome of following the mailed link."""
-
-    ACTIVATED = "activated"
-    ALREADY_ACTIVE = "already_active"
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    USED = "used"
-    REVOKED = "revoked"
-    THROTTLED = "throttled"
-
-
-def activation_code_status(code: str) -> ConfirmStatus | None:
+def activation_code_status(code: str) -> CodeStatus | None:
     """What the GET page should say before the button: None when the code can be used."""
     status, row = code_lookup(OneTimeCode.Purpose.ACTIVATION, code)
     if status is CodeStatus.VALID:
@@ -158,13 +137,13 @@ def activation_code_status(code: str) -> ConfirmStatus | None:
     return _refusal(status, row)
 
 
-def _refusal(status: CodeStatus, row: OneTimeCode | None) -> ConfirmStatus:
+def _refusal(status: CodeStatus, row: OneTimeCode | None) -> CodeStatus:
     if row is not None and row.account.state == Account.State.ACTIVE:
-        return ConfirmStatus.ALREADY_ACTIVE
-    return code_refusal(status, ConfirmStatus)
+        return CodeStatus.ALREADY_ACTIVE
+    return status
 
 
-def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
+def activation_confirm(*, code: str, ip: str | None) -> CodeStatus:
     """Step 3: the POST behind the mailed link. Activates exactly once.
 
     Two clicks at once: ``code_consume`` lets one win; the other is told the account is
@@ -173,7 +152,7 @@ def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
     status, row = code_check(purpose=OneTimeCode.Purpose.ACTIVATION, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
         refusal = _refusal(status, row)
-        if row is not None and refusal is not ConfirmStatus.ALREADY_ACTIVE:
+        if row is not None and refusal is not CodeStatus.ALREADY_ACTIVE:
             audit_record(
                 kind=Kind.ACTIVATION_CODE_REJECTED,
                 student=row.account.student,
@@ -185,15 +164,15 @@ def activation_confirm(*, code: str, ip: str | None) -> ConfirmStatus:
         if not code_consume(row):
             account = Account.objects.get(pk=row.account_id)
             return (
-                ConfirmStatus.ALREADY_ACTIVE
+                CodeStatus.ALREADY_ACTIVE
                 if account.state == Account.State.ACTIVE
-                else ConfirmStatus.USED
+                else CodeStatus.USED
             )
         try:
             account_activate(account=row.account, email=row.email, ip=ip)
         except TransitionError:
             # Locked or disabled by the help desk meanwhile: the link cannot override that.
             transaction.set_rollback(True)
-            return ConfirmStatus.USED
+            return CodeStatus.USED
     metrics.ACTIVATIONS.labels(step="confirmed").inc()
-    return ConfirmStatus.ACTIVATED
+    return CodeStatus.DONE

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from ent.core.codes import link_url
 from ent.core.mail import mail_preview
+from ent.core.models import OneTimeCode
 
 from . import password_policy
 
@@ -32,7 +34,7 @@ def _sample(template: str, context: dict[str, object]) -> dict[str, str]:
 
 def documentation(request: HttpRequest) -> HttpResponse:
     """How to activate, password rules, what the mails look like, forwarding, help."""
-    activation_link = f"{settings.BASE_URL}/activation/confirm?code={SAMPLE_CODE}"
+    activation_link = link_url(OneTimeCode.Purpose.ACTIVATION, SAMPLE_CODE)
     return render(
         request,
         "accounts/documentation.html",
@@ -57,7 +59,7 @@ def documentation(request: HttpRequest) -> HttpResponse:
                 {
                     "full_name": SAMPLE_NAME,
                     "username": "21900042",
-                    "link": f"{settings.BASE_URL}/password/reset/confirm?code={SAMPLE_CODE}",
+                    "link": link_url(OneTimeCode.Purpose.PASSWORD_RESET, SAMPLE_CODE),
                     "minutes": settings.PASSWORD_RESET_CODE_MINUTES,
                 },
             ),

@@ -1,7 +1,7 @@
 """Changing the personal address, top to bottom.
 
 1. ``email_change_start``: a verification link goes to the NEW address
-   (``BASE_URL/account/email/confirm?code=…``). Nothing changes yet: the reset links keep going
+   (``link_url``: ``BASE_URL/account/email/confirm?code=…``). Nothing changes yet: the reset links keep going
    to the old, verified address until the new one is proved. The student calls it from the
    profile (after typing the password again); the help desk calls it when it approves an
    address-change request.
@@ -10,9 +10,6 @@
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
-from enum import Enum
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,8 +24,8 @@ from ent.core.codes import (
     code_check,
     code_consume,
     code_issue,
-    code_refusal,
-    codes_issued_last_hour,
+    link_cap_reached,
+    link_url,
 )
 from ent.core.mail import mail_send
 from ent.core.messages import mask_email
@@ -60,17 +57,8 @@ def normalise_email(raw: str) -> str:
     return f"{local}@{domain}"
 
 
-# Verification links a student may have sent per hour (each goes to an address they typed:
-# without a limit the form would mail anyone, over and over). The help desk is not limited.
-LINKS_PER_HOUR = 5
-
-
 class TooManyRequestsError(Exception):
     """The student asked for too many verification links in the last hour."""
-
-
-def _lifetime() -> timedelta:
-    return timedelta(hours=settings.EMAIL_CHANGE_CODE_HOURS)
 
 
 def email_change_start(
@@ -81,7 +69,9 @@ def email_change_start(
     A newer request revokes the previous link. ``actor`` is the staff member when the help
     desk starts it, the account itself or None when the student does. Raises
     ``ValidationError`` for an address that cannot be a personal one, and
-    ``TooManyRequestsError`` after ``LINKS_PER_HOUR`` student requests in an hour.
+    ``TooManyRequestsError`` after ``EMAIL_CHANGE_LINKS_PER_HOUR`` student requests in an hour
+    (each link goes to an address they typed: without a limit the form would mail anyone, over
+    and over). The help desk is not limited.
     """
     address = normalise_email(new_email)
     by_helpdesk = actor is not None and actor.pk != account.pk
@@ -91,16 +81,12 @@ def email_change_start(
             .select_related("student")
             .get(pk=account.pk)
         )
-        if not by_helpdesk and (
-            codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.EMAIL_CHANGE)
-            >= LINKS_PER_HOUR
+        if not by_helpdesk and link_cap_reached(
+            account=account, purpose=OneTimeCode.Purpose.EMAIL_CHANGE
         ):
             raise TooManyRequestsError
         _row, code = code_issue(
-            purpose=OneTimeCode.Purpose.EMAIL_CHANGE,
-            account=account,
-            email=address,
-            lifetime=_lifetime(),
+            purpose=OneTimeCode.Purpose.EMAIL_CHANGE, account=account, email=address
         )
         audit_record(
             kind=Kind.EMAIL_CHANGE_REQUESTED,
@@ -115,39 +101,23 @@ def email_change_start(
             template="email_change",
             context={
                 "full_name": account.display_name,
-                "link": f"{settings.BASE_URL}/account/email/confirm?code={code}",
+                "link": link_url(OneTimeCode.Purpose.EMAIL_CHANGE, code),
                 "hours": settings.EMAIL_CHANGE_CODE_HOURS,
             },
         )
 
 
-class EmailChangeStatus(Enum):
-    """Outcome of following the verification link."""
-
-    CHANGED = "changed"
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    USED = "used"
-    REVOKED = "revoked"
-    INACTIVE = "inactive"  # locked or disabled since the link was sent
-    THROTTLED = "throttled"
-
-
-def _refusal(status: CodeStatus) -> EmailChangeStatus:
-    return code_refusal(status, EmailChangeStatus)
-
-
-def email_change_code_status(code: str, *, ip: str | None) -> EmailChangeStatus | None:
+def email_change_code_status(code: str, *, ip: str | None) -> CodeStatus | None:
     """What the page with the button should say: None when the link can be used.
 
     Throttled per client address like the confirmation (``code_check``): the page answers
     whether a guessed code exists.
     """
     status, _row = code_check(purpose=OneTimeCode.Purpose.EMAIL_CHANGE, code=code, ip=ip)
-    return None if status is CodeStatus.VALID else _refusal(status)
+    return None if status is CodeStatus.VALID else status
 
 
-def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
+def email_change_confirm(*, code: str, ip: str | None) -> CodeStatus:
     """Switch to the verified new address, once, and notify the old one."""
     status, row = code_check(
         purpose=OneTimeCode.Purpose.EMAIL_CHANGE,
@@ -156,9 +126,9 @@ def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
         rejected_kind=Kind.EMAIL_CHANGE_CODE_REJECTED,
     )
     if status is not CodeStatus.VALID or row is None:
-        return _refusal(status)
+        return status
     if row.account.state != Account.State.ACTIVE:
-        return EmailChangeStatus.INACTIVE
+        return CodeStatus.INACTIVE
     with transaction.atomic():
         account = (
             Account.objects.select_for_update(of=("self",))
@@ -167,9 +137,9 @@ def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
         )
         # Checked again under the row lock: a lock by the help desk may have just committed.
         if account.state != Account.State.ACTIVE:
-            return EmailChangeStatus.INACTIVE
+            return CodeStatus.INACTIVE
         if not code_consume(row):
-            return EmailChangeStatus.USED
+            return CodeStatus.USED
         old = account.personal_email
         account.personal_email = row.email
         account.personal_email_verified_at = clock.now()
@@ -200,4 +170,4 @@ def email_change_confirm(*, code: str, ip: str | None) -> EmailChangeStatus:
                     "ip": ip or "",
                 },
             )
-    return EmailChangeStatus.CHANGED
+    return CodeStatus.DONE

@@ -21,11 +21,11 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from ent.core import clock, throttle
@@ -38,8 +38,8 @@ from ent.core.codes import (
     code_consume,
     code_hash,
     code_issue,
-    code_refusal,
-    codes_issued_last_hour,
+    link_cap_reached,
+    link_url,
 )
 from ent.core.mail import mail_pretend, mail_send
 from ent.core.models import OneTimeCode
@@ -47,11 +47,6 @@ from ent.core.models import OneTimeCode
 from . import password_policy
 from .models import Account
 from .sessions import sessions_end
-
-# Links mailed to one account per hour, whoever asks (the student, the help desk). Beyond it
-# the public form still answers as usual but nothing is sent: a visible refusal would tell
-# that the account exists.
-LINKS_PER_ACCOUNT_PER_HOUR = 5
 
 # The public request never answers faster than this. Both branches already do the same work
 # and the mail leaves from a thread, but an INSERT and a thread competing for the interpreter
@@ -112,15 +107,11 @@ def can_receive_link(account: Account) -> bool:
     )
 
 
-def _lifetime() -> timedelta:
-    return timedelta(minutes=settings.PASSWORD_RESET_CODE_MINUTES)
-
-
 def _mail_context(account: Account, code: str) -> dict[str, object]:
     return {
         "full_name": account.display_name,
         "username": account.username,
-        "link": f"{settings.BASE_URL}/password/reset/confirm?code={code}",
+        "link": link_url(OneTimeCode.Purpose.PASSWORD_RESET, code),
         "minutes": settings.PASSWORD_RESET_CODE_MINUTES,
     }
 
@@ -130,7 +121,6 @@ def _issue_and_mail(account: Account) -> None:
         purpose=OneTimeCode.Purpose.PASSWORD_RESET,
         account=account,
         email=account.personal_email,
-        lifetime=_lifetime(),
     )
     mail_send(
         to=account.personal_email,
@@ -195,14 +185,16 @@ def _outcome(account: Account | None) -> str:
         return str(account.state)
     if not can_receive_link(account):
         return "no_verified_address"
-    sent = codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET)
-    if sent >= LINKS_PER_ACCOUNT_PER_HOUR:
+    # Links mailed to one account per hour, whoever asks (the student, the help desk): beyond
+    # PASSWORD_RESET_LINKS_PER_HOUR the public form still answers as usual but nothing is sent
+    # (a visible refusal would tell that the account exists).
+    if link_cap_reached(account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET):
         return "limit"
     return "sent"
 
 
 class ResetLimitError(Exception):
-    """The account already got ``LINKS_PER_ACCOUNT_PER_HOUR`` reset links in the last hour."""
+    """The account already got ``PASSWORD_RESET_LINKS_PER_HOUR`` reset links in the last hour."""
 
 
 def password_reset_send(*, account: Account, actor: Account | None, ip: str | None) -> bool:
@@ -210,8 +202,8 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
 
     Returns False, sending nothing, when the account is not active or has no verified personal
     address. Raises ``ResetLimitError`` (nothing sent, the refusal audited) when the account
-    already got ``LINKS_PER_ACCOUNT_PER_HOUR`` links in the hour, as the public form does: the
-    button is no way around the cap on mails to one mailbox. The audit record names ``actor``
+    already got ``PASSWORD_RESET_LINKS_PER_HOUR`` links in the hour, as the public form does:
+    the button is no way around the cap on mails to one mailbox. The audit record names ``actor``
     (the staff member who pressed the button).
     """
     with transaction.atomic():
@@ -221,12 +213,10 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
             .get(pk=account.pk)
         )
         outcome = "sent" if can_receive_link(account) else "refused"
-        if outcome == "sent":
-            sent_last_hour = codes_issued_last_hour(
-                account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET
-            )
-            if sent_last_hour >= LINKS_PER_ACCOUNT_PER_HOUR:
-                outcome = "limit"
+        if outcome == "sent" and link_cap_reached(
+            account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET
+        ):
+            outcome = "limit"
         if outcome == "sent":
             _issue_and_mail(account)
         audit_record(
@@ -242,18 +232,6 @@ def password_reset_send(*, account: Account, actor: Account | None, ip: str | No
     return outcome == "sent"
 
 
-class ResetStatus(Enum):
-    """Outcome of following a reset link."""
-
-    RESET = "reset"
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    USED = "used"
-    REVOKED = "revoked"
-    INACTIVE = "inactive"  # locked or disabled since the link was sent
-    THROTTLED = "throttled"
-
-
 @dataclass(frozen=True)
 class ResetLink:
     """A usable link: whose account (for the greeting and the password's personal data)."""
@@ -261,7 +239,7 @@ class ResetLink:
     account: Account
 
 
-def password_reset_code_status(code: str, *, ip: str | None) -> ResetStatus | ResetLink:
+def password_reset_code_status(code: str, *, ip: str | None) -> CodeStatus | ResetLink:
     """What the page with the form should show: the form (``ResetLink``) or why not.
 
     Throttled per client address like the confirmation (``code_check``): opening the page is
@@ -269,14 +247,10 @@ def password_reset_code_status(code: str, *, ip: str | None) -> ResetStatus | Re
     """
     status, row = code_check(purpose=OneTimeCode.Purpose.PASSWORD_RESET, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
-        return _refusal(status)
+        return status
     if row.account.state != Account.State.ACTIVE:
-        return ResetStatus.INACTIVE
+        return CodeStatus.INACTIVE
     return ResetLink(account=row.account)
-
-
-def _refusal(status: CodeStatus) -> ResetStatus:
-    return code_refusal(status, ResetStatus)
 
 
 def new_password_problems(account: Account, password: str) -> list[str]:
@@ -289,7 +263,7 @@ def new_password_problems(account: Account, password: str) -> list[str]:
     return problems
 
 
-def password_reset_confirm(*, code: str, password: str, ip: str | None) -> ResetStatus:
+def password_reset_confirm(*, code: str, password: str, ip: str | None) -> CodeStatus:
     """Set the new password behind a valid link, once; end every session of the account.
 
     Raises ``ValidationError`` (the messages for the form) when the password breaks the policy
@@ -302,10 +276,10 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
         rejected_kind=Kind.PASSWORD_RESET_CODE_REJECTED,
     )
     if status is not CodeStatus.VALID or row is None:
-        return _refusal(status)
+        return status
     account = row.account
     if account.state != Account.State.ACTIVE:
-        return ResetStatus.INACTIVE
+        return CodeStatus.INACTIVE
     problems = new_password_problems(account, password)
     if problems:
         raise ValidationError(problems)
@@ -316,10 +290,10 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
             .get(pk=account.pk)
         )
         if not code_consume(row):
-            return ResetStatus.USED
+            return CodeStatus.USED
         if account.state != Account.State.ACTIVE:
             transaction.set_rollback(True)
-            return ResetStatus.INACTIVE
+            return CodeStatus.INACTIVE
         account.set_password(password)
         account.save(update_fields=["password"])
         ended = sessions_end(account=account)
@@ -329,7 +303,7 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
     # by wrong guesses of the old one from untrusted clients is lifted (the daily cap stays),
     # so the new password works at once. The INE's counter is left as it is.
     throttle.release(throttle.password_policy(), account.username)
-    return ResetStatus.RESET
+    return CodeStatus.DONE
 
 
 def mail_password_changed(*, account: Account, ip: str | None, how: str) -> None:
@@ -345,6 +319,6 @@ def mail_password_changed(*, account: Account, ip: str | None, how: str) -> None
             "when": clock.now(),
             "ip": ip or "",
             "how": how,
-            "reset_link": f"{settings.BASE_URL}/password/reset/",
+            "reset_link": f"{settings.BASE_URL}{reverse('password-reset')}",
         },
     )

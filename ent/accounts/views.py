@@ -14,12 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ent.core import session_keys as keys
+from ent.core.codes import CodeStatus, code_landing, code_result, landed_code, landed_code_forget
 from ent.core.forms import posted
 from ent.core.messages import mask_email
+from ent.core.models import OneTimeCode
 from ent.core.net import client_ip
 
 from . import activation, identity, password_policy
-from .activation import ConfirmStatus
 from .forms import ActivationForm, IdentifyForm
 from .identity import IdentifyStatus
 from .models import Account
@@ -120,7 +121,7 @@ def sent(request: HttpRequest) -> HttpResponse:
     if account is None:
         return redirect("accounts:activation")
     if account.state != Account.State.PENDING:
-        return _confirm_result(request, ConfirmStatus.ALREADY_ACTIVE)
+        return _confirm_result(request, CodeStatus.ALREADY_ACTIVE)
     if request.method == "POST":
         try:
             activation.activation_resend(account=account, ip=client_ip(request))
@@ -154,45 +155,36 @@ def sent(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest) -> HttpResponse:
     """The mailed link ``/activation/confirm?code=…``.
 
-    The code first moves from the URL into the session, and the browser is sent to the same
-    page without it: the code then never appears in a Referer header or in the address bar of
-    the page with the button. (``Referrer-Policy: no-referrer`` on that page instead would make
-    browsers send ``Origin: null`` with its form, which the CSRF check rightly refuses.)
-    GET shows one button (mail scanners prefetch links, so a GET changes nothing); POST
-    activates.
+    The code first moves from the URL into the session (``code_landing``), and the browser is
+    sent to the same page without it. GET shows one button (mail scanners prefetch links, so a
+    GET changes nothing); POST activates.
     """
-    if request.method == "GET" and "code" in request.GET:
-        request.session[keys.ACTIVATION_LINK_CODE] = request.GET["code"][:64]
-        response = redirect("accounts:activation-confirm")
-        response["Referrer-Policy"] = "no-referrer"
-        return response
-    code = request.session.get(keys.ACTIVATION_LINK_CODE, "")
+    landing = code_landing(request, OneTimeCode.Purpose.ACTIVATION)
+    if landing is not None:
+        return landing
+    # A form posted with the code itself (a client without cookies, a script) is accepted too.
+    code = landed_code(request, OneTimeCode.Purpose.ACTIVATION)
     if request.method == "GET":
-        refusal = activation.activation_code_status(code) if code else ConfirmStatus.UNKNOWN
+        refusal = activation.activation_code_status(code) if code else CodeStatus.UNKNOWN
         if refusal is None:
             return render(request, "accounts/activation_confirm.html")
         return _confirm_result(request, refusal)
-    # A form posted with the code itself (a client without cookies, a script) is accepted too.
-    code = request.POST.get("code") or code
     status = activation.activation_confirm(code=code, ip=client_ip(request))
-    request.session.pop(keys.ACTIVATION_LINK_CODE, None)
-    if status is ConfirmStatus.ACTIVATED:
+    landed_code_forget(request, OneTimeCode.Purpose.ACTIVATION)
+    if status is CodeStatus.DONE:
         request.session.pop(keys.ACTIVATION_STUDENT, None)
         request.session.pop(keys.ACTIVATION_ACCOUNT, None)
     return _confirm_result(request, status)
 
 
-def _confirm_result(request: HttpRequest, status: ConfirmStatus) -> HttpResponse:
-    code_status = {
-        ConfirmStatus.ACTIVATED: 200,
-        ConfirmStatus.ALREADY_ACTIVE: 200,
-        ConfirmStatus.THROTTLED: 429,
-    }.get(status, 400)
-    return render(
+def _confirm_result(request: HttpRequest, status: CodeStatus) -> HttpResponse:
+    # No Referrer-Policy here, as before: the page is reached without the code in its URL.
+    return code_result(
         request,
-        "accounts/activation_result.html",
-        {"status": status.value},
-        status=code_status,
+        template="accounts/activation_result.html",
+        status=status,
+        ok=frozenset({CodeStatus.DONE, CodeStatus.ALREADY_ACTIVE}),
+        no_referrer=False,
     )
 
 

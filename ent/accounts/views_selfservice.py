@@ -1,10 +1,10 @@
 """Self-service pages: forgotten password, profile, password and address changes.
 
 Thin: parse with a form, call one service of ``password_reset``, ``password_change`` or
-``email_change``, render. Mailed links follow the activation pattern (see
-``ent.accounts.views.confirm``): the GET with ``?code=`` moves the code into the session and
-redirects, with ``Referrer-Policy: no-referrer``, to the same URL without it, so the code
-never shows in a Referer header nor in the address bar of the page holding the form.
+``email_change``, render. Mailed links land with ``ent.core.codes.code_landing``: the GET with
+``?code=`` moves the code into the session and redirects, with ``Referrer-Policy:
+no-referrer``, to the same URL without it, so the code never shows in a Referer header nor in
+the address bar of the page holding the form.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ent.core import clock
-from ent.core import session_keys as keys
+from ent.core.codes import CodeStatus, code_landing, code_result, landed_code, landed_code_forget
 from ent.core.forms import posted
 from ent.core.messages import retry_message
 from ent.core.models import AuditEvent, OneTimeCode
 from ent.core.net import client_ip
 
 from . import email_change, password_policy, password_reset
-from .email_change import EmailChangeStatus
 from .forms_selfservice import (
     EmailChangeForm,
     PasswordChangeForm,
@@ -41,18 +40,13 @@ from .forms_selfservice import (
 )
 from .models import Account, AccountSession
 from .password_change import WrongPasswordError, password_change, password_verify
-from .password_reset import ResetLink, ResetStatus
+from .password_reset import ResetLink
+
+_RESET = OneTimeCode.Purpose.PASSWORD_RESET
+_EMAIL = OneTimeCode.Purpose.EMAIL_CHANGE
 
 # How many sign-ins the profile lists.
 LAST_LOGINS = 10
-
-
-def _code_to_session(request: HttpRequest, key: str, url_name: str) -> HttpResponse:
-    """The mailed link's GET: keep the code in the session, drop it from the URL."""
-    request.session[key] = request.GET["code"][:64]
-    response = redirect(url_name)
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 # --- Forgotten password -------------------------------------------------------------------
@@ -83,27 +77,24 @@ def reset_request(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reset_confirm(request: HttpRequest) -> HttpResponse:
     """``/password/reset/confirm``: the new password, behind the mailed link."""
-    if request.method == "GET" and "code" in request.GET:
-        return _code_to_session(request, keys.PASSWORD_RESET_LINK_CODE, "accounts:reset-confirm")
-    code = request.POST.get("code") or request.session.get(keys.PASSWORD_RESET_LINK_CODE, "")
-    found = (
-        password_reset.password_reset_code_status(code, ip=client_ip(request))
-        if code
-        else ResetStatus.UNKNOWN
-    )
+    landing = code_landing(request, _RESET)
+    if landing is not None:
+        return landing
+    code = landed_code(request, _RESET)
+    ip = client_ip(request)
+    found = password_reset.password_reset_code_status(code, ip=ip) if code else CodeStatus.UNKNOWN
     if not isinstance(found, ResetLink):
         return _reset_result(request, found)
     form = ResetPasswordForm(posted(request), account=found.account)
     if request.method == "POST" and form.is_valid():
+        password = form.cleaned_data["password1"]
         try:
-            status = password_reset.password_reset_confirm(
-                code=code, password=form.cleaned_data["password1"], ip=client_ip(request)
-            )
+            status = password_reset.password_reset_confirm(code=code, password=password, ip=ip)
         except ValidationError as exc:
             form.add_error("password1", exc)
         else:
-            request.session.pop(keys.PASSWORD_RESET_LINK_CODE, None)
-            if status is ResetStatus.RESET and request.user.is_authenticated:
+            landed_code_forget(request, _RESET)
+            if status is CodeStatus.DONE and request.user.is_authenticated:
                 # Every session of the account ended; this browser's too (no automatic login).
                 logout(request)
             return _reset_result(request, status)
@@ -114,16 +105,13 @@ def reset_confirm(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _reset_result(request: HttpRequest, status: ResetStatus) -> HttpResponse:
-    code_status = {ResetStatus.RESET: 200, ResetStatus.THROTTLED: 429}.get(status, 400)
-    response = render(
+def _reset_result(request: HttpRequest, status: CodeStatus) -> HttpResponse:
+    return code_result(
         request,
-        "accounts/reset_result.html",
-        {"status": status.value, "minutes": settings.PASSWORD_RESET_CODE_MINUTES},
-        status=code_status,
+        template="accounts/reset_result.html",
+        status=status,
+        context={"minutes": settings.PASSWORD_RESET_CODE_MINUTES},
     )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 # --- Profile and signed-in changes ----------------------------------------------------------
@@ -246,29 +234,26 @@ def email_change_view(request: HttpRequest) -> HttpResponse:
                     account=account, new_email=address, actor=account, ip=ip
                 )
             except email_change.TooManyRequestsError:
-                form.add_error(
-                    None,
-                    _(
-                        "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
-                        " dernier reçu, ou réessayez plus tard."
-                    ),
-                )
-                return render(
-                    request,
-                    "accounts/email_change.html",
-                    {"form": form, "account": account},
-                    status=429,
-                )
-            messages.success(
-                request,
-                _(
-                    "Un lien de confirmation a été envoyé à %(email)s. Votre adresse actuelle reste"
-                    " utilisée tant que vous ne l'avez pas suivi."
-                )
-                % {"email": address},
-            )
+                form.add_error(None, _too_many_links_message())
+                context = {"form": form, "account": account}
+                return render(request, "accounts/email_change.html", context, status=429)
+            messages.success(request, _link_sent_message(address))
             return redirect("accounts:profile")
     return render(request, "accounts/email_change.html", {"form": form, "account": account})
+
+
+def _too_many_links_message() -> str:
+    return _(
+        "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
+        " dernier reçu, ou réessayez plus tard."
+    )
+
+
+def _link_sent_message(address: str) -> str:
+    return _(
+        "Un lien de confirmation a été envoyé à %(email)s. Votre adresse actuelle reste"
+        " utilisée tant que vous ne l'avez pas suivi."
+    ) % {"email": address}
 
 
 @never_cache
@@ -276,32 +261,20 @@ def email_change_view(request: HttpRequest) -> HttpResponse:
 def email_confirm(request: HttpRequest) -> HttpResponse:
     """``/account/email/confirm``: the link mailed to the new address (no sign-in needed:
     it may be opened on another device; the code proves the mailbox)."""
-    if request.method == "GET" and "code" in request.GET:
-        return _code_to_session(request, keys.EMAIL_CHANGE_LINK_CODE, "accounts:email-confirm")
-    code = request.POST.get("code") or request.session.get(keys.EMAIL_CHANGE_LINK_CODE, "")
+    landing = code_landing(request, _EMAIL)
+    if landing is not None:
+        return landing
+    code = landed_code(request, _EMAIL)
+    ip = client_ip(request)
     if request.method == "GET":
-        refusal = (
-            email_change.email_change_code_status(code, ip=client_ip(request))
-            if code
-            else EmailChangeStatus.UNKNOWN
-        )
+        refusal = email_change.email_change_code_status(code, ip=ip) if code else CodeStatus.UNKNOWN
         if refusal is None:
             return render(request, "accounts/email_confirm.html")
         return _email_result(request, refusal)
-    status = email_change.email_change_confirm(code=code, ip=client_ip(request))
-    request.session.pop(keys.EMAIL_CHANGE_LINK_CODE, None)
+    status = email_change.email_change_confirm(code=code, ip=ip)
+    landed_code_forget(request, _EMAIL)
     return _email_result(request, status)
 
 
-def _email_result(request: HttpRequest, status: EmailChangeStatus) -> HttpResponse:
-    code_status = {EmailChangeStatus.CHANGED: 200, EmailChangeStatus.THROTTLED: 429}.get(
-        status, 400
-    )
-    response = render(
-        request,
-        "accounts/email_result.html",
-        {"status": status.value},
-        status=code_status,
-    )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+def _email_result(request: HttpRequest, status: CodeStatus) -> HttpResponse:
+    return code_result(request, template="accounts/email_result.html", status=status)

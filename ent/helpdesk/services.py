@@ -10,8 +10,6 @@ chooses their own through a single-use link, a student through the reset link.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
@@ -23,7 +21,7 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_end
 from ent.core import throttle
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_check, code_consume, code_issue
+from ent.core.codes import CodeStatus, code_check, code_consume, code_issue, link_url
 from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
 
@@ -135,11 +133,7 @@ def account_activation_resend(*, account: Account, actor: Account, ip: str | Non
 
 def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> None:
     """Send a password reset link to the verified personal address (never to another one)."""
-    from ent.accounts.password_reset import (
-        LINKS_PER_ACCOUNT_PER_HOUR,
-        ResetLimitError,
-        password_reset_send,
-    )
+    from ent.accounts.password_reset import ResetLimitError, password_reset_send
 
     if account.state != Account.State.ACTIVE or not account.personal_email_verified_at:
         raise ActionError(
@@ -155,7 +149,7 @@ def account_reset_send(*, account: Account, actor: Account, ip: str | None) -> N
             _(
                 "Le lien n'a pas été envoyé : ce compte a déjà reçu %(n)d liens de réinitialisation dans l'heure. Réessayez plus tard."
             )
-            % {"n": LINKS_PER_ACCOUNT_PER_HOUR}
+            % {"n": settings.PASSWORD_RESET_LINKS_PER_HOUR}
         ) from None
     if not sent:
         raise ActionError(_("Le lien n'a pas été envoyé : le compte ne peut pas le recevoir."))
@@ -172,17 +166,14 @@ def _set_role(account: Account, role: Role) -> None:
 
 def _mail_invite(account: Account) -> None:
     _row, code = code_issue(
-        purpose=OneTimeCode.Purpose.STAFF_INVITE,
-        account=account,
-        email=account.personal_email,
-        lifetime=timedelta(hours=settings.STAFF_INVITE_HOURS),
+        purpose=OneTimeCode.Purpose.STAFF_INVITE, account=account, email=account.personal_email
     )
     mail_send(
         to=account.personal_email,
         template="staff_invite",
         context={
             "username": account.username,
-            "link": f"{settings.BASE_URL}/helpdesk/invite?code={code}",
+            "link": link_url(OneTimeCode.Purpose.STAFF_INVITE, code),
             "hours": settings.STAFF_INVITE_HOURS,
         },
     )

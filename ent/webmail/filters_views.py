@@ -1,8 +1,8 @@
 """Courrier › Filtres: the Filtres page, Transfert, its verification link, and Répondeur.
 
 Thin: parse with a form, call one service of ``ent.webmail.forwarding`` (or ``vacation``),
-render. The mailed link follows the activation and address-change pattern: the GET with
-``?code=`` moves the code into the session and redirects, with ``Referrer-Policy:
+render. The mailed link lands with ``ent.core.codes.code_landing``, as every mailed link: the
+GET with ``?code=`` moves the code into the session and redirects, with ``Referrer-Policy:
 no-referrer``, to the same URL without it; a POST button then confirms.
 
 A mail store that cannot be reached gives a clear page (503), never a stack trace, and the form
@@ -22,13 +22,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ent.accounts.models import Account
 from ent.accounts.password_change import WrongPasswordError, password_verify
 from ent.accounts.views_selfservice import student_required
-from ent.core import session_keys as keys
+from ent.core.codes import CodeStatus, code_landing, code_result, landed_code, landed_code_forget
+from ent.core.models import OneTimeCode
 from ent.core.net import client_ip
 
 from . import forwarding, vacation
 from .backends import MailStoreError, mail_store
 from .filters_forms import ForwardingForm, VacationForm
-from .forwarding import PendingRule, SetOutcome, VerifyStatus
+from .forwarding import PendingRule, SetOutcome
+
+_FORWARD = OneTimeCode.Purpose.FORWARD_VERIFY
 
 
 def _account(request: HttpRequest) -> Account:
@@ -169,15 +172,13 @@ def forwarding_confirm(request: HttpRequest) -> HttpResponse:
     No sign-in needed: the link is often opened in the other mailbox, on another device; the
     code proves that mailbox, and the student typed their password when asking for it.
     """
-    if request.method == "GET" and "code" in request.GET:
-        request.session[keys.FORWARD_VERIFY_LINK_CODE] = request.GET["code"][:64]
-        response = redirect("webmail:filters-forwarding-confirm")
-        response["Referrer-Policy"] = "no-referrer"
-        return response
-    code = request.POST.get("code") or request.session.get(keys.FORWARD_VERIFY_LINK_CODE, "")
+    landing = code_landing(request, _FORWARD)
+    if landing is not None:
+        return landing
+    code = landed_code(request, _FORWARD)
     ip = client_ip(request)
     if request.method == "GET":
-        found = forwarding.forwarding_verify_pending(code, ip=ip) if code else VerifyStatus.UNKNOWN
+        found = forwarding.forwarding_verify_pending(code, ip=ip) if code else CodeStatus.UNKNOWN
         if isinstance(found, PendingRule):
             return render(
                 request,
@@ -186,24 +187,16 @@ def forwarding_confirm(request: HttpRequest) -> HttpResponse:
             )
         return _confirm_result(request, found)
     try:
-        status = forwarding.forwarding_verify_confirm(code=str(code), ip=ip)
+        status = forwarding.forwarding_verify_confirm(code=code, ip=ip)
     except MailStoreError:
         return _unavailable(request)
-    if status is not VerifyStatus.REFUSED:
-        request.session.pop(keys.FORWARD_VERIFY_LINK_CODE, None)
+    if status is not CodeStatus.REFUSED:
+        landed_code_forget(request, _FORWARD)
     return _confirm_result(request, status)
 
 
-def _confirm_result(request: HttpRequest, status: VerifyStatus) -> HttpResponse:
-    code_status = {VerifyStatus.SET: 200, VerifyStatus.THROTTLED: 429}.get(status, 400)
-    response = render(
-        request,
-        "webmail/filters_forwarding_result.html",
-        {"status": status.value},
-        status=code_status,
-    )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+def _confirm_result(request: HttpRequest, status: CodeStatus) -> HttpResponse:
+    return code_result(request, template="webmail/filters_forwarding_result.html", status=status)
 
 
 # --- Répondeur (automatic reply) -----------------------------------------------------------

@@ -40,7 +40,7 @@ code unused), and a rule is never in force without its audit record being writte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
 from django.conf import settings
@@ -57,8 +57,8 @@ from ent.core.codes import (
     code_check,
     code_consume,
     code_issue,
-    code_refusal,
-    codes_issued_last_hour,
+    link_cap_reached,
+    link_url,
 )
 from ent.core.mail import mail_send
 from ent.core.messages import mask_email
@@ -72,10 +72,6 @@ from .models import PendingForwarding
 # Pigeonhole redirects at most 4 times (``sieve_max_redirects``): a longer chain would not
 # deliver anyway, so it is refused like a loop.
 MAX_HOPS = 5
-
-# Verification links a student may have sent per hour: each goes to an address they typed, so
-# without a limit the form would mail anyone, over and over.
-LINKS_PER_HOUR = 5
 
 
 class TooManyRequestsError(Exception):
@@ -265,10 +261,6 @@ class SetOutcome(Enum):
     VERIFY_SENT = "verify_sent"  # a link went to the address; nothing changed yet
 
 
-def _lifetime() -> timedelta:
-    return timedelta(hours=settings.FORWARD_VERIFY_HOURS)
-
-
 def _lock(account: Account) -> Account:
     return (
         Account.objects.select_for_update(of=("self",)).select_related("student").get(pk=account.pk)
@@ -349,7 +341,8 @@ def forwarding_set(
     The verified personal address is used at once; any other address gets a verification link
     and nothing changes until it is followed. Raises ``ValidationError`` for an address that
     cannot be used (``forwarding_address_check``), ``TooManyRequestsError`` after
-    ``LINKS_PER_HOUR`` links in an hour, ``MailStoreError`` when the store is unreachable.
+    ``FORWARD_VERIFY_LINKS_PER_HOUR`` links in an hour (each goes to an address the student
+    typed: without a limit the form would mail anyone, over and over), ``MailStoreError`` when the store is unreachable.
     The caller (the view) has checked the password before an unverified address.
     """
     store = store or mail_store()
@@ -360,16 +353,10 @@ def forwarding_set(
             rule = Forwarding(address=verified_personal_email(account), keep_copy=keep_copy)
             _apply(account=account, rule=rule, ip=ip, store=store, verified_by="personal_email")
             return SetOutcome.SET
-        if (
-            codes_issued_last_hour(account=account, purpose=OneTimeCode.Purpose.FORWARD_VERIFY)
-            >= LINKS_PER_HOUR
-        ):
+        if link_cap_reached(account=account, purpose=OneTimeCode.Purpose.FORWARD_VERIFY):
             raise TooManyRequestsError
         row, code = code_issue(
-            purpose=OneTimeCode.Purpose.FORWARD_VERIFY,
-            account=account,
-            email=address,
-            lifetime=_lifetime(),
+            purpose=OneTimeCode.Purpose.FORWARD_VERIFY, account=account, email=address
         )
         PendingForwarding.objects.create(code=row, address=address, keep_copy=keep_copy)
         audit_record(
@@ -387,7 +374,7 @@ def forwarding_set(
                 "full_name": account.display_name,
                 "mailbox": mailbox_of(account),
                 "keep_copy": keep_copy,
-                "link": f"{settings.BASE_URL}/webmail/filters/forwarding/confirm?code={code}",
+                "link": link_url(OneTimeCode.Purpose.FORWARD_VERIFY, code),
                 "hours": settings.FORWARD_VERIFY_HOURS,
             },
         )
@@ -420,34 +407,17 @@ def forwarding_remove(*, account: Account, ip: str | None, store: MailStore | No
 # --- The link mailed to a new forwarding address -----------------------------------------------
 
 
-class VerifyStatus(Enum):
-    """Outcome of following the verification link."""
-
-    SET = "set"
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    USED = "used"
-    REVOKED = "revoked"
-    INACTIVE = "inactive"  # the account was locked or disabled since the link was sent
-    THROTTLED = "throttled"
-    REFUSED = "refused"  # the address became unusable meanwhile (a loop appeared)
-
-
-def _refusal(status: CodeStatus) -> VerifyStatus:
-    return code_refusal(status, VerifyStatus)
-
-
-def forwarding_verify_pending(code: str, *, ip: str | None) -> PendingRule | VerifyStatus:
+def forwarding_verify_pending(code: str, *, ip: str | None) -> PendingRule | CodeStatus:
     """The rule the link would put in force (for the page with the button), or why not.
 
     Throttled per client address like the confirmation (``code_check``).
     """
     status, row = code_check(purpose=OneTimeCode.Purpose.FORWARD_VERIFY, code=code, ip=ip)
     if status is not CodeStatus.VALID or row is None:
-        return _refusal(status)
+        return status
     pending = PendingForwarding.objects.filter(code=row).first()
     if pending is None:
-        return VerifyStatus.UNKNOWN
+        return CodeStatus.UNKNOWN
     return PendingRule(
         address=pending.address, keep_copy=pending.keep_copy, expires_at=row.expires_at
     )
@@ -455,7 +425,7 @@ def forwarding_verify_pending(code: str, *, ip: str | None) -> PendingRule | Ver
 
 def forwarding_verify_confirm(
     *, code: str, ip: str | None, store: MailStore | None = None
-) -> VerifyStatus:
+) -> CodeStatus:
     """Put the waiting rule in force, once. May raise ``MailStoreError`` (the code stays
     usable: nothing is committed)."""
     status, row = code_check(
@@ -465,25 +435,25 @@ def forwarding_verify_confirm(
         rejected_kind=Kind.WEBMAIL_FORWARDING_CODE_REJECTED,
     )
     if status is not CodeStatus.VALID or row is None:
-        return _refusal(status)
+        return status
     store = store or mail_store()
     with transaction.atomic():
         account = _lock(row.account)
         # Checked under the row lock: a lock by the help desk may have just committed.
         if account.state != Account.State.ACTIVE:
-            return VerifyStatus.INACTIVE
+            return CodeStatus.INACTIVE
         pending = PendingForwarding.objects.filter(code=row).first()
         if pending is None:
-            return VerifyStatus.UNKNOWN
+            return CodeStatus.UNKNOWN
         try:
             # Another mailbox may have started forwarding here since the link was sent.
             address = forwarding_address_check(
                 account=account, address=pending.address, store=store
             )
         except ValidationError:
-            return VerifyStatus.REFUSED
+            return CodeStatus.REFUSED
         if not code_consume(row):
-            return VerifyStatus.USED
+            return CodeStatus.USED
         rule = Forwarding(address=address, keep_copy=pending.keep_copy)
         _apply(account=account, rule=rule, ip=ip, store=store, verified_by="link")
-    return VerifyStatus.SET
+    return CodeStatus.DONE

@@ -13,9 +13,9 @@ from django.db import connection
 from django.test import Client
 
 from ent.accounts import activation
-from ent.accounts.activation import ConfirmStatus
 from ent.accounts.models import Account
 from ent.core import clock
+from ent.core.codes import CodeStatus
 from ent.core.models import AuditEvent, OneTimeCode
 from tests.conftest import GOOD_PASSWORD, page_text
 
@@ -110,7 +110,7 @@ def test_wrong_ine_and_unknown_number_same_message(client: Client, make_student:
 def test_already_active_points_to_login_and_reset(client: Client, make_student: Any) -> None:
     student = make_student()
     code = activate(client, student)
-    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.ACTIVATED
+    assert activation.activation_confirm(code=code, ip=None) is CodeStatus.DONE
     page = page_text(identify(Client(), student.student_number, student.ine))
     assert "déjà activé" in page and 'href="/login"' in page and 'href="/password/reset/"' in page
 
@@ -133,7 +133,7 @@ def test_expired_code(client: Client, make_student: Any) -> None:
 def test_code_valid_until_48_hours(client: Client, make_student: Any) -> None:
     code = activate(client, make_student())
     clock.advance(timedelta(hours=47, minutes=59))
-    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.ACTIVATED
+    assert activation.activation_confirm(code=code, ip=None) is CodeStatus.DONE
 
 
 def test_unknown_and_malformed_codes(client: Client, db: None) -> None:
@@ -150,8 +150,8 @@ def test_used_code_after_restart_and_restart_invalidates(client: Client, make_st
     # Start again with another address: the first link stops working.
     assert fill_details(client, "second@example.org").status_code == 302
     second = last_code()
-    assert activation.activation_confirm(code=first, ip=None) is ConfirmStatus.REVOKED
-    assert activation.activation_confirm(code=second, ip=None) is ConfirmStatus.ACTIVATED
+    assert activation.activation_confirm(code=first, ip=None) is CodeStatus.REVOKED
+    assert activation.activation_confirm(code=second, ip=None) is CodeStatus.DONE
     account = Account.objects.get()
     assert account.personal_email == "second@example.org"
     assert mail.outbox[-1].to == ["second@example.org"]
@@ -161,7 +161,7 @@ def test_used_code(make_student: Any, client: Client) -> None:
     code = activate(client, make_student())
     row = OneTimeCode.objects.get()
     OneTimeCode.objects.filter(pk=row.pk).update(used_at=clock.now())
-    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.USED
+    assert activation.activation_confirm(code=code, ip=None) is CodeStatus.USED
 
 
 def test_resend_is_throttled_and_revokes(client: Client, make_student: Any, settings: Any) -> None:
@@ -176,8 +176,8 @@ def test_resend_is_throttled_and_revokes(client: Client, make_student: Any, sett
     response = client.post("/activation/sent/", follow=True)
     assert "plusieurs liens" in page_text(response)
     assert len(mail.outbox) == 3
-    assert activation.activation_confirm(code=codes[0], ip=None) is ConfirmStatus.REVOKED
-    assert activation.activation_confirm(code=codes[-1], ip=None) is ConfirmStatus.ACTIVATED
+    assert activation.activation_confirm(code=codes[0], ip=None) is CodeStatus.REVOKED
+    assert activation.activation_confirm(code=codes[-1], ip=None) is CodeStatus.DONE
 
 
 def test_details_need_identification(client: Client, db: None) -> None:
@@ -215,7 +215,7 @@ def test_email_typo_suggestion(client: Client, make_student: Any) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_two_confirmations_at_once_activate_once(make_student: Any, client: Client) -> None:
     code = activate(client, make_student())
-    results: list[ConfirmStatus] = []
+    results: list[CodeStatus] = []
     barrier = threading.Barrier(4)
 
     def confirm() -> None:
@@ -231,8 +231,8 @@ def test_two_confirmations_at_once_activate_once(make_student: Any, client: Clie
     for t in threads:
         t.join()
     assert len(results) == 4, "a confirmation failed with an exception"
-    assert results.count(ConfirmStatus.ACTIVATED) == 1, results
-    assert set(results) <= {ConfirmStatus.ACTIVATED, ConfirmStatus.ALREADY_ACTIVE}
+    assert results.count(CodeStatus.DONE) == 1, results
+    assert set(results) <= {CodeStatus.DONE, CodeStatus.ALREADY_ACTIVE}
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.ACTIVATION_CONFIRMED).count() == 1
 
 
@@ -247,7 +247,7 @@ def test_no_secret_in_audit(make_student: Any, client: Client) -> None:
 def test_link_cannot_override_a_lock(client: Client, make_student: Any) -> None:
     code = activate(client, make_student())
     Account.objects.update(state=Account.State.LOCKED)
-    assert activation.activation_confirm(code=code, ip=None) is ConfirmStatus.USED
+    assert activation.activation_confirm(code=code, ip=None) is CodeStatus.USED
     account = Account.objects.get()
     assert account.state == Account.State.LOCKED and account.personal_email_verified_at is None
     assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.ACTIVATION_CONFIRMED).exists()

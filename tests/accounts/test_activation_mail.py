@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from ent.accounts import activation
-from ent.accounts.activation import ConfirmStatus
+from ent.core.codes import CodeStatus
 from tests.conftest import GOOD_PASSWORD, SMTPCatcher, html_body, text_body
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,7 @@ def test_activation_mail_over_smtp(
     assert match, text
     assert match.group(1) in html_body(message)
     assert GOOD_PASSWORD not in text and student.ine not in text
-    assert activation.activation_confirm(code=match.group(2), ip=None) is ConfirmStatus.ACTIVATED
+    assert activation.activation_confirm(code=match.group(2), ip=None) is CodeStatus.DONE
 
 
 def test_short_name_and_sender_from_settings(

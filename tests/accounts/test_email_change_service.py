@@ -9,9 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from ent.accounts import email_change, password_reset
-from ent.accounts.email_change import EmailChangeStatus
 from ent.accounts.models import Account
 from ent.core import clock
+from ent.core.codes import CodeStatus
 from ent.core.models import AuditEvent
 from tests.accounts.selfservice import EMAIL_RE, code_in, outbox
 from tests.conftest import SMTPCatcher, text_body
@@ -37,9 +37,7 @@ def test_new_address_used_only_once_verified(
     assert smtp_server.wait_for(2)[1]["To"] == "sophie@example.org"
 
     assert email_change.email_change_code_status(code, ip=None) is None
-    assert email_change.email_change_confirm(code=code, ip="192.0.2.4") is (
-        EmailChangeStatus.CHANGED
-    )
+    assert email_change.email_change_confirm(code=code, ip="192.0.2.4") is (CodeStatus.DONE)
     account.refresh_from_db()
     assert account.personal_email == "Sophie.G@example.net"
     assert account.personal_email_verified_at is not None
@@ -51,8 +49,8 @@ def test_new_address_used_only_once_verified(
     # The reset link sent to the old address no longer works.
     assert password_reset.password_reset_code_status(
         code_in(text_body(smtp_server.messages[1])), ip=None
-    ) is (password_reset.ResetStatus.REVOKED)
-    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.USED
+    ) is (CodeStatus.REVOKED)
+    assert email_change.email_change_confirm(code=code, ip=None) is CodeStatus.USED
     kinds = list(
         AuditEvent.objects.filter(kind__startswith="email.").values_list("kind", flat=True)
     )
@@ -85,11 +83,11 @@ def test_expired_revoked_unknown(active_student: Any, settings: Any) -> None:
     first = code_in(outbox()[-1].body, EMAIL_RE)
     email_change.email_change_start(account=account, new_email="b@example.org", actor=None, ip=None)
     second = code_in(outbox()[-1].body, EMAIL_RE)
-    assert email_change.email_change_confirm(code=first, ip=None) is EmailChangeStatus.REVOKED
-    assert email_change.email_change_confirm(code="B" * 20, ip=None) is EmailChangeStatus.UNKNOWN
+    assert email_change.email_change_confirm(code=first, ip=None) is CodeStatus.REVOKED
+    assert email_change.email_change_confirm(code="B" * 20, ip=None) is CodeStatus.UNKNOWN
     clock.advance(timedelta(hours=settings.EMAIL_CHANGE_CODE_HOURS, seconds=1))
-    assert email_change.email_change_code_status(second, ip=None) is EmailChangeStatus.EXPIRED
-    assert email_change.email_change_confirm(code=second, ip=None) is EmailChangeStatus.EXPIRED
+    assert email_change.email_change_code_status(second, ip=None) is CodeStatus.EXPIRED
+    assert email_change.email_change_confirm(code=second, ip=None) is CodeStatus.EXPIRED
     account.refresh_from_db()
     assert account.personal_email == "sophie@example.org"
 
@@ -100,7 +98,7 @@ def test_confirm_refused_unless_account_active(active_student: Any, client: Any)
     email_change.email_change_start(account=account, new_email="a@example.org", actor=None, ip=None)
     code = code_in(outbox()[-1].body, EMAIL_RE)
     Account.objects.filter(pk=account.pk).update(state=Account.State.LOCKED)
-    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.INACTIVE
+    assert email_change.email_change_confirm(code=code, ip=None) is CodeStatus.INACTIVE
     account.refresh_from_db()
     assert account.personal_email == "sophie@example.org"
     client.get(f"/account/email/confirm?code={code}")
@@ -108,4 +106,4 @@ def test_confirm_refused_unless_account_active(active_student: Any, client: Any)
     assert response.status_code == 400
     assert "n'est pas actif" in response.content.decode()
     Account.objects.filter(pk=account.pk).update(state=Account.State.ACTIVE)
-    assert email_change.email_change_confirm(code=code, ip=None) is EmailChangeStatus.CHANGED
+    assert email_change.email_change_confirm(code=code, ip=None) is CodeStatus.DONE

@@ -12,8 +12,9 @@ from django.db import connection
 
 from ent.accounts import password_reset as reset
 from ent.accounts.models import Account
-from ent.accounts.password_reset import ResetLink, ResetStatus
+from ent.accounts.password_reset import ResetLink
 from ent.core import clock
+from ent.core.codes import CodeStatus
 from ent.core.models import AuditEvent, OneTimeCode
 from tests.accounts.selfservice import (
     NEW_PASSWORD,
@@ -130,7 +131,7 @@ def test_confirm_sets_password_ends_every_session_and_notifies(
     status = reset.password_reset_code_status(code, ip=None)
     assert isinstance(status, ResetLink) and status.account == active_student.account
     assert reset.password_reset_confirm(code=code, password=NEW_PASSWORD, ip="192.0.2.9") is (
-        ResetStatus.RESET
+        CodeStatus.DONE
     )
     assert not is_signed_in(phone) and not is_signed_in(laptop)
     account = Account.objects.get(pk=active_student.account.pk)
@@ -141,9 +142,9 @@ def test_confirm_sets_password_ends_every_session_and_notifies(
     body = text_body(notice)
     assert "192.0.2.9" in body and NEW_PASSWORD not in body and "assistance@" in body
     # Single use.
-    assert reset.password_reset_code_status(code, ip=None) is ResetStatus.USED
+    assert reset.password_reset_code_status(code, ip=None) is CodeStatus.USED
     assert reset.password_reset_confirm(code=code, password="Autre.Chose2028", ip=None) is (
-        ResetStatus.USED
+        CodeStatus.USED
     )
 
 
@@ -165,22 +166,22 @@ def test_expired_revoked_unknown_inactive(active_student: Any, settings: Any) ->
     settings.PASSWORD_RESET_CODE_MINUTES = 30
     first = _link(active_student)
     second = _link(active_student)
-    assert reset.password_reset_code_status(first, ip=None) is ResetStatus.REVOKED
+    assert reset.password_reset_code_status(first, ip=None) is CodeStatus.REVOKED
     assert reset.password_reset_confirm(code=first, password=NEW_PASSWORD, ip=None) is (
-        ResetStatus.REVOKED
+        CodeStatus.REVOKED
     )
-    assert reset.password_reset_code_status("A" * 20, ip=None) is ResetStatus.UNKNOWN
-    assert reset.password_reset_code_status("not a code", ip=None) is ResetStatus.UNKNOWN
+    assert reset.password_reset_code_status("A" * 20, ip=None) is CodeStatus.UNKNOWN
+    assert reset.password_reset_code_status("not a code", ip=None) is CodeStatus.UNKNOWN
     clock.advance(timedelta(minutes=31))
-    assert reset.password_reset_code_status(second, ip=None) is ResetStatus.EXPIRED
+    assert reset.password_reset_code_status(second, ip=None) is CodeStatus.EXPIRED
     assert reset.password_reset_confirm(code=second, password=NEW_PASSWORD, ip=None) is (
-        ResetStatus.EXPIRED
+        CodeStatus.EXPIRED
     )
     third = _link(active_student)
     Account.objects.filter(pk=active_student.account.pk).update(state=Account.State.LOCKED)
-    assert reset.password_reset_code_status(third, ip=None) is ResetStatus.INACTIVE
+    assert reset.password_reset_code_status(third, ip=None) is CodeStatus.INACTIVE
     assert reset.password_reset_confirm(code=third, password=NEW_PASSWORD, ip=None) is (
-        ResetStatus.INACTIVE
+        CodeStatus.INACTIVE
     )
     assert Account.objects.get(pk=active_student.account.pk).check_password(GOOD_PASSWORD)
 
@@ -188,13 +189,13 @@ def test_expired_revoked_unknown_inactive(active_student: Any, settings: Any) ->
 def test_wrong_codes_are_throttled_per_address(active_student: Any) -> None:
     for n in range(50):
         status = reset.password_reset_confirm(code=f"{n:020d}", password=NEW_PASSWORD, ip="5.6.7.8")
-        assert status is ResetStatus.UNKNOWN
+        assert status is CodeStatus.UNKNOWN
     code = _link(active_student)
     assert reset.password_reset_confirm(code=code, password=NEW_PASSWORD, ip="5.6.7.8") is (
-        ResetStatus.THROTTLED
+        CodeStatus.THROTTLED
     )
     assert reset.password_reset_confirm(code=code, password=NEW_PASSWORD, ip="5.6.7.9") is (
-        ResetStatus.RESET
+        CodeStatus.DONE
     )
 
 
@@ -202,7 +203,7 @@ def test_wrong_codes_are_throttled_per_address(active_student: Any) -> None:
 def test_two_resets_at_once_change_the_password_once(active_student: Any) -> None:
     code = _link(active_student)
     passwords = [f"Course.Parallele{n}x" for n in range(4)]
-    results: list[ResetStatus] = []
+    results: list[CodeStatus] = []
     barrier = threading.Barrier(len(passwords))
 
     def confirm(password: str) -> None:
@@ -217,7 +218,7 @@ def test_two_resets_at_once_change_the_password_once(active_student: Any) -> Non
         t.start()
     for t in threads:
         t.join()
-    assert sorted(r.value for r in results) == ["reset", "used", "used", "used"], results
+    assert sorted(r.value for r in results) == ["done", "used", "used", "used"], results
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.PASSWORD_RESET).count() == 1
     account = Account.objects.get(pk=active_student.account.pk)
     assert sum(account.check_password(p) for p in passwords) == 1

@@ -363,10 +363,11 @@ def test_lost_address_approved_sends_verification_link_and_student_gets_back_in(
     account.refresh_from_db()
     assert account.personal_email == "lost@example.org"  # not before the link is followed
 
-    from ent.accounts.email_change import EmailChangeStatus, email_change_confirm
+    from ent.accounts.email_change import email_change_confirm
+    from ent.core.codes import CodeStatus
 
     code = link.group(0).split("code=")[1]
-    assert email_change_confirm(code=code, ip=None) is EmailChangeStatus.CHANGED
+    assert email_change_confirm(code=code, ip=None) is CodeStatus.DONE
     account.refresh_from_db()
     assert account.personal_email == "found@example.org"
     assert account.personal_email_verified_at is not None

@@ -37,7 +37,7 @@ SETUP = """
 import json
 from datetime import date
 from ent.accounts import activation
-from ent.core.codes import code_issue
+from ent.core.codes import CodeStatus, code_issue
 from ent.core.models import OneTimeCode
 from ent.directory.importing import Row
 from ent.directory.services import students_import
@@ -52,7 +52,7 @@ account = activation.activation_start(student=student, email="blaise@example.org
     password=%(password)r, charter_accepted=True, ip=None)
 _row, code = code_issue(purpose=OneTimeCode.Purpose.ACTIVATION, account=account,
     email="blaise@example.org", lifetime=timedelta(hours=1))
-assert activation.activation_confirm(code=code, ip=None) is activation.ConfirmStatus.ACTIVATED
+assert activation.activation_confirm(code=code, ip=None) is CodeStatus.DONE
 Service.objects.create(name="Moodle", slug="moodle", home_url="https://moodle.example.org/",
     protocol=Service.Protocol.CAS, cas_service_pattern=r"https://moodle\\.example\\.org/.*",
     attributes=["uid", "mail", "displayName"])

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from ent.accounts.models import Account
 from ent.core import clock
+from ent.core.codes import CodeStatus
 from ent.core.models import AuditEvent, OneTimeCode
 from ent.directory.models import Student
 from ent.webmail import forwarding
@@ -226,10 +227,10 @@ def test_newer_request_revokes_the_older_link(
         )
     first, second = (link_code(text_body(m)) for m in smtp_server.messages[-2:])
     assert forwarding.forwarding_verify_confirm(code=first, ip=None, store=store) is (
-        forwarding.VerifyStatus.REVOKED
+        CodeStatus.REVOKED
     )
     assert forwarding.forwarding_verify_confirm(code=second, ip=None, store=store) is (
-        forwarding.VerifyStatus.SET
+        CodeStatus.DONE
     )
     assert store.forwarding(sophie.institutional_email).address == "second@example.net"
 
@@ -246,7 +247,7 @@ def test_setting_personal_address_revokes_a_waiting_link(
         account=account, address="sophie@example.org", keep_copy=True, ip=None, store=store
     )
     status = forwarding.forwarding_verify_confirm(code=code, ip=None, store=store)
-    assert status is forwarding.VerifyStatus.REVOKED
+    assert status is CodeStatus.REVOKED
     assert store.forwarding(sophie.institutional_email).address == "sophie@example.org"
 
 
@@ -272,13 +273,13 @@ def test_locked_account_cannot_confirm(sophie: Any, store: Any, smtp_server: SMT
     code = last_link(smtp_server)
     Account.objects.filter(pk=account.pk).update(state=Account.State.LOCKED)
     status = forwarding.forwarding_verify_confirm(code=code, ip=None, store=store)
-    assert status is forwarding.VerifyStatus.INACTIVE
+    assert status is CodeStatus.INACTIVE
     assert store.forwarding(sophie.institutional_email) is None
 
 
 def test_verification_links_per_hour_are_limited(sophie: Any, store: Any) -> None:
     client = signed_in(sophie)
-    for n in range(forwarding.LINKS_PER_HOUR):
+    for n in range(settings.FORWARD_VERIFY_LINKS_PER_HOUR):
         assert save(client, f"a{n}@example.net", password=GOOD_PASSWORD).status_code == 302
     refused = save(client, "again@example.net", password=GOOD_PASSWORD)
     assert refused.status_code == 429
@@ -415,7 +416,7 @@ def test_remove_cancels_a_waiting_rule(sophie: Any, store: Any, smtp_server: SMT
     assert "Annuler la demande" in page_text(client.get(PAGE))
     client.post("/webmail/filters/forwarding/remove")
     assert forwarding.forwarding_verify_confirm(code=code, ip=None, store=store) is (
-        forwarding.VerifyStatus.REVOKED
+        CodeStatus.REVOKED
     )
 
 
