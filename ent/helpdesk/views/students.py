@@ -39,8 +39,8 @@ from ent.directory.models import Student
 from ent.sso import registry
 from ent.sso.models import Service
 
-from . import auth, selectors, services
-from .forms import (
+from .. import auth, selectors, services
+from ..forms import (
     DecisionForm,
     RequestFilterForm,
     RoleForm,
@@ -51,7 +51,7 @@ from .forms import (
     StaffPasswordForm,
     TotpForm,
 )
-from .roles import ROLE_LABELS, Role, role_of, staff_required
+from ..roles import ROLE_LABELS, Role, role_of, staff_required
 
 # Between the password and the TOTP code: long enough to open the application, no more.
 PENDING_FOR = timedelta(minutes=10)

@@ -1,0 +1,1 @@
+"""Help-desk pages (one module for now; split by area next)."""
