@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ent.accounts import update_request as ur
-from ent.accounts.models import UpdateRequest
+from ent.accounts.models import Account, UpdateRequest
 from ent.core.net import client_ip
 
 from ..forms import DecisionForm, RequestFilterForm
@@ -46,77 +46,58 @@ def requests(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required(Role.AGENT)
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One request, with take / approve / reject."""
+def _request_page(
+    request: HttpRequest, pk: int, form: DecisionForm, status: int = 200
+) -> HttpResponse:
     item = get_object_or_404(
         UpdateRequest.objects.select_related("student", "student__account", "assigned_to"), pk=pk
     )
     return render(
-        request, "helpdesk/request.html", {"item": item, "form": DecisionForm(), "nav": "requests"}
+        request,
+        "helpdesk/request.html",
+        {"item": item, "form": form, "nav": "requests"},
+        status=status,
     )
+
+
+@staff_required(Role.AGENT)
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One request, with take / approve / reject."""
+    return _request_page(request, pk, DecisionForm())
+
+
+def _decide(
+    item: UpdateRequest, action: str, form: DecisionForm, actor: Account, ip: str | None
+) -> str:
+    """Make the decision; the message that confirms it. Raises ``ur.DecisionError``."""
+    reason, identity_checked = form.decision()
+    names = {"r": item.reference}
+    if action == "take":
+        ur.update_request_take(request=item, actor=actor, ip=ip)
+        return _("Vous avez pris en charge la demande %(r)s.") % names
+    if action == "approve":
+        ur.update_request_approve(
+            request=item, reason=reason, actor=actor, ip=ip, identity_checked=identity_checked
+        )
+        return _("Demande %(r)s acceptée ; l'étudiant est prévenu.") % names
+    ur.update_request_reject(request=item, reason=reason, actor=actor, ip=ip)
+    return _("Demande %(r)s refusée ; l'étudiant est prévenu.") % names
 
 
 @require_POST
 @staff_required(Role.AGENT)
 def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """Take, approve or reject (POST)."""
+    """Take, approve or reject (POST); a refused input decides nothing and shows the error."""
     item = get_object_or_404(UpdateRequest, pk=pk)
-    actor, ip = _actor(request), client_ip(request)
+    if action not in ("take", "approve", "reject"):
+        raise Http404
     form = DecisionForm(request.POST)
-    valid = form.is_valid()
-    reason = form.cleaned_data["reason"].strip() if valid else ""
-    identity_checked = bool(valid and form.cleaned_data["identity_checked"])
-    lost_email_unchecked = (
-        action == "approve"
-        and item.kind == UpdateRequest.Kind.LOST_EMAIL
-        and item.is_open
-        and not identity_checked
-    )
-    # A refused reason (too long, NUL character) was taken as no reason at all: the request
-    # was approved without the text the agent typed. Show the error and decide nothing.
-    if (action in ("approve", "reject") and not valid) or lost_email_unchecked:
-        if lost_email_unchecked:
-            form.add_error(
-                "identity_checked",
-                _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter."),
-            )
-        item = get_object_or_404(
-            UpdateRequest.objects.select_related("student", "student__account", "assigned_to"),
-            pk=pk,
-        )
-        return render(
-            request,
-            "helpdesk/request.html",
-            {"item": item, "form": form, "nav": "requests"},
-            status=400,
-        )
+    if form.refuses(item=item, action=action):
+        return _request_page(request, pk, form, status=400)
     try:
-        if action == "take":
-            ur.update_request_take(request=item, actor=actor, ip=ip)
-            messages.success(
-                request, _("Vous avez pris en charge la demande %(r)s.") % {"r": item.reference}
-            )
-        elif action == "approve":
-            ur.update_request_approve(
-                request=item,
-                reason=reason,
-                actor=actor,
-                ip=ip,
-                identity_checked=identity_checked,
-            )
-            messages.success(
-                request,
-                _("Demande %(r)s acceptée ; l'étudiant est prévenu.") % {"r": item.reference},
-            )
-        elif action == "reject":
-            ur.update_request_reject(request=item, reason=reason, actor=actor, ip=ip)
-            messages.success(
-                request,
-                _("Demande %(r)s refusée ; l'étudiant est prévenu.") % {"r": item.reference},
-            )
-        else:
-            raise Http404
+        done = _decide(item, action, form, _actor(request), client_ip(request))
     except ur.DecisionError as exc:
         messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
     return redirect("helpdesk:request", pk=pk)
