@@ -139,6 +139,35 @@ def enrol(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _invite_page(request: HttpRequest, context: dict[str, Any], status: int) -> HttpResponse:
+    return render(request, "helpdesk/invite.html", context, status=status)
+
+
+def _invite_password_set(
+    request: HttpRequest, form: StaffPasswordForm, code: str, ip: str | None
+) -> HttpResponse | None:
+    """Set the password of a valid form; ``None`` when the service refused it (error on form)."""
+    try:
+        done = services.staff_password_set(
+            code=code, password=form.cleaned_data["password1"], ip=ip
+        )
+    except services.InviteThrottledError:
+        return _invite_page(request, {"throttled": True}, status=429)
+    except services.ActionError as exc:
+        form.add_error("password1", exc.message)
+        return None
+    request.session.pop(keys.HELPDESK_INVITE_CODE, None)
+    if done is None:
+        return _invite_page(request, {"invalid": True}, status=400)
+    messages.success(
+        request,
+        _(
+            "Votre mot de passe est enregistré. Connectez-vous pour enregistrer votre application d'authentification."
+        ),
+    )
+    return redirect("helpdesk:login")
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invite(request: HttpRequest) -> HttpResponse:
@@ -156,28 +185,12 @@ def invite(request: HttpRequest) -> HttpResponse:
     try:
         account = services.staff_invite_account(code, ip=ip) if code else None
     except services.InviteThrottledError:
-        return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
+        return _invite_page(request, {"throttled": True}, status=429)
     if account is None:
-        return render(request, "helpdesk/invite.html", {"invalid": True}, status=400)
+        return _invite_page(request, {"invalid": True}, status=400)
     form = StaffPasswordForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        try:
-            done = services.staff_password_set(
-                code=code, password=form.cleaned_data["password1"], ip=ip
-            )
-        except services.InviteThrottledError:
-            return render(request, "helpdesk/invite.html", {"throttled": True}, status=429)
-        except services.ActionError as exc:
-            form.add_error("password1", exc.message)
-        else:
-            request.session.pop(keys.HELPDESK_INVITE_CODE, None)
-            if done is None:
-                return render(request, "helpdesk/invite.html", {"invalid": True}, status=400)
-            messages.success(
-                request,
-                _(
-                    "Votre mot de passe est enregistré. Connectez-vous pour enregistrer votre application d'authentification."
-                ),
-            )
-            return redirect("helpdesk:login")
+        answer = _invite_password_set(request, form, code, ip)
+        if answer is not None:
+            return answer
     return render(request, "helpdesk/invite.html", {"form": form, "username": account.username})

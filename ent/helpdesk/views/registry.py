@@ -79,45 +79,35 @@ def services_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _service_save(request: HttpRequest, form: ServiceForm, done: str) -> HttpResponse | None:
+    """Save a valid form, confirm with ``done``; ``None`` when the registry refused it."""
+    try:
+        secret = registry.service_save(
+            service=form.instance, actor=_actor(request), ip=client_ip(request)
+        )
+    except ValidationError as exc:
+        _form_errors_from(form, exc)
+        return None
+    messages.success(request, done)
+    return _secret_handover(request, form.instance, secret)
+
+
 @staff_required(Role.ADMINISTRATOR)
 @require_http_methods(["GET", "POST"])
 def service_new(request: HttpRequest) -> HttpResponse:
     """Register a service; an OIDC client's secret is shown once on the next page."""
     form = ServiceForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        try:
-            secret = registry.service_save(
-                service=form.instance, actor=_actor(request), ip=client_ip(request)
-            )
-        except ValidationError as exc:
-            _form_errors_from(form, exc)
-        else:
-            messages.success(
-                request, _("Le service %(n)s est enregistré.") % {"n": form.instance.name}
-            )
-            return _secret_handover(request, form.instance, secret)
+        done = _("Le service %(n)s est enregistré.") % {"n": form.instance.name}
+        response = _service_save(request, form, done)
+        if response is not None:
+            return response
     return render(
         request, "helpdesk/service_form.html", {"form": form, "service": None, "nav": "services"}
     )
 
 
-@staff_required(Role.ADMINISTRATOR)
-@require_http_methods(["GET", "POST"])
-def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """One entry: its form, enable/disable, the OIDC secret, deletion, its history."""
-    _secret_drop(request)
-    service = get_object_or_404(Service, pk=pk)
-    form = ServiceForm(posted(request), instance=service)
-    if request.method == "POST" and form.is_valid():
-        try:
-            secret = registry.service_save(
-                service=form.instance, actor=_actor(request), ip=client_ip(request)
-            )
-        except ValidationError as exc:
-            _form_errors_from(form, exc)
-        else:
-            messages.success(request, _("Les modifications sont enregistrées."))
-            return _secret_handover(request, form.instance, secret)
+def _service_page(request: HttpRequest, form: ServiceForm, pk: int) -> HttpResponse:
     # The form may have changed the instance in memory: the side panel shows the saved row.
     saved = Service.objects.select_related("oidc_client").get(pk=pk)
     return render(
@@ -135,6 +125,20 @@ def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "services",
         },
     )
+
+
+@staff_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def service_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """One entry: its form, enable/disable, the OIDC secret, deletion, its history."""
+    _secret_drop(request)
+    service = get_object_or_404(Service, pk=pk)
+    form = ServiceForm(posted(request), instance=service)
+    if request.method == "POST" and form.is_valid():
+        response = _service_save(request, form, _("Les modifications sont enregistrées."))
+        if response is not None:
+            return response
+    return _service_page(request, form, pk)
 
 
 @staff_required(Role.ADMINISTRATOR)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ent.accounts.models import Account
@@ -77,6 +81,39 @@ def staff_member(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+# The buttons of a staff member's page that take no input: the service and its confirmation.
+STAFF_ACTIONS: dict[str, tuple[Callable[..., Any], Any]] = {
+    "deactivate": (
+        services.staff_deactivate,
+        gettext_lazy("Le compte est désactivé et ses sessions fermées."),
+    ),
+    "reset-totp": (
+        services.staff_totp_reset,
+        gettext_lazy(
+            "Le second facteur est réinitialisé : la personne en enregistrera un nouveau à sa prochaine connexion."
+        ),
+    ),
+    "resend-invite": (
+        services.staff_invite_resend,
+        gettext_lazy("Une nouvelle invitation a été envoyée."),
+    ),
+}
+
+
+def _role_set(request: HttpRequest, member: Account, actor: Account, ip: str | None) -> None:
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choisissez un rôle."))
+        return
+    _run(
+        request,
+        lambda: services.staff_role_set(
+            account=member, role=Role(form.cleaned_data["role"]), actor=actor, ip=ip
+        ),
+        _("Le rôle est modifié."),
+    )
+
+
 @require_POST
 @staff_required(Role.ADMINISTRATOR)
 def staff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -84,37 +121,10 @@ def staff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     member = get_object_or_404(Account, pk=pk, kind=Account.Kind.STAFF)
     actor, ip = _actor(request), client_ip(request)
     if action == "role":
-        form = RoleForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _("Choisissez un rôle."))
-        else:
-            _run(
-                request,
-                lambda: services.staff_role_set(
-                    account=member, role=Role(form.cleaned_data["role"]), actor=actor, ip=ip
-                ),
-                _("Le rôle est modifié."),
-            )
-    elif action == "deactivate":
-        _run(
-            request,
-            lambda: services.staff_deactivate(account=member, actor=actor, ip=ip),
-            _("Le compte est désactivé et ses sessions fermées."),
-        )
-    elif action == "reset-totp":
-        _run(
-            request,
-            lambda: services.staff_totp_reset(account=member, actor=actor, ip=ip),
-            _(
-                "Le second facteur est réinitialisé : la personne en enregistrera un nouveau à sa prochaine connexion."
-            ),
-        )
-    elif action == "resend-invite":
-        _run(
-            request,
-            lambda: services.staff_invite_resend(account=member, actor=actor, ip=ip),
-            _("Une nouvelle invitation a été envoyée."),
-        )
+        _role_set(request, member, actor, ip)
+    elif action in STAFF_ACTIONS:
+        function, done = STAFF_ACTIONS[action]
+        _run(request, lambda: function(account=member, actor=actor, ip=ip), str(done))
     else:
         raise Http404
     return redirect("helpdesk:staff-member", pk=pk)
