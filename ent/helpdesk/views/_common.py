@@ -17,15 +17,18 @@ PER_PAGE = 25
 
 
 def _actor(request: HttpRequest) -> Account:
+    """The staff member of a ``staff_required`` page."""
     assert isinstance(request.user, Account)
     return request.user
 
 
 def _page(request: HttpRequest, items: Any, per_page: int = PER_PAGE) -> Page[Any]:
+    """The page of ``items`` asked by ``?page=``."""
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
 def _run(request: HttpRequest, action: Callable[[], Any], done: str) -> None:
+    """Run a service call; confirm with ``done``, or show the service's refusal."""
     try:
         action()
     except services.ActionError as exc:
