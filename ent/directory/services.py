@@ -134,74 +134,79 @@ def students_import(
     return report
 
 
-def _import(
-    rows: Iterable[Row | RowError],
-    report: ImportReport,
-    progress: Callable[[int], None] | None,
-) -> None:
-    now = clock.now()
-    existing: dict[str, tuple[int, str, str, str, date, str]] = {}
-    ine_owner: dict[str, str] = {}
-    addresses: list[str] = []
-    for pk, number, ine, last, first, birth, program, address in Student.objects.values_list(
-        "pk", "student_number", *_UPDATABLE, "institutional_email"
-    ).iterator(chunk_size=5000):
-        existing[number] = (pk, ine, last, first, birth, program)
-        ine_owner[ine] = number
-        addresses.append(address)
-    allocator = AddressAllocator(addresses, settings.STUDENT_MAIL_DOMAIN)
+@dataclass
+class _Plan:
+    """What an import will write, decided row by row against the records already there."""
 
-    seen_numbers: dict[str, int] = {}
-    to_create: list[tuple[str, str, str, str, date, str, str]] = []
-    to_update: list[Student] = []
-    update_changes: list[tuple[int, list[str]]] = []
-    unchanged_pks: list[int] = []
+    now: datetime
+    existing: dict[str, tuple[int, str, str, str, date, str]]
+    ine_owner: dict[str, str]
+    allocator: AddressAllocator
+    seen_numbers: dict[str, int] = field(default_factory=dict)
+    to_create: list[tuple[str, str, str, str, date, str, str]] = field(default_factory=list)
+    to_update: list[Student] = field(default_factory=list)
+    update_changes: list[tuple[int, list[str]]] = field(default_factory=list)
+    unchanged_pks: list[int] = field(default_factory=list)
 
-    for item in rows:
-        if progress is not None:
-            progress(1)
-        if isinstance(item, RowError):
-            report.errors.append(item)
-            continue
-        if item.student_number in seen_numbers:
-            report.errors.append(
-                RowError(
-                    item.line,
-                    _("numéro étudiant %(n)s déjà présent ligne %(l)d")
-                    % {"n": item.student_number, "l": seen_numbers[item.student_number]},
-                )
+    @classmethod
+    def load(cls, now: datetime) -> _Plan:
+        """A plan that knows every record: its importable fields, its INE, its address."""
+        existing: dict[str, tuple[int, str, str, str, date, str]] = {}
+        ine_owner: dict[str, str] = {}
+        addresses: list[str] = []
+        for pk, number, ine, last, first, birth, program, address in Student.objects.values_list(
+            "pk", "student_number", *_UPDATABLE, "institutional_email"
+        ).iterator(chunk_size=5000):
+            existing[number] = (pk, ine, last, first, birth, program)
+            ine_owner[ine] = number
+            addresses.append(address)
+        allocator = AddressAllocator(addresses, settings.STUDENT_MAIL_DOMAIN)
+        return cls(now=now, existing=existing, ine_owner=ine_owner, allocator=allocator)
+
+    def refusal(self, item: Row) -> RowError | None:
+        """Why the row is refused: its student number repeated, or its INE held by another."""
+        if item.student_number in self.seen_numbers:
+            return RowError(
+                item.line,
+                _("numéro étudiant %(n)s déjà présent ligne %(l)d")
+                % {"n": item.student_number, "l": self.seen_numbers[item.student_number]},
             )
-            continue
-        owner = ine_owner.get(item.ine)
+        owner = self.ine_owner.get(item.ine)
         if owner is not None and owner != item.student_number:
-            report.errors.append(
-                RowError(
-                    item.line,
-                    _("INE %(ine)s déjà attribué à l'étudiant %(n)s")
-                    % {"ine": item.ine, "n": owner},
-                )
+            return RowError(
+                item.line,
+                _("INE %(ine)s déjà attribué à l'étudiant %(n)s") % {"ine": item.ine, "n": owner},
             )
-            continue
-        seen_numbers[item.student_number] = item.line
-        current = existing.get(item.student_number)
+        return None
+
+    def add(self, item: Row) -> None:
+        """Plan an accepted row: a new record, an update, or a record seen again unchanged."""
+        self.seen_numbers[item.student_number] = item.line
+        current = self.existing.get(item.student_number)
         if current is None:
-            ine_owner[item.ine] = item.student_number
-            to_create.append(
-                (
-                    item.student_number,
-                    item.ine,
-                    item.last_name,
-                    item.first_name,
-                    item.birth_date,
-                    item.program,
-                    allocator.allocate(
-                        first_name=item.first_name,
-                        last_name=item.last_name,
-                        student_number=item.student_number,
-                    ),
-                )
+            self._create(item)
+        else:
+            self._update(item, current)
+
+    def _create(self, item: Row) -> None:
+        self.ine_owner[item.ine] = item.student_number
+        self.to_create.append(
+            (
+                item.student_number,
+                item.ine,
+                item.last_name,
+                item.first_name,
+                item.birth_date,
+                item.program,
+                self.allocator.allocate(
+                    first_name=item.first_name,
+                    last_name=item.last_name,
+                    student_number=item.student_number,
+                ),
             )
-            continue
+        )
+
+    def _update(self, item: Row, current: tuple[int, str, str, str, date, str]) -> None:
         pk, *old_values = current
         old_ine = current[1]
         changed = [
@@ -210,12 +215,12 @@ def _import(
             if old != getattr(item, name)
         ]
         if not changed:
-            unchanged_pks.append(pk)
-            continue
+            self.unchanged_pks.append(pk)
+            return
         if "ine" in changed:
-            ine_owner.pop(old_ine, None)
-            ine_owner[item.ine] = item.student_number
-        to_update.append(
+            self.ine_owner.pop(old_ine, None)
+            self.ine_owner[item.ine] = item.student_number
+        self.to_update.append(
             Student(
                 pk=pk,
                 student_number=item.student_number,
@@ -224,50 +229,79 @@ def _import(
                 first_name=item.first_name,
                 birth_date=item.birth_date,
                 program=item.program,
-                updated_at=now,
-                last_seen_in_import_at=now,
+                updated_at=self.now,
+                last_seen_in_import_at=self.now,
             )
         )
-        update_changes.append((pk, changed))
+        self.update_changes.append((pk, changed))
 
+
+def _import(
+    rows: Iterable[Row | RowError],
+    report: ImportReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    plan = _Plan.load(clock.now())
+    for item in rows:
+        if progress is not None:
+            progress(1)
+        if isinstance(item, RowError):
+            report.errors.append(item)
+            continue
+        error = plan.refusal(item)
+        if error is not None:
+            report.errors.append(error)
+            continue
+        plan.add(item)
+    _write(plan)
+    _audit(plan, errors=len(report.errors))
+    report.created = len(plan.to_create)
+    report.updated = len(plan.to_update)
+    report.unchanged = len(plan.unchanged_pks)
+
+
+def _write(plan: _Plan) -> None:
+    """Insert, update, and mark the unchanged records as seen."""
+    now = plan.now
     # An INE moving from one student to another in the same file must be freed before it is
     # taken: park the updated INEs on a placeholder first (rare; only when INEs changed).
-    moved = [s for s, (_pk, ch) in zip(to_update, update_changes, strict=True) if "ine" in ch]
+    moved = [
+        s for s, (_pk, ch) in zip(plan.to_update, plan.update_changes, strict=True) if "ine" in ch
+    ]
     if moved:
         for student in moved:
             Student.objects.filter(pk=student.pk).update(ine=f"~{student.pk}"[:11])
-    _insert_students(to_create, now)
+    _insert_students(plan.to_create, now)
     Student.objects.bulk_update(
-        to_update, [*_UPDATABLE, "updated_at", "last_seen_in_import_at"], batch_size=BATCH
+        plan.to_update, [*_UPDATABLE, "updated_at", "last_seen_in_import_at"], batch_size=BATCH
     )
     # "Last seen in an import" only needs the day (purge works in months): a record seen in
     # the last 24 hours is not rewritten, which makes a same-day re-import nearly write-free.
     stale = now - timedelta(days=1)
-    for start in range(0, len(unchanged_pks), 5000):
+    unchanged = plan.unchanged_pks
+    for start in range(0, len(unchanged), 5000):
         Student.objects.filter(
-            pk__in=unchanged_pks[start : start + 5000], last_seen_in_import_at__lt=stale
+            pk__in=unchanged[start : start + 5000], last_seen_in_import_at__lt=stale
         ).update(last_seen_in_import_at=now)
 
-    # A created record's history starts at its ``created_at``; an update is recorded per
-    # student with the fields that changed; the run itself is one event with its counts.
+
+def _audit(plan: _Plan, *, errors: int) -> None:
+    """A created record's history starts at its ``created_at``; an update is recorded per
+    student with the fields that changed; the run itself is one event with its counts."""
     events = [
-        AuditEvent(at=now, kind=Kind.IMPORT_UPDATED, student_id=pk, data={"fields": changed})
-        for pk, changed in update_changes
+        AuditEvent(at=plan.now, kind=Kind.IMPORT_UPDATED, student_id=pk, data={"fields": changed})
+        for pk, changed in plan.update_changes
     ]
     events.append(
         AuditEvent(
-            at=now,
+            at=plan.now,
             kind=Kind.IMPORT_RUN,
             data={
-                "created": len(to_create),
-                "updated": len(to_update),
-                "unchanged": len(unchanged_pks),
-                "errors": len(report.errors),
+                "created": len(plan.to_create),
+                "updated": len(plan.to_update),
+                "unchanged": len(plan.unchanged_pks),
+                "errors": errors,
             },
         )
     )
     AuditEvent.objects.bulk_create(events, batch_size=BATCH)
-
-    report.created = len(to_create)
-    report.updated = len(to_update)
-    report.unchanged = len(unchanged_pks)

@@ -96,6 +96,33 @@ class DecisionForm(forms.Form):
         label=_("J'ai vérifié l'identité de l'étudiant"), required=False
     )
 
+    def decision(self) -> tuple[str, bool]:
+        """The reason (stripped) and the identity check; none of them when the form is invalid."""
+        if not self.is_valid():
+            return "", False
+        return self.cleaned_data["reason"].strip(), bool(self.cleaned_data["identity_checked"])
+
+    def refuses(self, *, item: UpdateRequest, action: str) -> bool:
+        """Whether ``action`` must not be decided on this input; the error is then on the form.
+
+        A refused reason (too long, NUL character) was once taken as no reason at all: the
+        request was approved without the text the agent typed. A lost-address request is
+        approved only once the agent has checked the student's identity.
+        """
+        identity_checked = self.decision()[1]
+        if (
+            action == "approve"
+            and item.kind == UpdateRequest.Kind.LOST_EMAIL
+            and item.is_open
+            and not identity_checked
+        ):
+            self.add_error(
+                "identity_checked",
+                _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter."),
+            )
+            return True
+        return action in ("approve", "reject") and not self.is_valid()
+
 
 ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]
 
