@@ -19,8 +19,10 @@ from ent.accounts.backends import PATH as BACKEND
 from ent.accounts.models import Account
 from ent.core import clock
 from ent.core import session_keys as keys
+from ent.core.codes import code_landing
 from ent.core.forms import posted
 from ent.core.messages import retry_message
+from ent.core.models import OneTimeCode
 from ent.core.net import client_ip
 
 from .. import auth, services
@@ -175,11 +177,9 @@ def invite(request: HttpRequest) -> HttpResponse:
 
     As for activation, the code leaves the address bar (into the session) before the form shows.
     """
-    if request.method == "GET" and "code" in request.GET:
-        request.session[keys.HELPDESK_INVITE_CODE] = request.GET["code"][:64]
-        response = redirect("helpdesk:invite")
-        response["Referrer-Policy"] = "no-referrer"
-        return response
+    landing = code_landing(request, OneTimeCode.Purpose.STAFF_INVITE)
+    if landing is not None:
+        return landing
     code = request.session.get(keys.HELPDESK_INVITE_CODE, "")
     ip = client_ip(request)
     try:
