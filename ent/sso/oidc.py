@@ -274,9 +274,10 @@ def _service_deleted(sender: Any, instance: Service, **kwargs: Any) -> None:
 def service_of(application: Application) -> Service | None:
     """The registry entry of an Application (None for an orphan, which is never usable)."""
     try:
-        return application.ent_client.service  # type: ignore[attr-defined, no-any-return]
+        service: Service = application.ent_client.service
     except OidcClient.DoesNotExist:
         return None
+    return service
 
 
 def client_id_plausible(client_id: object) -> bool:
@@ -299,7 +300,7 @@ def _usable(application: Application) -> bool:
 def subject_for(account: Account) -> str:
     """The account's ``sub``: created at first need, then never changes."""
     try:
-        return account.oidc_subject.sub  # type: ignore[attr-defined, no-any-return]
+        return account.oidc_subject.sub
     except OidcSubject.DoesNotExist:
         pass
     try:
@@ -309,7 +310,7 @@ def subject_for(account: Account) -> str:
             )
     except IntegrityError:  # two first sign-ins at once: the other one won
         subject = OidcSubject.objects.get(account=account)
-    account.oidc_subject = subject  # type: ignore[attr-defined]
+    account.oidc_subject = subject
     return subject.sub
 
 
@@ -418,7 +419,7 @@ class _GrantQuery:
             objects.append(part.instance(row, start, connection))
             start += len(part.fields)
         grant, application, link, service, account, student, subject, authentication = objects
-        grant._ent_authentication = authentication  # type: ignore[attr-defined]
+        grant._ent_authentication = authentication
 
         # The relations the exchange follows, filled in as select_related would.
         def cache(model: type[Model], name: str, instance: Any, value: Any) -> None:
@@ -435,7 +436,7 @@ class _GrantQuery:
             cache(Account, "oidc_subject", account, subject)
             if subject is not None:
                 cache(OidcSubject, "account", subject, account)
-        return grant  # type: ignore[no-any-return]
+        return grant
 
 
 @functools.cache
@@ -666,7 +667,7 @@ class ENTOAuth2Validator(OAuth2Validator):
         # OIDC Core 3.1.2.1: redirect_uri is REQUIRED; never fill in a registered one.
         return None
 
-    def confirm_redirect_uri(  # type: ignore[override]
+    def confirm_redirect_uri(
         self,
         client_id: str,
         code: str,
@@ -691,7 +692,7 @@ class ENTOAuth2Validator(OAuth2Validator):
         request._ent_grant = grant
         return grant
 
-    def validate_code(  # type: ignore[override]
+    def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         grant = self._grant(code, request)
@@ -734,7 +735,7 @@ class ENTOAuth2Validator(OAuth2Validator):
         grant = self._grant(code, request)
         return (grant.nonce or None) if grant is not None else None
 
-    def invalidate_authorization_code(  # type: ignore[override]
+    def invalidate_authorization_code(
         self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
     ) -> None:
         # Single use: the code's row goes in the exchange's transaction, and a digest of the

@@ -250,7 +250,7 @@ class AuthorizeView(AuthorizationView):
         return result
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+        context: dict[str, Any] = super().get_context_data(**kwargs)
         application = context.get("application")
         service = service_of(application) if isinstance(application, Application) else None
         context["service"] = service

@@ -150,7 +150,7 @@ def session_end(request: HttpRequest) -> None:
         audit_record(
             kind=Kind.LOGOUT,
             student=getattr(request.user, "student", None),
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             ip=client_ip(request),
         )
     auth_logout(request)
