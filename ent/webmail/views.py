@@ -198,6 +198,7 @@ def _folder_url(folder: str, query: str, page: int) -> str:
 
 
 def _page_link(query: str, number: int) -> str:
+    """A link to another page of the list shown, relative to it."""
     params = {**({"q": query} if query else {}), "page": number}
     return f"?{urlencode(params)}"
 
@@ -276,7 +277,6 @@ def message_view(request: HttpRequest, box: Mailbox, folder: str, uid: str) -> H
     context = _context(
         box,
         current.name,
-        **_message_links(box, current, uid, parsed),
         folder=current,
         label=role_label(current),
         uid=uid,
@@ -285,24 +285,26 @@ def message_view(request: HttpRequest, box: Mailbox, folder: str, uid: str) -> H
         body_url=urls["message_body"] + ("?images=1" if remote else ""),
         remote=remote,
         held_back=held_back,
+        attachments=_attachment_links(current, uid, parsed),
+        move_targets=_move_targets(box, current),
         is_trash=current.role == FolderRole.TRASH,
     )
     return render(request, "webmail/message.html", context)
 
 
-def _message_links(
-    box: Mailbox, current: Folder, uid: str, parsed: rendering.ParsedMessage
-) -> dict[str, Any]:
-    """The message page's attachment links and the folders it may be moved to."""
-    return {
-        "attachments": [
-            {"a": a, "url": reverse("webmail:attachment", args=[current.name, uid, a.index])}
-            for a in parsed.attachments
-        ],
-        "move_targets": [
-            {"name": f.name, "label": role_label(f)} for f in box.folders if f != current
-        ],
-    }
+def _move_targets(box: Mailbox, current: Folder) -> list[dict[str, str]]:
+    """The other folders of the mailbox, where the message may be moved."""
+    return [{"name": f.name, "label": role_label(f)} for f in box.folders if f != current]
+
+
+def _attachment_links(
+    current: Folder, uid: str, parsed: rendering.ParsedMessage
+) -> list[dict[str, Any]]:
+    """Each attachment of the message with the URL that downloads it."""
+    return [
+        {"a": a, "url": reverse("webmail:attachment", args=[current.name, uid, a.index])}
+        for a in parsed.attachments
+    ]
 
 
 # The frame document's policy: nothing but inline style and images from the message itself
