@@ -23,7 +23,7 @@ from .forwarding import normalise_address
 class ForwardingForm(forms.Form):
     """The guide's form: the address, "Conserver une copie…", Enregistrer.
 
-    The password is asked only for an address other than the verified personal one (the view
+    The password is asked only for an address other than the verified personal one (``save``
     decides, as it depends on the account); the field is always there so that no script is
     needed to show it.
     """

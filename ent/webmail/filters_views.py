@@ -86,6 +86,7 @@ def forwarding_page(request: HttpRequest) -> HttpResponse:
 
 
 def _too_many_links() -> str:
+    """Why no new confirmation link was sent (the hourly cap)."""
     return _(
         "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
         " dernier reçu, ou réessayez plus tard."
@@ -186,8 +187,9 @@ def vacation_page(request: HttpRequest) -> HttpResponse:
     """``/webmail/filters/vacation/``: the automatic reply (subject, message, until when)."""
     account = _account(request)
     store = mail_store()
+    mailbox = forwarding.mailbox_of(account)
     try:
-        current = store.vacation(forwarding.mailbox_of(account))
+        current = store.vacation(mailbox)
     except MailStoreError:
         return _unavailable(request)
     if request.method == "GET":
