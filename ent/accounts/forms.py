@@ -6,13 +6,17 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.db import IntegrityError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ent.directory.models import Student
 
-from . import password_policy
+from . import activation, password_policy
 from .email_typos import suggest
+from .models import Account
 
 
 class IdentifyForm(forms.Form):
@@ -147,3 +151,28 @@ class ActivationForm(NewPasswordMixin):
                     % {"s": self.suggestion},
                 )
         return data
+
+    def save(self, *, ip: str | None) -> Account | None:
+        """Start the activation (``activation_start``) with the valid form; ``None`` when the
+        form gained an error. ``AlreadyActiveError`` propagates."""
+        try:
+            return activation.activation_start(
+                student=self.student,
+                email=self.cleaned_data["email"],
+                password=self.cleaned_data["password1"],
+                charter_accepted=self.cleaned_data["charter"],
+                ip=ip,
+            )
+        except ValidationError as exc:
+            self.add_error("password1", exc)
+        except IntegrityError:
+            # Only a clash the retry in activation_start could not settle (an identifier
+            # taken by a staff account): nothing was written; the help desk must look.
+            self.add_error(
+                None,
+                gettext(
+                    "Votre compte ne peut pas être créé automatiquement. Contactez l'assistance : %(m)s"
+                )
+                % {"m": settings.HELPDESK_EMAIL},
+            )
+        return None

@@ -121,17 +121,9 @@ def check(password: str, *, personal: Iterable[str] = ()) -> list[str]:
             )
             % {"n": r.min_length}
         )
-    forbidden = sorted({c for c in password if c not in r.allowed}, key=password.index)
+    forbidden = _forbidden_chars(password, r)
     if forbidden:
-        names = ", ".join(describe_char(c) for c in forbidden)
-        problems.append(
-            ngettext(
-                "Caractère non autorisé : %(chars)s.",
-                "Caractères non autorisés : %(chars)s.",
-                len(forbidden),
-            )
-            % {"chars": names}
-        )
+        problems.append(forbidden)
     kinds = sum(1 for k in r.classes if any(c in k.chars for c in password))
     if kinds < r.min_classes:
         problems.append(
@@ -141,21 +133,13 @@ def check(password: str, *, personal: Iterable[str] = ()) -> list[str]:
             )
             % {"n": r.min_classes, "k": kinds}
         )
-    folded = _fold(password)
-    for value in personal:
-        for part in {value, *value.replace("-", " ").split()}:
-            part = _fold(part.strip())
-            if len(part) >= 3 and part in folded:
-                problems.append(
-                    _(
-                        "Le mot de passe ne doit contenir ni votre numéro étudiant, ni votre INE,"
-                        " ni votre nom ou prénom."
-                    )
-                )
-                break
-        else:
-            continue
-        break
+    if _contains_personal(password, personal):
+        problems.append(
+            _(
+                "Le mot de passe ne doit contenir ni votre numéro étudiant, ni votre INE,"
+                " ni votre nom ou prénom."
+            )
+        )
     if not problems:
         try:
             _common().validate(password)
@@ -166,6 +150,31 @@ def check(password: str, *, personal: Iterable[str] = ()) -> list[str]:
                 )
             )
     return problems
+
+
+def _forbidden_chars(password: str, r: Rules) -> str:
+    """The message naming every character outside the allowed ones, or "" if none."""
+    forbidden = sorted({c for c in password if c not in r.allowed}, key=password.index)
+    if not forbidden:
+        return ""
+    names = ", ".join(describe_char(c) for c in forbidden)
+    return ngettext(
+        "Caractère non autorisé : %(chars)s.",
+        "Caractères non autorisés : %(chars)s.",
+        len(forbidden),
+    ) % {"chars": names}
+
+
+def _contains_personal(password: str, personal: Iterable[str]) -> bool:
+    """Whether the password contains one of the values (or a word of three letters or more of
+    one), accents and case aside."""
+    folded = _fold(password)
+    for value in personal:
+        for part in {value, *value.replace("-", " ").split()}:
+            part = _fold(part.strip())
+            if len(part) >= 3 and part in folded:
+                return True
+    return False
 
 
 def personal_data_of(student: Any) -> list[str]:

@@ -214,17 +214,41 @@ def _apply(
     request: UpdateRequest, *, actor: Account, ip: str | None, identity_checked: bool
 ) -> None:
     """Make the change the request asked for (inside the decision's transaction)."""
+    if request.kind == UpdateRequest.Kind.LOST_EMAIL:
+        _apply_lost_email(request, actor=actor, ip=ip, identity_checked=identity_checked)
+        return
     student = request.student
-    changed: dict[str, list[str]] = {}
-    # The values before, kept on the request (saved by the caller with the decision) for the
-    # fields of its kind only: the request page shows before and after once the student's
-    # record holds the new values.
+    _keep_old_values(request, student)
+    changed = _correct(request, student)
+    if changed:
+        student.updated_at = clock.now()
+        student.save()
+        audit_record(
+            kind=Kind.DIRECTORY_CORRECTED,
+            student=student,
+            actor=actor,
+            ip=ip,
+            reference=request.reference,
+            fields=changed,
+        )
+
+
+def _keep_old_values(request: UpdateRequest, student: Student) -> None:
+    """The values before, kept on the request (saved by the caller with the decision) for the
+    fields of its kind only: the request page shows before and after once the student's
+    record holds the new values."""
     if request.kind == UpdateRequest.Kind.NAME:
         request.old_first_name, request.old_last_name = student.first_name, student.last_name
     elif request.kind == UpdateRequest.Kind.BIRTH_DATE:
         request.old_birth_date = student.birth_date
     elif request.kind == UpdateRequest.Kind.INE:
         request.old_ine = student.ine
+
+
+def _correct(request: UpdateRequest, student: Student) -> dict[str, list[str]]:
+    """Copy the request's new values into ``student`` (not saved); the fields changed, each
+    with its value before and after."""
+    changed: dict[str, list[str]] = {}
     if request.kind == UpdateRequest.Kind.NAME:
         for field, value in (
             ("first_name", request.new_first_name),
@@ -246,41 +270,35 @@ def _apply(
         if request.new_ine != student.ine:
             changed["ine"] = [student.ine, request.new_ine]
             student.ine = request.new_ine
-    elif request.kind == UpdateRequest.Kind.LOST_EMAIL:
-        account = Account.objects.filter(student=student).first()
-        if account is None or account.state != Account.State.ACTIVE or not request.new_email:
-            raise DecisionError(
-                _(
-                    "Ce compte n'est pas actif : l'étudiant doit d'abord activer son compte avec la nouvelle adresse."
-                )
-            )
-        # Owned by the self-service journey: mails a verification link to the new address;
-        # the address becomes the account's only once the student follows it.
-        from .email_change import email_change_start
+    return changed
 
-        if not identity_checked:
-            raise DecisionError(
-                _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter.")
+
+def _apply_lost_email(
+    request: UpdateRequest, *, actor: Account, ip: str | None, identity_checked: bool
+) -> None:
+    """A lost personal address: mail a verification link to the new one (the address becomes
+    the account's only once the student follows it), after warning the current one."""
+    account = Account.objects.filter(student=request.student).first()
+    if account is None or account.state != Account.State.ACTIVE or not request.new_email:
+        raise DecisionError(
+            _(
+                "Ce compte n'est pas actif : l'étudiant doit d'abord activer son compte avec la nouvelle adresse."
             )
-        _alert_current_address(request, approved=True)
-        try:
-            email_change_start(account=account, new_email=request.new_email, actor=actor, ip=ip)
-        except ValidationError:
-            raise DecisionError(
-                _("Cette adresse ne peut pas être une adresse personnelle : refusez la demande.")
-            ) from None
-        return
-    if changed:
-        student.updated_at = clock.now()
-        student.save()
-        audit_record(
-            kind=Kind.DIRECTORY_CORRECTED,
-            student=student,
-            actor=actor,
-            ip=ip,
-            reference=request.reference,
-            fields=changed,
         )
+    # Owned by the self-service journey.
+    from .email_change import email_change_start
+
+    if not identity_checked:
+        raise DecisionError(
+            _("Vérifiez l'identité de l'étudiant et cochez la case avant d'accepter.")
+        )
+    _alert_current_address(request, approved=True)
+    try:
+        email_change_start(account=account, new_email=request.new_email, actor=actor, ip=ip)
+    except ValidationError:
+        raise DecisionError(
+            _("Cette adresse ne peut pas être une adresse personnelle : refusez la demande.")
+        ) from None
 
 
 def _decide(

@@ -206,6 +206,44 @@ class UpdateRequestForm(forms.Form):
             email=d.get("new_email", ""),
         )
 
+    def save(
+        self, *, student: Student, ip: str | None, actor: Account | None
+    ) -> UpdateRequest | None:
+        """Record the valid form's request for ``student``; ``None`` when the form gained an
+        error (no address to answer to, too many requests today)."""
+        kind = UpdateRequest.Kind(self.cleaned_data["kind"])
+        contact, _verified = update_request.contact_for(
+            student=student,
+            kind=kind,
+            given_email=self.cleaned_data["new_email"]
+            if kind == UpdateRequest.Kind.LOST_EMAIL
+            else self.cleaned_data["contact_email"],
+        )
+        if not contact:
+            self.add_error(
+                "contact_email",
+                _("Indiquez une adresse mail où l'assistance pourra vous répondre."),
+            )
+            return None
+        try:
+            return update_request.update_request_create(
+                student=student,
+                kind=kind,
+                message=self.cleaned_data["message"],
+                new=self.new_values(),
+                contact_email=contact,
+                ip=ip,
+                actor=actor,
+            )
+        except update_request.TooManyRequestsError:
+            self.add_error(
+                None,
+                _(
+                    "Vous avez déjà fait plusieurs demandes aujourd'hui : l'assistance les traite, attendez sa réponse."
+                ),
+            )
+            return None
+
 
 class AnonymousUpdateRequestForm(IdentifyForm, UpdateRequestForm):
     """The same, preceded by student number + INE for a student who is not signed in."""
@@ -220,71 +258,58 @@ def _signed_in_student(request: HttpRequest) -> Student | None:
     return None
 
 
+def _identified_student(form: UpdateRequestForm, *, ip: str | None) -> Student | None:
+    """The student the form's number + INE prove, or ``None`` with the form's error."""
+    result = identity.student_identify(
+        form.cleaned_data["student_number"],
+        form.cleaned_data["ine"],
+        client=identity.Client(ip=ip),
+        purpose=identity.Purpose.UPDATE_REQUEST,
+    )
+    refusal = identity.refusal_message(result)
+    if refusal is not None:
+        form.add_error(None, refusal)
+        return None
+    return result.student
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def update_request_view(request: HttpRequest) -> HttpResponse:
     """``/update-request/``: signed in, the account says who it is; else number + INE."""
-    student = _signed_in_student(request)
+    signed_in = student = _signed_in_student(request)
     form: UpdateRequestForm = (
         UpdateRequestForm(posted(request))
         if student is not None
         else AnonymousUpdateRequestForm(posted(request))
     )
-    verified_contact = ""
-    if student is not None:
-        address, verified = update_request.contact_for(
-            student=student, kind=UpdateRequest.Kind.OTHER, given_email=""
-        )
-        verified_contact = mask_email(address) if verified else ""
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
         if student is None:
-            result = identity.student_identify(
-                form.cleaned_data["student_number"],
-                form.cleaned_data["ine"],
-                client=identity.Client(ip=ip),
-                purpose=identity.Purpose.UPDATE_REQUEST,
-            )
-            refusal = identity.refusal_message(result)
-            if refusal is not None:
-                form.add_error(None, refusal)
-            else:
-                student = result.student
+            student = _identified_student(form, ip=ip)
         if student is not None and not form.errors:
-            kind = UpdateRequest.Kind(form.cleaned_data["kind"])
-            contact, _verified = update_request.contact_for(
-                student=student,
-                kind=kind,
-                given_email=form.cleaned_data["new_email"]
-                if kind == UpdateRequest.Kind.LOST_EMAIL
-                else form.cleaned_data["contact_email"],
-            )
-            if not contact:
-                form.add_error(
-                    "contact_email",
-                    _("Indiquez une adresse mail où l'assistance pourra vous répondre."),
-                )
-            else:
-                try:
-                    created = update_request.update_request_create(
-                        student=student,
-                        kind=kind,
-                        message=form.cleaned_data["message"],
-                        new=form.new_values(),
-                        contact_email=contact,
-                        ip=ip,
-                        actor=request.user if isinstance(request.user, Account) else None,
-                    )
-                except update_request.TooManyRequestsError:
-                    form.add_error(
-                        None,
-                        _(
-                            "Vous avez déjà fait plusieurs demandes aujourd'hui : l'assistance les traite, attendez sa réponse."
-                        ),
-                    )
-                else:
-                    request.session[keys.UPDATE_REQUEST_REFERENCE] = created.reference
-                    return redirect("update-request-sent")
+            actor = request.user if isinstance(request.user, Account) else None
+            created = form.save(student=student, ip=ip, actor=actor)
+            if created is not None:
+                request.session[keys.UPDATE_REQUEST_REFERENCE] = created.reference
+                return redirect("update-request-sent")
+    return _update_request_page(request, form, signed_in=signed_in, student=student)
+
+
+def _update_request_page(
+    request: HttpRequest,
+    form: UpdateRequestForm,
+    *,
+    signed_in: Student | None,
+    student: Student | None,
+) -> HttpResponse:
+    """The form; a signed-in student with a verified address is told where the answer goes."""
+    verified_contact = ""
+    if signed_in is not None:
+        address, verified = update_request.contact_for(
+            student=signed_in, kind=UpdateRequest.Kind.OTHER, given_email=""
+        )
+        verified_contact = mask_email(address) if verified else ""
     return render(
         request,
         "accounts/update_request.html",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -81,28 +79,10 @@ def details(request: HttpRequest) -> HttpResponse:
     form = ActivationForm(posted(request), student=student, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            account = activation.activation_start(
-                student=student,
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password1"],
-                charter_accepted=form.cleaned_data["charter"],
-                ip=client_ip(request),
-            )
+            account = form.save(ip=client_ip(request))
         except activation.AlreadyActiveError:
             return _already_active(request)
-        except ValidationError as exc:
-            form.add_error("password1", exc)
-        except IntegrityError:
-            # Only a clash the retry in activation_start could not settle (an identifier
-            # taken by a staff account): nothing was written; the help desk must look.
-            form.add_error(
-                None,
-                _(
-                    "Votre compte ne peut pas être créé automatiquement. Contactez l'assistance : %(m)s"
-                )
-                % {"m": settings.HELPDESK_EMAIL},
-            )
-        else:
+        if account is not None:
             request.session[keys.ACTIVATION_ACCOUNT] = account.pk
             return redirect("accounts:activation-sent")
     return render(
@@ -123,22 +103,7 @@ def sent(request: HttpRequest) -> HttpResponse:
     if account.state != Account.State.PENDING:
         return _confirm_result(request, CodeStatus.ALREADY_ACTIVE)
     if request.method == "POST":
-        try:
-            activation.activation_resend(account=account, ip=client_ip(request))
-        except activation.ResendRefusedError:
-            messages.error(
-                request,
-                _(
-                    "Vous avez déjà demandé plusieurs liens dans l'heure. Attendez un peu, puis vérifiez vos courriers indésirables."
-                ),
-            )
-        except activation.AlreadyActiveError:
-            return redirect("sso:login")
-        else:
-            messages.success(
-                request, _("Un nouveau lien vient d'être envoyé. Le précédent ne fonctionne plus.")
-            )
-        return HttpResponseRedirect(reverse("accounts:activation-sent"))
+        return _resend(request, account)
     return render(
         request,
         "accounts/activation_sent.html",
@@ -148,6 +113,26 @@ def sent(request: HttpRequest) -> HttpResponse:
             "step": 3,
         },
     )
+
+
+def _resend(request: HttpRequest, account: Account) -> HttpResponse:
+    """Step 3's button: a new link (the previous one stops working), within the hourly cap."""
+    try:
+        activation.activation_resend(account=account, ip=client_ip(request))
+    except activation.ResendRefusedError:
+        messages.error(
+            request,
+            _(
+                "Vous avez déjà demandé plusieurs liens dans l'heure. Attendez un peu, puis vérifiez vos courriers indésirables."
+            ),
+        )
+    except activation.AlreadyActiveError:
+        return redirect("sso:login")
+    else:
+        messages.success(
+            request, _("Un nouveau lien vient d'être envoyé. Le précédent ne fonctionne plus.")
+        )
+    return HttpResponseRedirect(reverse("accounts:activation-sent"))
 
 
 @never_cache

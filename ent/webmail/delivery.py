@@ -139,11 +139,7 @@ def message_deliver(
     delivered_to = [_bare(value) for value in head.get_all("Delivered-To") or []]
 
     now = datetime.now(UTC)
-    trace = (
-        f"Delivered-To: {recipient}\r\n"
-        f"Received: from {_clean(peer) or 'unknown'} by {_clean(socket.getfqdn())} (ENT) with"
-        f" {protocol} for <{recipient}>; {email.utils.format_datetime(now)}\r\n"
-    ).encode()
+    trace = _trace(recipient=recipient, peer=peer, protocol=protocol, now=now)
 
     rule = store.forwarding(recipient)
     looped = recipient in delivered_to or len(delivered_to) >= MAX_REDIRECTS
@@ -165,26 +161,45 @@ def message_deliver(
                 raw=trace + raw,
                 key=f"redirect:{recipient}:{redirect.address}:{digest}",
             )
-
-    replied = False
-    vacation = store.vacation(recipient)
-    if vacation is not None and _vacation_due(vacation, head, mail_from, recipient, now):
-        sender = _bare(mail_from)
-        if store.vacation_reply_claim(recipient, sender, days=VACATION_DAYS, now=time.time()):
-            with transaction.atomic():
-                mail_send_raw(
-                    sender="",  # RFC 3834 § 3.3: an automatic reply never bounces back
-                    recipients=[sender],
-                    raw=_vacation_reply(vacation, head, recipient, sender),
-                    key=f"vacation:{recipient}:{hashlib.sha256(raw).hexdigest()[:32]}",
-                )
-            replied = True
+    replied = _vacation_answer(
+        store, recipient=recipient, head=head, mail_from=mail_from, raw=raw, now=now
+    )
     return Delivery(
         uid=uid,
         redirected_to=redirect.address if redirect else None,
         vacation_replied=replied,
         loop=rule is not None and looped,
     )
+
+
+def _trace(*, recipient: str, peer: str, protocol: str, now: datetime) -> bytes:
+    """The ``Delivered-To`` and ``Received`` headers this delivery adds."""
+    return (
+        f"Delivered-To: {recipient}\r\n"
+        f"Received: from {_clean(peer) or 'unknown'} by {_clean(socket.getfqdn())} (ENT) with"
+        f" {protocol} for <{recipient}>; {email.utils.format_datetime(now)}\r\n"
+    ).encode()
+
+
+def _vacation_answer(
+    store: LocalStore, *, recipient: str, head: Message, mail_from: str, raw: bytes, now: datetime
+) -> bool:
+    """Send the mailbox's automatic reply if one is due (once per sender per
+    ``VACATION_DAYS``); whether it was sent."""
+    vacation = store.vacation(recipient)
+    if vacation is None or not _vacation_due(vacation, head, mail_from, recipient, now):
+        return False
+    sender = _bare(mail_from)
+    if not store.vacation_reply_claim(recipient, sender, days=VACATION_DAYS, now=time.time()):
+        return False
+    with transaction.atomic():
+        mail_send_raw(
+            sender="",  # RFC 3834 § 3.3: an automatic reply never bounces back
+            recipients=[sender],
+            raw=_vacation_reply(vacation, head, recipient, sender),
+            key=f"vacation:{recipient}:{hashlib.sha256(raw).hexdigest()[:32]}",
+        )
+    return True
 
 
 def _clean(value: str) -> str:

@@ -6,18 +6,24 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ent.accounts.email_typos import suggest
 from ent.accounts.forms_selfservice import CurrentPasswordField
+from ent.accounts.models import Account
+from ent.accounts.password_change import WrongPasswordError, password_verify
 
+from . import forwarding
+from .backends import MailStore, Vacation
 from .forwarding import normalise_address
 
 
 class ForwardingForm(forms.Form):
     """The guide's form: the address, "Conserver une copie…", Enregistrer.
 
-    The password is asked only for an address other than the verified personal one (the view
+    The password is asked only for an address other than the verified personal one (``save``
     decides, as it depends on the account); the field is always there so that no script is
     needed to show it.
     """
@@ -79,6 +85,50 @@ class ForwardingForm(forms.Form):
                 )
         return data
 
+    @staticmethod
+    def initial_for(state: forwarding.ForwardingState) -> dict[str, Any]:
+        """The rule in force, or else the verified personal address with a copy kept."""
+        return {
+            "address": state.rule.address if state.rule else state.personal_email,
+            "keep_copy": state.rule.keep_copy if state.rule else True,
+        }
+
+    def save(
+        self, *, account: Account, store: MailStore, ip: str | None
+    ) -> forwarding.SetOutcome | None:
+        """Ask for the valid form's rule (``forwarding_set``); the password first for an address
+        that needs a link. ``None`` when the form gained an error; the address used is then in
+        ``self.used_address``. ``TooManyRequestsError`` and ``MailStoreError`` propagate."""
+        self.used_address: str = self.cleaned_data["address"]
+        try:
+            self.used_address = forwarding.forwarding_address_check(
+                account=account, address=self.used_address, store=store
+            )
+            if forwarding.needs_verification(account=account, address=self.used_address):
+                password = self.cleaned_data["current_password"]
+                if not password:
+                    self.add_error(
+                        "current_password",
+                        gettext(
+                            "Saisissez votre mot de passe : il est demandé pour transférer vers"
+                            " une autre adresse que votre adresse personnelle vérifiée."
+                        ),
+                    )
+                    return None
+                password_verify(account=account, password=password, ip=ip)
+            return forwarding.forwarding_set(
+                account=account,
+                address=self.used_address,
+                keep_copy=self.cleaned_data["keep_copy"],
+                ip=ip,
+                store=store,
+            )
+        except ValidationError as exc:
+            self.add_error("address", exc)
+        except WrongPasswordError as exc:
+            self.add_error("current_password", exc.message())
+        return None
+
 
 class VacationForm(forms.Form):
     """Répondeur: the subject and message of the automatic reply, and until when."""
@@ -97,6 +147,17 @@ class VacationForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": _("Date invalide : utilisez le format jj/mm/aaaa.")},
     )
+
+    @staticmethod
+    def initial_for(current: Vacation | None) -> dict[str, Any]:
+        """The reply in force, or else a subject that says "away"."""
+        if current is None:
+            return {"subject": gettext("Absent(e)")}
+        return {
+            "subject": current.subject,
+            "body": current.body,
+            "until": current.until.date() if current.until else None,
+        }
 
     def clean_subject(self) -> str:
         # A header: no line break may reach the Sieve script or the reply's headers.

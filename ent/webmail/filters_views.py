@@ -12,7 +12,6 @@ keeps what the student typed.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -20,7 +19,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ent.accounts.models import Account
-from ent.accounts.password_change import WrongPasswordError, password_verify
 from ent.accounts.views_selfservice import student_required
 from ent.core.codes import CodeStatus, code_landing, code_result, landed_code, landed_code_forget
 from ent.core.models import OneTimeCode
@@ -70,71 +68,44 @@ def forwarding_page(request: HttpRequest) -> HttpResponse:
     except MailStoreError:
         return _unavailable(request)
     if request.method == "GET":
-        initial = {
-            "address": state.rule.address if state.rule else state.personal_email,
-            "keep_copy": state.rule.keep_copy if state.rule else True,
-        }
-        form = ForwardingForm(initial=initial)
+        form = ForwardingForm(initial=ForwardingForm.initial_for(state))
         return _forwarding_render(request, form, state)
     form = ForwardingForm(request.POST)
     if not form.is_valid():
         return _forwarding_render(request, form, state)
-    ip = client_ip(request)
-    address = form.cleaned_data["address"]
     try:
-        address = forwarding.forwarding_address_check(account=account, address=address, store=store)
-        if forwarding.needs_verification(account=account, address=address):
-            password = form.cleaned_data["current_password"]
-            if not password:
-                form.add_error(
-                    "current_password",
-                    _(
-                        "Saisissez votre mot de passe : il est demandé pour transférer vers une"
-                        " autre adresse que votre adresse personnelle vérifiée."
-                    ),
-                )
-                return _forwarding_render(request, form, state)
-            password_verify(account=account, password=password, ip=ip)
-        outcome = forwarding.forwarding_set(
-            account=account,
-            address=address,
-            keep_copy=form.cleaned_data["keep_copy"],
-            ip=ip,
-            store=store,
-        )
-    except ValidationError as exc:
-        form.add_error("address", exc)
-        return _forwarding_render(request, form, state)
-    except WrongPasswordError as exc:
-        form.add_error("current_password", exc.message())
-        return _forwarding_render(request, form, state)
+        outcome = form.save(account=account, store=store, ip=client_ip(request))
     except forwarding.TooManyRequestsError:
-        form.add_error(
-            None,
-            _(
-                "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
-                " dernier reçu, ou réessayez plus tard."
-            ),
-        )
+        form.add_error(None, _too_many_links())
         return _forwarding_render(request, form, state, status=429)
     except MailStoreError:
         return _unavailable(request)
-    if outcome is SetOutcome.SET:
-        messages.success(
-            request,
-            _("Le transfert vers %(email)s est enregistré.")
-            % {"email": forwarding.verified_personal_email(account)},
-        )
-    else:
-        messages.success(
-            request,
-            _(
-                "Un lien de confirmation a été envoyé à %(email)s. Le transfert commencera quand"
-                " vous l'aurez suivi."
-            )
-            % {"email": address},
-        )
+    if outcome is None:
+        return _forwarding_render(request, form, state)
+    messages.success(
+        request, _forwarding_saved(outcome, account=account, address=form.used_address)
+    )
     return redirect("webmail:filters-forwarding")
+
+
+def _too_many_links() -> str:
+    """Why no new confirmation link was sent (the hourly cap)."""
+    return _(
+        "Vous avez demandé plusieurs liens de confirmation dans l'heure. Suivez le"
+        " dernier reçu, ou réessayez plus tard."
+    )
+
+
+def _forwarding_saved(outcome: SetOutcome, *, account: Account, address: str) -> str:
+    """What the Transfert page says once the rule is in force, or its link is sent."""
+    if outcome is SetOutcome.SET:
+        return _("Le transfert vers %(email)s est enregistré.") % {
+            "email": forwarding.verified_personal_email(account)
+        }
+    return _(
+        "Un lien de confirmation a été envoyé à %(email)s. Le transfert commencera quand"
+        " vous l'aurez suivi."
+    ) % {"email": address}
 
 
 def _forwarding_render(
@@ -215,25 +186,12 @@ def vacation_page(request: HttpRequest) -> HttpResponse:
     except MailStoreError:
         return _unavailable(request)
     if request.method == "GET":
-        initial = (
-            {
-                "subject": current.subject,
-                "body": current.body,
-                "until": current.until.date() if current.until else None,
-            }
-            if current
-            else {"subject": _("Absent(e)")}
-        )
-        form = VacationForm(initial=initial)
+        form = VacationForm(initial=VacationForm.initial_for(current))
         return render(request, "webmail/filters_vacation.html", {"form": form, "current": current})
     form = VacationForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "webmail/filters_vacation.html",
-            {"form": form, "current": current},
-            status=400,
-        )
+        context = {"form": form, "current": current}
+        return render(request, "webmail/filters_vacation.html", context, status=400)
     try:
         vacation.vacation_save(
             account=account,

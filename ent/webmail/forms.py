@@ -20,8 +20,8 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .rendering import safe_filename
-from .sending import Upload
+from .rendering import ParsedMessage, safe_filename
+from .sending import Draft, Upload
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -94,7 +94,7 @@ class MultipleFileField(forms.FileField):
         kwargs.setdefault("widget", MultipleFileInput())
         super().__init__(*args, **kwargs)
 
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:  # type: ignore[override]
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
         single = super().clean
         items = data if isinstance(data, list | tuple) else [data]
         return [single(item, initial) for item in items if item]
@@ -177,3 +177,19 @@ class ComposeForm(forms.Form):
                 code="too_many",
             )
         return cleaned
+
+    def draft(self, *, original: ParsedMessage | None, raw: bytes | None, forward: bool) -> Draft:
+        """The valid form as a message to send: a reply threads under ``original``; a forward
+        attaches the original ``raw`` message whole instead."""
+        data = self.cleaned_data
+        thread = None if forward else original
+        return Draft(
+            to=data["to"],
+            cc=data["cc"],
+            subject=data["subject"],
+            body=data["body"],
+            attachments=data["attachments"],
+            in_reply_to=thread.message_id if thread else "",
+            references=thread.references if thread else "",
+            forwarded=raw if forward else None,
+        )

@@ -12,7 +12,7 @@ Enregistrer":
    is used only after the link mailed to it is followed (``forwarding_verify_confirm``): a
    single-use, expiring, hashed code (``ent.core.codes``, purpose FORWARD_VERIFY; a newer
    request revokes it) with the rule (address, keep a copy) waiting in ``PendingForwarding``.
-   The views ask for the password again before a link goes to an unverified address.
+   The Transfert form asks for the password again before a link goes to an unverified address.
 4. ``forwarding_remove``: stops forwarding (and drops a rule still waiting for its link).
 
 Why the notifications: setting a forward is the classic way to keep reading a mailbox after

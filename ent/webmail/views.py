@@ -44,9 +44,17 @@ from ent.core.net import client_ip
 from ent.core.templatetags.ent_dates import format_when
 
 from . import rendering
-from .backends import Folder, FolderRole, MailStore, MailStoreError, MessageNotFound, mail_store
+from .backends import (
+    Folder,
+    FolderRole,
+    MailStore,
+    MailStoreError,
+    MessageNotFound,
+    MessageSummary,
+    mail_store,
+)
 from .forms import ComposeForm
-from .sending import Draft, SendThrottledError, address, webmail_send
+from .sending import SendThrottledError, address, webmail_send
 
 # What a UID may look like (IMAP: digits; Maildir: a key such as 1700000000.M1P2Q3.host).
 UID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._,:=+\\-]{0,250}\Z")
@@ -183,6 +191,30 @@ def _page_number(raw: str | None) -> int:
         return 1
 
 
+def _folder_url(folder: str, query: str, page: int) -> str:
+    """The folder's page ``page`` for the search ``query`` (none if empty)."""
+    params = {"page": page, **({"q": query} if query else {})}
+    return f"{reverse('webmail:folder', args=[folder])}?{urlencode(params)}"
+
+
+def _page_link(query: str, number: int) -> str:
+    """A link to another page of the list shown, relative to it."""
+    params = {**({"q": query} if query else {}), "page": number}
+    return f"?{urlencode(params)}"
+
+
+def _folder_rows(folder: str, summaries: list[MessageSummary]) -> list[dict[str, Any]]:
+    """One row per message of the list: its summary, who sent it, its page."""
+    return [
+        {
+            "summary": m,
+            "sender": _display_sender(m.sender),
+            "url": reverse("webmail:message", args=[folder, m.uid]),
+        }
+        for m in summaries
+    ]
+
+
 @webmail_view
 @require_GET
 def folder_view(request: HttpRequest, box: Mailbox, folder: str) -> HttpResponse:
@@ -195,39 +227,22 @@ def folder_view(request: HttpRequest, box: Mailbox, folder: str) -> HttpResponse
     result = box.store.messages(box.address, current.name, page=page, page_size=size, query=query)
     pages = max(1, math.ceil(result.total / size))
     if page > pages:  # a stale link after deletions: the last page instead of an empty one
-        params = {"page": pages, **({"q": query} if query else {})}
-        return redirect(f"{reverse('webmail:folder', args=[current.name])}?{urlencode(params)}")
-
-    def page_url(number: int) -> str:
-        params = {**({"q": query} if query else {}), "page": number}
-        return f"?{urlencode(params)}"
-
-    rows = [
-        {
-            "summary": m,
-            "sender": _display_sender(m.sender),
-            "url": reverse("webmail:message", args=[current.name, m.uid]),
-        }
-        for m in result.messages
-    ]
-    return render(
-        request,
-        "webmail/folder.html",
-        _context(
-            box,
-            current.name,
-            folder=current,
-            label=role_label(current),
-            rows=rows,
-            query=query,
-            total=result.total,
-            page=page,
-            pages=pages,
-            previous_url=page_url(page - 1) if page > 1 else None,
-            next_url=page_url(page + 1) if page < pages else None,
-            is_trash=current.role == FolderRole.TRASH,
-        ),
+        return redirect(_folder_url(current.name, query, pages))
+    context = _context(
+        box,
+        current.name,
+        folder=current,
+        label=role_label(current),
+        rows=_folder_rows(current.name, result.messages),
+        query=query,
+        total=result.total,
+        page=page,
+        pages=pages,
+        previous_url=_page_link(query, page - 1) if page > 1 else None,
+        next_url=_page_link(query, page + 1) if page < pages else None,
+        is_trash=current.role == FolderRole.TRASH,
     )
+    return render(request, "webmail/folder.html", context)
 
 
 def _display_sender(sender: str) -> str:
@@ -259,30 +274,37 @@ def message_view(request: HttpRequest, box: Mailbox, folder: str, uid: str) -> H
     if parsed.html is not None:
         held_back = rendering.clean_html(parsed, remote_images=remote).remote_images
     urls = _message_urls(current.name, uid)
-    return render(
-        request,
-        "webmail/message.html",
-        _context(
-            box,
-            current.name,
-            folder=current,
-            label=role_label(current),
-            uid=uid,
-            parsed=parsed,
-            urls=urls,
-            body_url=urls["message_body"] + ("?images=1" if remote else ""),
-            remote=remote,
-            held_back=held_back,
-            attachments=[
-                {"a": a, "url": reverse("webmail:attachment", args=[current.name, uid, a.index])}
-                for a in parsed.attachments
-            ],
-            move_targets=[
-                {"name": f.name, "label": role_label(f)} for f in box.folders if f != current
-            ],
-            is_trash=current.role == FolderRole.TRASH,
-        ),
+    context = _context(
+        box,
+        current.name,
+        folder=current,
+        label=role_label(current),
+        uid=uid,
+        parsed=parsed,
+        urls=urls,
+        body_url=urls["message_body"] + ("?images=1" if remote else ""),
+        remote=remote,
+        held_back=held_back,
+        attachments=_attachment_links(current, uid, parsed),
+        move_targets=_move_targets(box, current),
+        is_trash=current.role == FolderRole.TRASH,
     )
+    return render(request, "webmail/message.html", context)
+
+
+def _move_targets(box: Mailbox, current: Folder) -> list[dict[str, str]]:
+    """The other folders of the mailbox, where the message may be moved."""
+    return [{"name": f.name, "label": role_label(f)} for f in box.folders if f != current]
+
+
+def _attachment_links(
+    current: Folder, uid: str, parsed: rendering.ParsedMessage
+) -> list[dict[str, Any]]:
+    """Each attachment of the message with the URL that downloads it."""
+    return [
+        {"a": a, "url": reverse("webmail:attachment", args=[current.name, uid, a.index])}
+        for a in parsed.attachments
+    ]
 
 
 # The frame document's policy: nothing but inline style and images from the message itself
@@ -520,45 +542,17 @@ def _compose(
         assert current is not None
         raw = box.raw(current, uid)
         parsed = box.dated(current, uid, rendering.parse(raw))
-    titles = {
-        "new": _("Écrire un message"),
-        "reply": _("Répondre"),
-        "reply-all": _("Répondre à tous"),
-        "forward": _("Transférer"),
-    }
     status = 200
     if request.method == "POST":
         form = ComposeForm(request.POST, request.FILES)
         if form.is_valid():
-            data = form.cleaned_data
-            draft = Draft(
-                to=data["to"],
-                cc=data["cc"],
-                subject=data["subject"],
-                body=data["body"],
-                attachments=data["attachments"],
-                in_reply_to=parsed.message_id if parsed and mode != "forward" else "",
-                references=parsed.references if parsed and mode != "forward" else "",
-                forwarded=raw if mode == "forward" else None,
-            )
+            draft = form.draft(original=parsed, raw=raw, forward=mode == "forward")
             try:
                 webmail_send(
                     account=box.account, draft=draft, store=box.store, ip=client_ip(request)
                 )
             except SendThrottledError as exc:
-                form.add_error(
-                    None,
-                    _("Limite d'envoi atteinte (%(m)d messages et %(r)d destinataires par heure).")
-                    % {
-                        "m": settings.WEBMAIL_SEND_PER_HOUR,
-                        "r": settings.WEBMAIL_RECIPIENTS_PER_HOUR,
-                    }
-                    + " "
-                    + _(
-                        "Vous pourrez envoyer à nouveau à %(t)s. Votre message est conservé ci-dessous."
-                    )
-                    % {"t": formats.time_format(timezone.localtime(exc.retry_at), "H:i")},
-                )
+                form.add_error(None, _send_limit_message(exc))
                 status = 429
             else:
                 messages.success(request, _("Message envoyé. Une copie est dans « Envoyés »."))
@@ -568,7 +562,42 @@ def _compose(
     else:
         initial = _initial(mode, parsed, box.address) if parsed is not None else {}
         form = ComposeForm(initial=initial)
-    files_lost = request.method == "POST" and bool(request.FILES)
+    original_url = None
+    if parsed is not None and current is not None:
+        original_url = reverse("webmail:message", args=[current.name, uid])
+    return _compose_page(request, box, form, mode, parsed, original_url, status)
+
+
+def _send_limit_message(exc: SendThrottledError) -> str:
+    """Why the message was not sent, and when the student may send again."""
+    return (
+        _("Limite d'envoi atteinte (%(m)d messages et %(r)d destinataires par heure).")
+        % {
+            "m": settings.WEBMAIL_SEND_PER_HOUR,
+            "r": settings.WEBMAIL_RECIPIENTS_PER_HOUR,
+        }
+        + " "
+        + _("Vous pourrez envoyer à nouveau à %(t)s. Votre message est conservé ci-dessous.")
+        % {"t": formats.time_format(timezone.localtime(exc.retry_at), "H:i")}
+    )
+
+
+def _compose_page(
+    request: HttpRequest,
+    box: Mailbox,
+    form: ComposeForm,
+    mode: str,
+    parsed: rendering.ParsedMessage | None,
+    original_url: str | None,
+    status: int,
+) -> HttpResponse:
+    """The Écrire page (also reply, reply to all, forward), with ``form`` bound or not."""
+    titles = {
+        "new": _("Écrire un message"),
+        "reply": _("Répondre"),
+        "reply-all": _("Répondre à tous"),
+        "forward": _("Transférer"),
+    }
     return render(
         request,
         "webmail/compose.html",
@@ -579,11 +608,9 @@ def _compose(
             mode=mode,
             title=titles[mode],
             parsed=parsed,
-            files_lost=files_lost,
+            files_lost=request.method == "POST" and bool(request.FILES),
             sender=address(box.account.display_name, box.address),
-            original_url=reverse("webmail:message", args=[current.name, uid])
-            if parsed is not None and current is not None
-            else None,
+            original_url=original_url,
         ),
         status=status,
     )
