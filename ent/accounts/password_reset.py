@@ -59,24 +59,6 @@ LINKS_PER_ACCOUNT_PER_HOUR = 5
 REQUEST_MIN_SECONDS = 0.08
 
 
-def identifier_policy() -> throttle.Policy:
-    """Reset requests for one identifier (student number or institutional address)."""
-    return throttle.Policy(
-        scope="reset-id",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.PASSWORD_RESET_PER_HOUR,
-    )
-
-
-def address_policy() -> throttle.Policy:
-    """Reset requests from one client address, whatever identifiers it gives."""
-    return throttle.Policy(
-        scope="reset-ip",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.PASSWORD_RESET_IP_PER_HOUR,
-    )
-
-
 class ResetThrottledError(Exception):
     """Too many requests for this identifier or from this address; ``retry_at`` says until."""
 
@@ -163,15 +145,13 @@ def password_reset_request(*, identifier: str, ip: str | None) -> None:
     """
     started = time.monotonic()
     key = normalise_identifier(identifier)
-    blocked = throttle.read_with_address(identifier_policy(), key or "-", ip, address_policy())
-    if blocked.retry_at is not None:
-        raise ResetThrottledError(blocked.retry_at)
+    blocked = throttle.blocked("reset-identifier", key or "-", ip=ip)
+    if blocked is not None:
+        raise ResetThrottledError(blocked)
     with transaction.atomic():
         # Every request counts, sent or not: these scopes limit requests, not failures, and
         # are separate from the login counters (a reset request never locks an account).
-        throttle.failure(identifier_policy(), key or "-")
-        if ip:
-            throttle.failure(address_policy(), ip)
+        throttle.failed("reset-identifier", key or "-", ip=ip)
         account = _find_account(key)
         outcome = _outcome(account)
         if outcome == "sent":
@@ -328,7 +308,7 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> Reset
     # The link proved the student holds the mailbox and the password is new: the delay earned
     # by wrong guesses of the old one from untrusted clients is lifted (the daily cap stays),
     # so the new password works at once. The INE's counter is left as it is.
-    throttle.release(throttle.password_policy(), account.username)
+    throttle.release(throttle.policy("password"), account.username)
     return ResetStatus.RESET
 
 

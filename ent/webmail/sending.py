@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from django.conf import settings
 from django.db import transaction
 
 from ent.accounts.models import Account
@@ -67,24 +66,6 @@ class SendThrottledError(Exception):
     def __init__(self, retry_at: datetime) -> None:
         super().__init__(retry_at)
         self.retry_at = retry_at
-
-
-def send_policy() -> throttle.Policy:
-    """Messages sent per account and per hour."""
-    return throttle.Policy(
-        scope="webmail-send",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.WEBMAIL_SEND_PER_HOUR,
-    )
-
-
-def recipients_policy() -> throttle.Policy:
-    """Recipients written to per account and per hour (one message to 100 counts 100)."""
-    return throttle.Policy(
-        scope="webmail-rcpt",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.WEBMAIL_RECIPIENTS_PER_HOUR,
-    )
 
 
 def address(name: str, addr: str) -> Address:
@@ -146,10 +127,11 @@ def sent_folder(store: MailStore, mailbox: str) -> str:
 
 def _check_limits(key: str, recipients: int) -> None:
     now = clock.now()
-    for policy_, needed in ((send_policy(), 1), (recipients_policy(), recipients)):
-        blocked = throttle.retry_at(policy_, key)
+    for action, needed in (("webmail-send", 1), ("webmail-recipients", recipients)):
+        blocked = throttle.blocked(action, key)
         if blocked is not None:
             raise SendThrottledError(blocked)
+        policy_ = throttle.policy(action)
         if throttle.remaining(policy_, key) < needed:
             raise SendThrottledError(now + policy_.window)
 
@@ -182,8 +164,8 @@ def webmail_send(*, account: Account, draft: Draft, store: MailStore, ip: str | 
     mailbox = student.institutional_email
     folder = sent_folder(store, mailbox)
     with transaction.atomic():
-        throttle.failure(send_policy(), key)
-        throttle.failure(recipients_policy(), key, weight=len(recipients))
+        throttle.failed("webmail-send", key)
+        throttle.failed("webmail-recipients", key, weight=len(recipients))
         # Who sent what to how many, never the addresses' content or the text.
         audit_record(
             kind=Kind.WEBMAIL_MESSAGE_SENT,
