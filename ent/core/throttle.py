@@ -156,6 +156,7 @@ class Action:
     settings: tuple[str, ...]
     policy: Callable[[], Policy] | None = None
     address: str | None = None
+    staff: bool = False  # met by the help desk only: not in the students' guide
 
 
 _CNIL_SETTINGS = (
@@ -195,6 +196,7 @@ ACTIONS: dict[str, Action] = {
             _CNIL_SETTINGS,
             password_policy,
             "address",
+            staff=True,
         ),
         Action(
             "totp",
@@ -202,6 +204,7 @@ ACTIONS: dict[str, Action] = {
             _CNIL_SETTINGS,
             totp_policy,
             "address",
+            staff=True,
         ),
         Action(
             "code",
@@ -262,11 +265,13 @@ class Limit:
     settings: tuple[str, ...]  # the environment variables, ``ENT_…``
 
 
-def limits() -> list[Limit]:
-    """The table as the README, ``/documentation/`` and the help desk's settings page show it."""
+def limits(*, students: bool = False) -> list[Limit]:
+    """The table as ``/documentation/`` (``students``: the limits students meet) and the help
+    desk's settings page show it."""
     return [
         Limit(action.label, _figure(action), tuple(f"ENT_{name}" for name in action.settings))
         for action in ACTIONS.values()
+        if not (students and action.staff)
     ]
 
 

@@ -28,7 +28,7 @@ from ent.accounts import update_request as ur
 from ent.accounts.backends import PATH as BACKEND
 from ent.accounts.models import Account, UpdateRequest
 from ent.accounts.sessions import sessions_active
-from ent.core import clock
+from ent.core import clock, throttle
 from ent.core import session_keys as keys
 from ent.core.forms import posted
 from ent.core.mail import mail_queue_stats
@@ -686,7 +686,11 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         rows.append((name, getattr(settings, name)))
     db = settings.DATABASES["default"]
     rows.append(("DATABASE_ENGINE", db["ENGINE"].rsplit(".", 1)[-1]))
-    return render(request, "helpdesk/settings.html", {"rows": rows, "nav": "settings"})
+    return render(
+        request,
+        "helpdesk/settings.html",
+        {"rows": rows, "nav": "settings", "limits": throttle.limits()},
+    )
 
 
 # --- Service registry (administrators) -----------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ent.core import throttle
+from tests.conftest import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,33 @@ def test_every_figure_is_an_ent_setting() -> None:
             assert f'{name} = _env_int(\n    "ENT_{name}"' in source or (
                 f'{name} = _env_int("ENT_{name}"' in source
             ), name
+
+
+def test_every_setting_is_in_the_readme_settings_tables() -> None:
+    from pathlib import Path
+
+    readme = (Path(throttle.__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `ENT_")]
+    for limit in throttle.limits():
+        for name in limit.settings:
+            assert any(f"`{name}`" in row.split(" | ")[0] for row in rows), name
+
+
+def test_the_help_desk_settings_page_lists_every_limit(admin_client: Any) -> None:
+    page = page_text(admin_client.get("/helpdesk/settings/"))
+    for limit in throttle.limits():
+        assert str(limit.label) in page and limit.figure in page
+        for name in limit.settings:
+            assert f"<code>{name}</code>" in page
+
+
+def test_the_guide_lists_the_limits_students_meet(client: Any, settings: Any) -> None:
+    settings.THROTTLE_CODE_FAILURES_PER_HOUR = 42
+    page = page_text(client.get("/documentation/"))
+    shown = throttle.limits(students=True)
+    assert "42 par heure" in page
+    for limit in shown:
+        assert str(limit.label) in page and limit.figure in page
+    staff_only = [a for a in throttle.ACTIONS.values() if a.staff]
+    assert staff_only and all(str(a.label) not in page for a in staff_only)
+    assert len(shown) == len(throttle.ACTIONS) - len(staff_only)
