@@ -103,3 +103,9 @@ def test_the_guide_lists_the_limits_students_meet(client: Any, settings: Any) ->
     staff_only = [a for a in throttle.ACTIONS.values() if a.staff]
     assert staff_only and all(str(a.label) not in page for a in staff_only)
     assert len(shown) == len(throttle.ACTIONS) - len(staff_only)
+
+
+def test_the_guide_lists_the_limits_in_english(client: Any) -> None:
+    page = page_text(client.get("/documentation/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert "Limits in force" in page and "Password reset requests (per identifier)" in page
+    assert "3 per hour" in page and "5 tries, then a delay doubling from 60 s" in page
