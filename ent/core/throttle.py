@@ -166,7 +166,19 @@ _CNIL_SETTINGS = (
     "THROTTLE_MAX_FAILURES_PER_DAY",
 )
 
-# Every throttled action, once (as django-allauth's ACCOUNT_RATE_LIMITS).
+# Every throttled action, once (as django-allauth's ACCOUNT_RATE_LIMITS). The key each counts:
+#   password            student number: the password from clients without a device cookie
+#                       (sign-in, and the password typed again before a change)
+#   device              a device cookie's id: the password from that browser (ent.sso.devices);
+#                       at its cap the cookie is revoked, the browser is untrusted again
+#   address             client address, whatever it tried (with password, ine, totp)
+#   ine                 student number: the INE (activation, update request, every failed /login)
+#   helpdesk-password   "staff:<name>", in the password's counters (same scope)
+#   totp                "totp:<account id>": a staff TOTP code
+#   code                client address: unknown mailed codes (long, single-use)
+#   reset-identifier    normalised identifier of a reset request (with reset-address)
+#   links-…             the account a link is mailed to (counted in core/codes.py)
+#   webmail-…           account id: messages sent, recipients written to (a weight per message)
 ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
@@ -423,7 +435,8 @@ def read_with_address(
     policy: Policy, key: str, ip: str | None, address: Policy | None = None
 ) -> Reading:
     """``read`` of ``key`` under ``policy`` (first) and, when known, of the client address
-    (``address``, by default ``address_policy()``): the check before every guess."""
+    (``address``, by default ``address_policy()``). Callers name an action instead:
+    ``reading``/``blocked``."""
     pairs = [(policy, key)]
     if ip:
         pairs.append((address or address_policy(), ip))
