@@ -3,7 +3,8 @@
 Everything that depends on the configuration is generated from it, so the guide never
 disagrees with the service: the password rules come from ``password_policy.rules()`` (the
 checker reads the same), the sample mails are rendered from the real mail templates, the
-durations and the help desk address from the settings.
+durations and the help desk address from the settings, the limits from the table of throttled
+actions (``throttle.limits``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from ent.core import throttle
 from ent.core.codes import link_url
 from ent.core.mail import mail_preview
 from ent.core.models import OneTimeCode
@@ -33,35 +35,37 @@ def _sample(template: str, context: dict[str, object]) -> dict[str, str]:
 
 
 def documentation(request: HttpRequest) -> HttpResponse:
-    """How to activate, password rules, what the mails look like, forwarding, help."""
+    """How to activate, password rules, what the mails look like, forwarding, limits, help."""
+    return render(request, "accounts/documentation.html", _context())
+
+
+def _context() -> dict[str, object]:
+    """Everything the guide shows that comes from the configuration."""
     activation_link = link_url(OneTimeCode.Purpose.ACTIVATION, SAMPLE_CODE)
-    return render(
-        request,
-        "accounts/documentation.html",
-        {
-            "rules": password_policy.rules(),
-            "code_hours": settings.ACTIVATION_CODE_HOURS,
-            "reset_minutes": settings.PASSWORD_RESET_CODE_MINUTES,
-            "forward_verify_hours": settings.FORWARD_VERIFY_HOURS,
-            "free_failures": settings.THROTTLE_FREE_FAILURES,
-            "example_link": activation_link,
-            "student_mail_domain": settings.STUDENT_MAIL_DOMAIN,
-            "activation_mail": _sample(
-                "activation",
-                {
-                    "full_name": SAMPLE_NAME,
-                    "link": activation_link,
-                    "hours": settings.ACTIVATION_CODE_HOURS,
-                },
-            ),
-            "reset_mail": _sample(
-                "password_reset",
-                {
-                    "full_name": SAMPLE_NAME,
-                    "username": "21900042",
-                    "link": link_url(OneTimeCode.Purpose.PASSWORD_RESET, SAMPLE_CODE),
-                    "minutes": settings.PASSWORD_RESET_CODE_MINUTES,
-                },
-            ),
-        },
-    )
+    return {
+        "rules": password_policy.rules(),
+        "limits": throttle.limits(students=True),
+        "code_hours": settings.ACTIVATION_CODE_HOURS,
+        "reset_minutes": settings.PASSWORD_RESET_CODE_MINUTES,
+        "forward_verify_hours": settings.FORWARD_VERIFY_HOURS,
+        "free_failures": settings.THROTTLE_FREE_FAILURES,
+        "example_link": activation_link,
+        "student_mail_domain": settings.STUDENT_MAIL_DOMAIN,
+        "activation_mail": _sample(
+            "activation",
+            {
+                "full_name": SAMPLE_NAME,
+                "link": activation_link,
+                "hours": settings.ACTIVATION_CODE_HOURS,
+            },
+        ),
+        "reset_mail": _sample(
+            "password_reset",
+            {
+                "full_name": SAMPLE_NAME,
+                "username": "21900042",
+                "link": link_url(OneTimeCode.Purpose.PASSWORD_RESET, SAMPLE_CODE),
+                "minutes": settings.PASSWORD_RESET_CODE_MINUTES,
+            },
+        ),
+    }

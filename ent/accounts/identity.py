@@ -122,7 +122,7 @@ def student_identify(
     rules = _RULES[purpose]
     if reading is None:
         number = normalise_student_number(student_number)
-        blocked = throttle.read_with_address(throttle.ine_policy(), number, client.ip).retry_at
+        blocked = throttle.blocked("ine", number, ip=client.ip)
         if blocked is not None:
             return IdentifyResult(IdentifyStatus.THROTTLED, retry_at=blocked)
         student = (
@@ -154,7 +154,7 @@ def _identified(
     if active and not rules.active_ends_run:
         return IdentifyResult(IdentifyStatus.ALREADY_ACTIVE, student=student)
     with transaction.atomic():
-        throttle.success(throttle.ine_policy(), number, run)  # the INE's run only
+        throttle.success(throttle.policy("ine"), number, run)  # the INE's run only
         if active:
             return IdentifyResult(IdentifyStatus.ALREADY_ACTIVE, student=student)
         if rules.identified is not None:
@@ -171,7 +171,7 @@ def _ine_matches(student: Student | None, raw_ine: str) -> bool:
 
 def ine_counter(student_number: str) -> tuple[throttle.Policy, str]:
     """The INE counter of a student number, for sign-in to read with its other counters."""
-    return throttle.ine_policy(), student_number
+    return throttle.policy("ine"), student_number
 
 
 def ine_failure(student_number: str, *, client: Client | None = None) -> datetime | None:
@@ -179,11 +179,7 @@ def ine_failure(student_number: str, *, client: Client | None = None) -> datetim
 
     Sign-in counts the address itself (once per attempt), so it gives no client.
     """
-    times = [throttle.failure(throttle.ine_policy(), student_number)]
-    if client is not None and client.ip:
-        times.append(throttle.failure(throttle.address_policy(), client.ip))
-    blocked = [t for t in times if t is not None]
-    return max(blocked) if blocked else None
+    return throttle.failed("ine", student_number, ip=client.ip if client is not None else None)
 
 
 def refusal_message(result: IdentifyResult) -> str | None:

@@ -2,7 +2,7 @@
 
 ``password_verify`` checks the current password typed again (before a password or address
 change). A wrong one counts in the same throttling as a wrong password at login from an
-untrusted client (``throttle.password_policy``): it is the same secret, guessed through
+untrusted client (the ``password`` action of ``throttle.ACTIONS``): it is the same secret, guessed through
 another door.
 
 ``password_change`` sets the new password, ends every other session of the account and tells
@@ -43,17 +43,14 @@ class WrongPasswordError(Exception):
 def password_verify(*, account: Account, password: str, ip: str | None) -> None:
     """Raise ``WrongPasswordError`` unless ``password`` is the account's current password."""
     key = account.username
-    blocked = throttle.read_with_address(throttle.password_policy(), key, ip).retry_at
+    blocked = throttle.blocked("password", key, ip=ip)
     if blocked is not None:
         raise WrongPasswordError(blocked)
     if account.check_password(password):
-        throttle.success(throttle.password_policy(), key)
+        throttle.success(throttle.policy("password"), key)
         return
     with transaction.atomic():
-        retry = throttle.failure(throttle.password_policy(), key)
-        if ip:
-            retry_ip = throttle.failure(throttle.address_policy(), ip)
-            retry = max((t for t in (retry, retry_ip) if t is not None), default=None)
+        retry = throttle.failed("password", key, ip=ip)
         audit_record(kind=Kind.PASSWORD_CHECK_FAILED, student=account.student, actor=account, ip=ip)
     raise WrongPasswordError(retry)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,24 +52,6 @@ from .sessions import sessions_end
 # and the mail leaves from a thread, but an INSERT and a thread competing for the interpreter
 # still cost a millisecond or two, which enough samples would reveal; the floor hides them.
 REQUEST_MIN_SECONDS = 0.08
-
-
-def identifier_policy() -> throttle.Policy:
-    """Reset requests for one identifier (student number or institutional address)."""
-    return throttle.Policy(
-        scope="reset-id",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.PASSWORD_RESET_PER_HOUR,
-    )
-
-
-def address_policy() -> throttle.Policy:
-    """Reset requests from one client address, whatever identifiers it gives."""
-    return throttle.Policy(
-        scope="reset-ip",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.PASSWORD_RESET_IP_PER_HOUR,
-    )
 
 
 class ResetThrottledError(Exception):
@@ -153,15 +135,13 @@ def password_reset_request(*, identifier: str, ip: str | None) -> None:
     """
     started = time.monotonic()
     key = normalise_identifier(identifier)
-    blocked = throttle.read_with_address(identifier_policy(), key or "-", ip, address_policy())
-    if blocked.retry_at is not None:
-        raise ResetThrottledError(blocked.retry_at)
+    blocked = throttle.blocked("reset-identifier", key or "-", ip=ip)
+    if blocked is not None:
+        raise ResetThrottledError(blocked)
     with transaction.atomic():
         # Every request counts, sent or not: these scopes limit requests, not failures, and
         # are separate from the login counters (a reset request never locks an account).
-        throttle.failure(identifier_policy(), key or "-")
-        if ip:
-            throttle.failure(address_policy(), ip)
+        throttle.failed("reset-identifier", key or "-", ip=ip)
         account = _find_account(key)
         outcome = _outcome(account)
         if outcome == "sent":
@@ -302,7 +282,7 @@ def password_reset_confirm(*, code: str, password: str, ip: str | None) -> CodeS
     # The link proved the student holds the mailbox and the password is new: the delay earned
     # by wrong guesses of the old one from untrusted clients is lifted (the daily cap stays),
     # so the new password works at once. The INE's counter is left as it is.
-    throttle.release(throttle.password_policy(), account.username)
+    throttle.release(throttle.policy("password"), account.username)
     return CodeStatus.DONE
 
 

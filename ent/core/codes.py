@@ -231,12 +231,11 @@ def code_check(
     real links, followed late). With ``rejected_kind``, a real code refused (used, expired,
     revoked) is audited under that kind, with the status as its reason.
     """
-    policy = throttle.code_policy()
-    if ip and throttle.retry_at(policy, ip) is not None:
+    if ip and throttle.blocked("code", ip) is not None:
         return CodeStatus.THROTTLED, None
     status, row = code_lookup(purpose, code)
     if status is CodeStatus.UNKNOWN and ip:
-        throttle.failure(policy, ip)
+        throttle.failed("code", ip)
     if rejected_kind and row is not None and status is not CodeStatus.VALID:
         audit_record(kind=rejected_kind, student=row.account.student, ip=ip, reason=status.value)
     return status, row

@@ -7,25 +7,14 @@ A success ends the consecutive run but not the daily count. A second, looser pol
 failures of one client address across every account it tries.
 
 Each secret has counters of its own, and only a success on a secret ends that secret's run: a
-right INE proves the INE, not the password (issue 13 §2). The policies, one per secret:
+right INE proves the INE, not the password (issue 13 §2).
 
-=====================  ==========  ==================================================  =========
-policy                 scope       key: what is guessed                                limits
-=====================  ==========  ==================================================  =========
-``password_policy``    account     student number (``staff:name`` for staff): the      CNIL
-                                   password from clients without a device cookie
-``device_policy``      device      a device cookie's id: the password from that        CNIL run,
-                                   browser (``ent.sso.devices``); at its cap the       cap over
-                                   cookie is revoked, the browser is untrusted again   its life
-``ine_policy``         ine         student number: the INE (activation, update         CNIL
-                                   request, and every failed /login, which checks it)
-``totp_policy``        totp        ``totp:<account id>``: a staff TOTP code            CNIL
-``address_policy``     ip          client address, whatever it tried                   cap/hour
-``code_policy``        code-ip     client address: mailed codes (long, single-use)     cap/hour
-=====================  ==========  ==================================================  =========
-
-The password reset and the password request forms have their own policies
-(``accounts/password_reset.py``), the webmail its sending limits (``webmail/sending.py``).
+``ACTIONS`` below is the one table of every throttled action: its name, what it protects, the
+``ENT_*`` settings that give its figures and its policy. Callers name the action:
+``blocked(action, key, ip=…)`` before a guess and ``failed(action, key, ip=…)`` after a wrong
+one (both also count the client address when the action says so); ``success``, ``release``,
+``forget`` and ``read`` take a ``Policy`` (``policy(action)``). ``limits()`` gives the rows
+that the README, ``/documentation/`` and the help desk's settings page show.
 
 Counters are shared by every instance of the service: in Redis when ``ENT_CACHE_URL`` is set
 (one hash per key, updated by a Lua script so that concurrent failures on several instances
@@ -39,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,10 +36,15 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from . import clock, fastsql, metrics
 from .models import ThrottleCounter
 from .redis import redis_client, redis_enabled, redis_key
+
+StrOrPromise = str | Promise
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,231 @@ def address_policy() -> Policy:
 
 def code_policy() -> Policy:
     """Wrong mailed codes from one client address (codes are long, but still guessable)."""
-    return Policy(scope="code-ip", window=timedelta(hours=1), max_failures_per_window=50)
+    return _per_hour("code-ip", settings.THROTTLE_CODE_FAILURES_PER_HOUR)
+
+
+def reset_identifier_policy() -> Policy:
+    """Reset requests for one identifier (student number or institutional address)."""
+    return _per_hour("reset-id", settings.PASSWORD_RESET_PER_HOUR)
+
+
+def reset_address_policy() -> Policy:
+    """Reset requests from one client address, whatever identifiers it gives."""
+    return _per_hour("reset-ip", settings.PASSWORD_RESET_IP_PER_HOUR)
+
+
+def send_policy() -> Policy:
+    """Webmail messages sent per account and per hour."""
+    return _per_hour("webmail-send", settings.WEBMAIL_SEND_PER_HOUR)
+
+
+def recipients_policy() -> Policy:
+    """Webmail recipients written to per account and per hour (one message to 100 counts 100)."""
+    return _per_hour("webmail-rcpt", settings.WEBMAIL_RECIPIENTS_PER_HOUR)
+
+
+def _per_hour(scope: str, cap: int) -> Policy:
+    return Policy(scope=scope, window=timedelta(hours=1), max_failures_per_window=cap)
+
+
+# --- The table of throttled actions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One throttled action: what it protects, the settings giving its figures, its policy.
+
+    ``settings`` are Django setting names, each read from ``ENT_<name>``. ``address``: the
+    action also counted on the client address (``blocked``/``failed`` with ``ip``). An action
+    without ``policy`` is capped elsewhere and listed here for the documentation (the mailed
+    links per purpose, ``core/codes.py``).
+    """
+
+    name: str
+    label: StrOrPromise
+    settings: tuple[str, ...]
+    policy: Callable[[], Policy] | None = None
+    address: str | None = None
+    staff: bool = False  # met by the help desk only: not in the students' guide
+
+
+_CNIL_SETTINGS = (
+    "THROTTLE_FREE_FAILURES",
+    "THROTTLE_BASE_DELAY",
+    "THROTTLE_MAX_DELAY",
+    "THROTTLE_MAX_FAILURES_PER_DAY",
+)
+
+# Every throttled action, once (as django-allauth's ACCOUNT_RATE_LIMITS). The key each counts:
+#   password            student number: the password from clients without a device cookie
+#                       (sign-in, and the password typed again before a change)
+#   device              a device cookie's id: the password from that browser (ent.sso.devices);
+#                       at its cap the cookie is revoked, the browser is untrusted again
+#   address             client address, whatever it tried (with password, ine, totp)
+#   ine                 student number: the INE (activation, update request, every failed /login)
+#   helpdesk-password   "staff:<name>", in the password's counters (same scope)
+#   totp                "totp:<account id>": a staff TOTP code
+#   code                client address: unknown mailed codes (long, single-use)
+#   reset-identifier    normalised identifier of a reset request (with reset-address)
+#   links-…             the account a link is mailed to (counted in core/codes.py)
+#   webmail-…           account id: messages sent, recipients written to (a weight per message)
+ACTIONS: dict[str, Action] = {
+    action.name: action
+    for action in (
+        Action(
+            "password",
+            _l("Mot de passe, depuis un navigateur inconnu (par compte)"),
+            _CNIL_SETTINGS,
+            password_policy,
+            "address",
+        ),
+        Action(
+            "device",
+            _l("Mot de passe, depuis votre navigateur habituel"),
+            (*_CNIL_SETTINGS, "DEVICE_COOKIE_DAYS"),
+            device_policy,
+        ),
+        Action(
+            "address",
+            _l("Échecs depuis une même adresse IP"),
+            ("THROTTLE_IP_FAILURES_PER_HOUR",),
+            address_policy,
+        ),
+        Action("ine", _l("INE (par numéro étudiant)"), _CNIL_SETTINGS, ine_policy, "address"),
+        Action(
+            "helpdesk-password",
+            _l("Connexion à l'assistance : mot de passe"),
+            _CNIL_SETTINGS,
+            password_policy,
+            "address",
+            staff=True,
+        ),
+        Action(
+            "totp",
+            _l("Connexion à l'assistance : code TOTP"),
+            _CNIL_SETTINGS,
+            totp_policy,
+            "address",
+            staff=True,
+        ),
+        Action(
+            "code",
+            _l("Codes de lien reçus par courriel (par adresse IP)"),
+            ("THROTTLE_CODE_FAILURES_PER_HOUR",),
+            code_policy,
+        ),
+        Action(
+            "reset-identifier",
+            _l("Demandes de réinitialisation du mot de passe (par identifiant)"),
+            ("PASSWORD_RESET_PER_HOUR",),
+            reset_identifier_policy,
+            "reset-address",
+        ),
+        Action(
+            "reset-address",
+            _l("Demandes de réinitialisation du mot de passe (par adresse IP)"),
+            ("PASSWORD_RESET_IP_PER_HOUR",),
+            reset_address_policy,
+        ),
+        Action(
+            "links-password-reset",
+            _l("Liens de réinitialisation du mot de passe envoyés"),
+            ("PASSWORD_RESET_LINKS_PER_HOUR",),
+        ),
+        Action(
+            "links-email-change",
+            _l("Liens de vérification d'une nouvelle adresse personnelle envoyés"),
+            ("EMAIL_CHANGE_LINKS_PER_HOUR",),
+        ),
+        Action(
+            "links-forward-verify",
+            _l("Liens de vérification d'une adresse de redirection envoyés"),
+            ("FORWARD_VERIFY_LINKS_PER_HOUR",),
+        ),
+        Action(
+            "webmail-send",
+            _l("Messages envoyés depuis la messagerie"),
+            ("WEBMAIL_SEND_PER_HOUR",),
+            send_policy,
+        ),
+        Action(
+            "webmail-recipients",
+            _l("Destinataires écrits depuis la messagerie"),
+            ("WEBMAIL_RECIPIENTS_PER_HOUR",),
+            recipients_policy,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One row of the documented limits: what is limited, its figure now, its settings."""
+
+    label: StrOrPromise
+    figure: str
+    settings: tuple[str, ...]  # the environment variables, ``ENT_…``
+
+
+def limits(*, students: bool = False) -> list[Limit]:
+    """The table as ``/documentation/`` (``students``: the limits students meet) and the help
+    desk's settings page show it."""
+    return [
+        Limit(action.label, _figure(action), tuple(f"ENT_{name}" for name in action.settings))
+        for action in ACTIONS.values()
+        if not (students and action.staff)
+    ]
+
+
+def _figure(action: Action) -> str:
+    if action.policy is None:  # a mailed link's hourly cap (core/codes.py)
+        return _("%(cap)s par heure") % {"cap": getattr(settings, action.settings[0])}
+    found = action.policy()
+    if found.free_failures is None:
+        return _("%(cap)s par heure") % {"cap": found.max_failures_per_window}
+    return _(
+        "%(free)s essais, puis un délai doublant de %(base)s s à %(max)s s ; "
+        "au plus %(cap)s échecs en %(days)s j"
+    ) % {
+        "free": found.free_failures,
+        "base": int(found.base_delay.total_seconds()),
+        "max": int(found.max_delay.total_seconds()),
+        "cap": found.max_failures_per_window,
+        "days": found.window.days,
+    }
+
+
+def policy(action: str) -> Policy:
+    """The policy of a throttled action of ``ACTIONS``."""
+    factory = ACTIONS[action].policy
+    if factory is None:
+        raise ValueError(f"{action} is capped in core/codes.py, not here")
+    return factory()
+
+
+def reading(action: str, key: str, *, ip: str | None = None) -> Reading:
+    """``read`` of ``key`` under ``action`` (first) and of the client address ``ip`` when the
+    action also counts it: the check before every guess, with the runs for ``success``."""
+    pairs = [(policy(action), key)]
+    address = ACTIONS[action].address
+    if ip and address is not None:
+        pairs.append((policy(address), ip))
+    return read(*pairs)
+
+
+def blocked(action: str, key: str, *, ip: str | None = None) -> datetime | None:
+    """When ``key`` (or the client address ``ip``) may try ``action`` again; None: now."""
+    return reading(action, key, ip=ip).retry_at
+
+
+def failed(action: str, key: str, *, ip: str | None = None, weight: int = 1) -> datetime | None:
+    """Count one failure of ``action`` for ``key`` and, when given, the client address ``ip``;
+    returns the latest time either may try again, if one is now blocked."""
+    times = [failure(policy(action), key, weight)]
+    address = ACTIONS[action].address
+    if ip and address is not None:
+        times.append(failure(policy(address), ip))
+    return max((t for t in times if t is not None), default=None)
 
 
 def _hash(scope: str, key: str) -> str:
@@ -210,17 +429,6 @@ def _counters(count: int) -> QuerySet[ThrottleCounter, tuple[Any, ...]]:
         "window_started_at",
         "window_failures",
     )
-
-
-def read_with_address(
-    policy: Policy, key: str, ip: str | None, address: Policy | None = None
-) -> Reading:
-    """``read`` of ``key`` under ``policy`` (first) and, when known, of the client address
-    (``address``, by default ``address_policy()``): the check before every guess."""
-    pairs = [(policy, key)]
-    if ip:
-        pairs.append((address or address_policy(), ip))
-    return read(*pairs)
 
 
 def failure(policy: Policy, key: str, weight: int = 1) -> datetime | None:

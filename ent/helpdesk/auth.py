@@ -50,18 +50,6 @@ def _key(username: str) -> str:
     return "staff:" + username.strip().lower()
 
 
-def _blocked(policy: throttle.Policy, key: str, ip: str | None) -> datetime | None:
-    return throttle.read_with_address(policy, key, ip).retry_at
-
-
-def _fail(policy: throttle.Policy, key: str, ip: str | None) -> datetime | None:
-    times = [throttle.failure(policy, key)]
-    if ip:
-        times.append(throttle.failure(throttle.address_policy(), ip))
-    blocked = [t for t in times if t is not None]
-    return max(blocked) if blocked else None
-
-
 def staff_password_check(*, username: str, password: str, ip: str | None) -> StaffLoginResult:
     """Step 1: is this an active staff account with this password?
 
@@ -71,7 +59,7 @@ def staff_password_check(*, username: str, password: str, ip: str | None) -> Sta
     username = username.strip()
     key = _key(username)
     account = Account.objects.filter(username=username, kind=Account.Kind.STAFF).first()
-    blocked = _blocked(throttle.password_policy(), key, ip)
+    blocked = throttle.blocked("helpdesk-password", key, ip=ip)
     if blocked is not None:
         audit_record(kind=Kind.STAFF_LOGIN_THROTTLED, actor=account, ip=ip, username=username)
         return StaffLoginResult(StaffLoginStatus.THROTTLED, retry_at=blocked)
@@ -81,10 +69,12 @@ def staff_password_check(*, username: str, password: str, ip: str | None) -> Sta
         make_password(password)  # the time taken must not tell which usernames exist
         ok = False
     if ok:
-        throttle.success(throttle.password_policy(), key)  # the password's run, not the TOTP's
+        throttle.success(
+            throttle.policy("helpdesk-password"), key
+        )  # the password's run, not the TOTP's
         return StaffLoginResult(StaffLoginStatus.OK, account=account)
     with transaction.atomic():
-        retry = _fail(throttle.password_policy(), key, ip)
+        retry = throttle.failed("helpdesk-password", key, ip=ip)
         audit_record(kind=Kind.STAFF_LOGIN_FAILED, actor=account, ip=ip, username=username[:150])
     return StaffLoginResult(StaffLoginStatus.FAILED, retry_at=retry)
 
@@ -109,7 +99,7 @@ def _totp_key(account: Account) -> str:
 
 def _check(*, account: Account, device: TOTPDevice | None, code: str, ip: str | None) -> TotpResult:
     key = _totp_key(account)
-    blocked = _blocked(throttle.totp_policy(), key, ip)
+    blocked = throttle.blocked("totp", key, ip=ip)
     if blocked is not None:
         return TotpResult(None, retry_at=blocked, throttled=True)
     token = "".join(code.split())
@@ -122,10 +112,10 @@ def _check(*, account: Account, device: TOTPDevice | None, code: str, ip: str | 
             locked = TOTPDevice.objects.select_for_update().filter(pk=device.pk).first()
             verified = locked is not None and locked.verify_token(token)
         if verified and locked is not None:
-            throttle.success(throttle.totp_policy(), key)  # the TOTP's run, not the password's
+            throttle.success(throttle.policy("totp"), key)  # the TOTP's run, not the password's
             return TotpResult(locked)
     with transaction.atomic():
-        retry = _fail(throttle.totp_policy(), key, ip)
+        retry = throttle.failed("totp", key, ip=ip)
         audit_record(kind=Kind.STAFF_TOTP_FAILED, actor=account, ip=ip)
     return TotpResult(None, retry_at=retry)
 

@@ -213,8 +213,8 @@ def sign_in_blocks(student: Student) -> list[SignInBlock]:
             ).values_list("data", flat=True)
         }
     )
-    pairs = [(throttle.password_policy(), student.student_number)] + [
-        (throttle.device_policy(), device) for device in device_ids
+    pairs = [(throttle.policy("password"), student.student_number)] + [
+        (throttle.policy("device"), device) for device in device_ids
     ]
     reading = throttle.read(*pairs, count=False)
     blocks = []

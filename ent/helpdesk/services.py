@@ -88,9 +88,9 @@ def account_sign_in_unblock(
         raise ActionError(_("Ce compte n'est pas celui d'un étudiant."))
     with transaction.atomic():
         if device is None:
-            throttle.release(throttle.password_policy(), student.student_number)
+            throttle.release(throttle.policy("password"), student.student_number)
         else:
-            throttle.forget(throttle.device_policy(), device)
+            throttle.forget(throttle.policy("device"), device)
         audit_record(
             kind=Kind.HELPDESK_THROTTLE_LIFTED,
             student=student,

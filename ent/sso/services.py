@@ -26,7 +26,7 @@ from ent.accounts.identity import (
     ine_failure,
     student_identify,
 )
-from ent.accounts.models import Account
+from ent.accounts.models import Account, account_state_is_active
 from ent.core import clock, fastsql, metrics, throttle
 from ent.core.audit import Kind, audit_record
 from ent.directory.models import Student
@@ -144,7 +144,7 @@ def login_attempt(
 class _Counters:
     """The counters one sign-in attempt reads (one round trip) and writes."""
 
-    side: throttle.Policy  # device_policy or password_policy (untrusted clients)
+    side: str  # the action counted: "device", or "password" (untrusted clients)
     side_key: str
     device: str | None  # the device id when the attempt is counted on its device
     run: int  # of the side, before the attempt
@@ -154,11 +154,11 @@ class _Counters:
 
 
 def _counters_read(key: str, device: str | None, ip: str | None) -> _Counters:
-    pairs = [(throttle.password_policy(), key), ine_counter(key)]
+    pairs = [(throttle.policy("password"), key), ine_counter(key)]
     if device is not None:
-        pairs.append((throttle.device_policy(), device))
+        pairs.append((throttle.policy("device"), device))
     if ip:
-        pairs.append((throttle.address_policy(), ip))
+        pairs.append((throttle.policy("address"), ip))
     reading = throttle.read(*pairs, count=False)
     side = 0
     if device is not None:
@@ -171,7 +171,7 @@ def _counters_read(key: str, device: str | None, ip: str | None) -> _Counters:
     for policy, _until in blocked:
         throttle.note_throttled(policy)
     return _Counters(
-        side=pairs[side][0],
+        side="device" if side else "password",
         side_key=pairs[side][1],
         device=device,
         run=reading.runs[side],
@@ -183,13 +183,13 @@ def _counters_read(key: str, device: str | None, ip: str | None) -> _Counters:
 
 def _counters_fail(counters: _Counters, key: str, ip: str | None, *, ine: bool) -> datetime | None:
     """Count a failed sign-in; when the client may try again, if it is now blocked."""
-    retry = throttle.failure(counters.side, counters.side_key)
+    retry = throttle.failed(counters.side, counters.side_key)  # the address: below
     # A block longer than any delay is the device's cap: the cookie is revoked, and the next
     # try from that browser is an untrusted client's (the page must not announce months).
     if (
         counters.device is not None
         and retry is not None
-        and retry - clock.now() > counters.side.max_delay
+        and retry - clock.now() > throttle.policy(counters.side).max_delay
     ):
         retry = None
     if ine:
@@ -197,9 +197,7 @@ def _counters_fail(counters: _Counters, key: str, ip: str | None, *, ine: bool) 
         # wrong guess here is a wrong INE too, so the INE's daily cap holds across every form.
         # The INE's own block is not this page's to announce: only the address's counts here.
         ine_failure(key)
-    times = [retry]
-    if ip:
-        times.append(throttle.failure(throttle.address_policy(), ip))
+    times = [retry, throttle.failed("address", ip) if ip else None]
     return max((t for t in times if t is not None), default=None)
 
 
@@ -240,24 +238,7 @@ def _login_attempt(
         Account.State.DISABLED,
     ):
         if account.check_password(password):
-            with transaction.atomic():
-                # A right password ends the password's run on this side only (the INE's run,
-                # and the untrusted clients' run when signing in from a device, stay).
-                throttle.success(counters.side, counters.side_key, counters.run)
-                if account.state != Account.State.ACTIVE:
-                    audit_record(
-                        kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason=account.state
-                    )
-                    return LoginResult(LoginStatus.DISABLED, account=account)
-                audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
-                if on_success is not None:
-                    on_success(account)
-            return LoginResult(
-                LoginStatus.OK,
-                account=account,
-                student=student,
-                device_cookie=device_issue(account),
-            )
+            return _password_right(account, student, counters, ip, on_success)
         # The guide's first step repeated after activation: the INE typed as the password.
         # Said as the activation page says it for the same pair; still a wrong password,
         # counted as one, and no reset of anything. A comparison, no hash: it costs nothing.
@@ -267,14 +248,9 @@ def _login_attempt(
     else:
         # Unknown identifier, or a student who has not activated yet. Exactly one password
         # hash is computed on every branch, so the time taken tells nothing either.
-        if account is not None:  # pending: the form was filled in, the mailed link not followed
-            if account.check_password(password):
-                with transaction.atomic():
-                    throttle.success(counters.side, counters.side_key, counters.run)
-                    audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason="pending")
-                return LoginResult(LoginStatus.PENDING, account=account, student=student)
-        else:
-            _burn_time(password)
+        pending = _pending_check(account, student, password, counters, ip)
+        if pending is not None:
+            return pending
         # The guide tells students to sign in with their INE as password before activating:
         # that leads to activation step 2 (and opens no session). A right INE ends the INE's
         # run, not the password's. While the INE's counter blocks, the INE is not checked.
@@ -287,3 +263,46 @@ def _login_attempt(
             audit_data["reason"] = "ine"
         audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, **audit_data)
     return LoginResult(LoginStatus.FAILED, retry_at=retry, ine_of_active=ine_of_active)
+
+
+def _password_right(
+    account: Account,
+    student: Student | None,
+    counters: _Counters,
+    ip: str | None,
+    on_success: Callable[[Account], None] | None,
+) -> LoginResult:
+    """The right password of an activated account: OK, or DISABLED when it is not active."""
+    with transaction.atomic():
+        # A right password ends the password's run on this side only (the INE's run, and
+        # the untrusted clients' run when signing in from a device, stay).
+        throttle.success(throttle.policy(counters.side), counters.side_key, counters.run)
+        if not account_state_is_active(account.state):
+            audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason=account.state)
+            return LoginResult(LoginStatus.DISABLED, account=account)
+        audit_record(kind=Kind.LOGIN_OK, student=student, actor=account, ip=ip)
+        if on_success is not None:
+            on_success(account)
+    return LoginResult(
+        LoginStatus.OK, account=account, student=student, device_cookie=device_issue(account)
+    )
+
+
+def _pending_check(
+    account: Account | None,
+    student: Student | None,
+    password: str,
+    counters: _Counters,
+    ip: str | None,
+) -> LoginResult | None:
+    """PENDING for the right password of an account whose mailed link was not followed yet
+    (the form was filled in); otherwise None, after the same one password hash."""
+    if account is None:
+        _burn_time(password)
+        return None
+    if not account.check_password(password):
+        return None
+    with transaction.atomic():
+        throttle.success(throttle.policy(counters.side), counters.side_key, counters.run)
+        audit_record(kind=Kind.LOGIN_FAILED, student=student, ip=ip, reason="pending")
+    return LoginResult(LoginStatus.PENDING, account=account, student=student)

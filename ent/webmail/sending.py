@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from django.conf import settings
 from django.db import transaction
 
 from ent.accounts.models import Account
@@ -69,24 +68,6 @@ class SendThrottledError(Exception):
         self.retry_at = retry_at
 
 
-def send_policy() -> throttle.Policy:
-    """Messages sent per account and per hour."""
-    return throttle.Policy(
-        scope="webmail-send",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.WEBMAIL_SEND_PER_HOUR,
-    )
-
-
-def recipients_policy() -> throttle.Policy:
-    """Recipients written to per account and per hour (one message to 100 counts 100)."""
-    return throttle.Policy(
-        scope="webmail-rcpt",
-        window=timedelta(hours=1),
-        max_failures_per_window=settings.WEBMAIL_RECIPIENTS_PER_HOUR,
-    )
-
-
 def address(name: str, addr: str) -> Address:
     """An ``Address`` from a display name and an address (raises ValueError if malformed)."""
     local, _at, domain = addr.rpartition("@")
@@ -128,7 +109,7 @@ def _attach_original(message: EmailMessage, raw: bytes) -> None:
     try:
         original = message_from_bytes(raw, policy=policy.default)
         original.as_bytes()  # a message the library cannot write back goes as a plain file
-        message.add_attachment(original, filename="message.eml")  # type: ignore[arg-type]
+        message.add_attachment(original, filename="message.eml")
     except (ValueError, TypeError, LookupError, UnicodeError, RecursionError):
         # (RecursionError: multiparts nested too deep for the email package.)
         message.add_attachment(
@@ -146,10 +127,11 @@ def sent_folder(store: MailStore, mailbox: str) -> str:
 
 def _check_limits(key: str, recipients: int) -> None:
     now = clock.now()
-    for policy_, needed in ((send_policy(), 1), (recipients_policy(), recipients)):
-        blocked = throttle.retry_at(policy_, key)
+    for action, needed in (("webmail-send", 1), ("webmail-recipients", recipients)):
+        blocked = throttle.blocked(action, key)
         if blocked is not None:
             raise SendThrottledError(blocked)
+        policy_ = throttle.policy(action)
         if throttle.remaining(policy_, key) < needed:
             raise SendThrottledError(now + policy_.window)
 
@@ -182,8 +164,8 @@ def webmail_send(*, account: Account, draft: Draft, store: MailStore, ip: str | 
     mailbox = student.institutional_email
     folder = sent_folder(store, mailbox)
     with transaction.atomic():
-        throttle.failure(send_policy(), key)
-        throttle.failure(recipients_policy(), key, weight=len(recipients))
+        throttle.failed("webmail-send", key)
+        throttle.failed("webmail-recipients", key, weight=len(recipients))
         # Who sent what to how many, never the addresses' content or the text.
         audit_record(
             kind=Kind.WEBMAIL_MESSAGE_SENT,

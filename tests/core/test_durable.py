@@ -72,7 +72,7 @@ def _name(call: ast.Call) -> str:
 
 def _is_refusal_write(call: ast.Call) -> bool:
     name = _name(call)
-    if name in ("failure", "ine_failure"):
+    if name in ("failure", "failed", "ine_failure"):
         return True
     if name != "audit_record":
         return False

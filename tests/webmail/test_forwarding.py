@@ -258,7 +258,7 @@ def test_forged_codes_are_refused_then_throttled(sophie: Any, store: Any) -> Non
         response = client.post(CONFIRM)
         assert response.status_code in (400, 429)
     statuses = set()
-    for _ in range(55):  # throttle.code_policy: 50 unknown codes an hour per client address
+    for _ in range(55):  # throttle.ACTIONS["code"]: 50 unknown codes an hour per client address
         client.get(CONFIRM, {"code": "ZZZZZZZZZZZZZZZZZZZZ"})
         statuses.add(client.get(CONFIRM).status_code)
     assert 429 in statuses

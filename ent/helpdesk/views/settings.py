@@ -6,6 +6,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from ent.core import throttle
+
 from ..roles import Role, staff_required
 
 # Never shown, whatever their value: secrets and credentials.
@@ -65,4 +67,5 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         rows.append((name, getattr(settings, name)))
     db = settings.DATABASES["default"]
     rows.append(("DATABASE_ENGINE", db["ENGINE"].rsplit(".", 1)[-1]))
-    return render(request, "helpdesk/settings.html", {"rows": rows, "nav": "settings"})
+    context = {"rows": rows, "nav": "settings", "limits": throttle.limits()}
+    return render(request, "helpdesk/settings.html", context)
