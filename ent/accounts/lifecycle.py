@@ -71,6 +71,7 @@ class Transition:
     action: Action
     by: frozenset[Mover]
     audit: Kind
+    staff_audit: Kind | None = None  # the audit kind when the account is a staff member's
 
 
 _HELPDESK = frozenset({Mover.HELPDESK})
@@ -93,7 +94,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     *(
         Transition(
-            source, State.DISABLED, Action.DISABLE, _HELPDESK, Kind.HELPDESK_ACCOUNT_DISABLED
+            source,
+            State.DISABLED,
+            Action.DISABLE,
+            _HELPDESK,
+            Kind.HELPDESK_ACCOUNT_DISABLED,
+            staff_audit=Kind.STAFF_DEACTIVATED,
         )
         for source in (State.PENDING, State.ACTIVE, State.LOCKED)
     ),
@@ -173,7 +179,11 @@ def _move(
         data = {**(audit or {}), **facts}
         if audit_previous:
             data["previous"] = transition.source.value
-        audit_record(kind=transition.audit, student=row.student, actor=actor, ip=ip, **data)
+        kind = transition.audit
+        if row.kind == Account.Kind.STAFF:
+            # A staff account has no student record: the audit names it by its username.
+            kind, data["target"] = transition.staff_audit or kind, row.username
+        audit_record(kind=kind, student=row.student, actor=actor, ip=ip, **data)
     return facts
 
 
@@ -211,7 +221,8 @@ def account_unlock(*, account: Account, actor: Account, ip: str | None) -> None:
 
 def account_disable(*, account: Account, actor: Account, ip: str | None) -> None:
     """Any state but disabled → disabled, for good (help desk administrators): no sign-in, no
-    activation link; sessions ended, open codes revoked."""
+    activation link; sessions ended, open codes revoked. A staff account too (its audit kind
+    is ``STAFF_DEACTIVATED``, with its username as ``target``)."""
     _move(
         account=account,
         action=Action.DISABLE,

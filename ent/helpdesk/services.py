@@ -228,13 +228,14 @@ def staff_role_set(*, account: Account, role: Role, actor: Account, ip: str | No
 
 
 def staff_deactivate(*, account: Account, actor: Account, ip: str | None) -> None:
-    """Close a staff account: no sign-in, sessions ended."""
+    """Close a staff account (``lifecycle.account_disable``): no sign-in, sessions ended, its
+    invitation link revoked."""
     if account.pk == actor.pk:
         raise ActionError(_("Vous ne pouvez pas désactiver votre propre compte."))
-    with transaction.atomic():
-        Account.objects.filter(pk=account.pk).update(state=Account.State.DISABLED)
-        sessions_end(account=account)
-        audit_record(kind=Kind.STAFF_DEACTIVATED, actor=actor, ip=ip, target=account.username)
+    try:
+        lifecycle.account_disable(account=account, actor=actor, ip=ip)
+    except lifecycle.TransitionError as error:
+        raise _refused(error) from None
 
 
 def staff_totp_reset(*, account: Account, actor: Account, ip: str | None) -> None:

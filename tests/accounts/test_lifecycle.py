@@ -235,3 +235,28 @@ def test_lock_and_disable_log_out_of_cas_services(
         assert (method, path) == ("POST", "/slo")
         assert ticket in form["logoutRequest"][0]
     assert not CasTicket.objects.filter(account=active_student.account).exists()
+
+
+def test_staff_deactivation_is_the_disable_move(make_staff: Any, staff: Account) -> None:
+    """The help desk closes a staff account through the state machine: its own audit kind
+    naming the account, its sessions ended, its invitation link revoked; a second time is
+    refused with the help desk's message and writes nothing."""
+    from ent.core.codes import code_issue
+    from ent.helpdesk import services
+
+    member: Account = make_staff("agent")
+    row, _code = code_issue(
+        purpose=OneTimeCode.Purpose.STAFF_INVITE, account=member, email=member.personal_email
+    )
+    services.staff_deactivate(account=member, actor=staff, ip="192.0.2.1")
+    member.refresh_from_db()
+    row.refresh_from_db()
+    assert member.state == State.DISABLED
+    assert row.revoked_at is not None
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.STAFF_DEACTIVATED)
+    assert event.data["target"] == member.username
+    assert event.actor == staff
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_ACCOUNT_DISABLED).exists()
+    with pytest.raises(services.ActionError):
+        services.staff_deactivate(account=member, actor=staff, ip="192.0.2.1")
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.STAFF_DEACTIVATED).count() == 1
