@@ -67,6 +67,27 @@ def test_english_catalogue_is_complete_and_compiled() -> None:
     assert untranslated == []
 
 
+def test_translation_functions_keep_names_makemessages_knows() -> None:
+    """``make messages`` (xgettext) finds ``_(…)`` and the functions by their own names only: a
+    message marked with another alias (``gettext_lazy as _l``) is dropped from the catalogue at
+    the next run, and the page shows it in French to everyone."""
+    import ast
+    from pathlib import Path
+
+    import ent
+
+    renamed = []
+    for path in Path(ent.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation":
+                renamed += [
+                    f"{path.name}: {alias.name} as {alias.asname}"
+                    for alias in node.names
+                    if alias.asname not in (None, "_")
+                ]
+    assert renamed == []
+
+
 def _french_plurals_script() -> Any:
     """scripts/french-plurals as a module (its name has no .py)."""
     from importlib.machinery import SourceFileLoader

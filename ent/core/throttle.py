@@ -38,7 +38,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from . import clock, fastsql, metrics
 from .models import ThrottleCounter
@@ -184,27 +184,29 @@ ACTIONS: dict[str, Action] = {
     for action in (
         Action(
             "password",
-            _l("Mot de passe, depuis un navigateur inconnu (par compte)"),
+            gettext_lazy("Mot de passe, depuis un navigateur inconnu (par compte)"),
             _CNIL_SETTINGS,
             password_policy,
             "address",
         ),
         Action(
             "device",
-            _l("Mot de passe, depuis votre navigateur habituel"),
+            gettext_lazy("Mot de passe, depuis votre navigateur habituel"),
             (*_CNIL_SETTINGS, "DEVICE_COOKIE_DAYS"),
             device_policy,
         ),
         Action(
             "address",
-            _l("Échecs depuis une même adresse IP"),
+            gettext_lazy("Échecs depuis une même adresse IP"),
             ("THROTTLE_IP_FAILURES_PER_HOUR",),
             address_policy,
         ),
-        Action("ine", _l("INE (par numéro étudiant)"), _CNIL_SETTINGS, ine_policy, "address"),
+        Action(
+            "ine", gettext_lazy("INE (par numéro étudiant)"), _CNIL_SETTINGS, ine_policy, "address"
+        ),
         Action(
             "helpdesk-password",
-            _l("Connexion à l'assistance : mot de passe"),
+            gettext_lazy("Connexion à l'assistance : mot de passe"),
             _CNIL_SETTINGS,
             password_policy,
             "address",
@@ -212,7 +214,7 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "totp",
-            _l("Connexion à l'assistance : code TOTP"),
+            gettext_lazy("Connexion à l'assistance : code TOTP"),
             _CNIL_SETTINGS,
             totp_policy,
             "address",
@@ -220,47 +222,52 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "code",
-            _l("Codes de lien reçus par courriel (par adresse IP)"),
+            gettext_lazy("Codes de lien reçus par courriel (par adresse IP)"),
             ("THROTTLE_CODE_FAILURES_PER_HOUR",),
             code_policy,
         ),
         Action(
             "reset-identifier",
-            _l("Demandes de réinitialisation du mot de passe (par identifiant)"),
+            gettext_lazy("Demandes de réinitialisation du mot de passe (par identifiant)"),
             ("PASSWORD_RESET_PER_HOUR",),
             reset_identifier_policy,
             "reset-address",
         ),
         Action(
             "reset-address",
-            _l("Demandes de réinitialisation du mot de passe (par adresse IP)"),
+            gettext_lazy("Demandes de réinitialisation du mot de passe (par adresse IP)"),
             ("PASSWORD_RESET_IP_PER_HOUR",),
             reset_address_policy,
         ),
         Action(
+            "links-activation",
+            gettext_lazy("Renvois du lien d'activation"),
+            ("ACTIVATION_RESEND_PER_HOUR",),
+        ),
+        Action(
             "links-password-reset",
-            _l("Liens de réinitialisation du mot de passe envoyés"),
+            gettext_lazy("Liens de réinitialisation du mot de passe envoyés"),
             ("PASSWORD_RESET_LINKS_PER_HOUR",),
         ),
         Action(
             "links-email-change",
-            _l("Liens de vérification d'une nouvelle adresse personnelle envoyés"),
+            gettext_lazy("Liens de vérification d'une nouvelle adresse personnelle envoyés"),
             ("EMAIL_CHANGE_LINKS_PER_HOUR",),
         ),
         Action(
             "links-forward-verify",
-            _l("Liens de vérification d'une adresse de redirection envoyés"),
+            gettext_lazy("Liens de vérification d'une adresse de redirection envoyés"),
             ("FORWARD_VERIFY_LINKS_PER_HOUR",),
         ),
         Action(
             "webmail-send",
-            _l("Messages envoyés depuis la messagerie"),
+            gettext_lazy("Messages envoyés depuis la messagerie"),
             ("WEBMAIL_SEND_PER_HOUR",),
             send_policy,
         ),
         Action(
             "webmail-recipients",
-            _l("Destinataires écrits depuis la messagerie"),
+            gettext_lazy("Destinataires écrits depuis la messagerie"),
             ("WEBMAIL_RECIPIENTS_PER_HOUR",),
             recipients_policy,
         ),

@@ -63,6 +63,17 @@ def test_links_have_no_policy_here() -> None:
         throttle.policy("links-password-reset")
 
 
+def test_the_link_rows_are_the_capped_purposes_of_the_link_table() -> None:
+    """The mailed-link caps listed here are the ones ``core/codes.py`` enforces, all of them."""
+    from ent.core.codes import LINK_PURPOSES
+
+    listed = {a.settings for a in throttle.ACTIONS.values() if a.name.startswith("links-")}
+    enforced = {
+        (entry.cap_setting,) for entry in LINK_PURPOSES.values() if entry.cap_setting is not None
+    }
+    assert listed == enforced
+
+
 def test_every_figure_is_an_ent_setting() -> None:
     from pathlib import Path
 
