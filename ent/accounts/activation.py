@@ -21,9 +21,8 @@ from ent.core.codes import (
     code_issue,
     code_lookup,
     link_cap_reached,
-    link_url,
+    link_mail,
 )
-from ent.core.mail import mail_send
 from ent.core.models import OneTimeCode
 from ent.directory.models import Student
 
@@ -36,16 +35,8 @@ class AlreadyActiveError(Exception):
     """The account was activated meanwhile (another tab, another device)."""
 
 
-def _mail_activation(*, account: Account, student: Student, code: str) -> None:
-    mail_send(
-        to=account.personal_email,
-        template="activation",
-        context={
-            "full_name": student.full_name,
-            "link": link_url(OneTimeCode.Purpose.ACTIVATION, code),
-            "hours": settings.ACTIVATION_CODE_HOURS,
-        },
-    )
+def _mail_activation(*, account: Account, student: Student, row: OneTimeCode, code: str) -> None:
+    link_mail(row, code, to=account.personal_email, context={"full_name": student.full_name})
 
 
 def activation_start(
@@ -91,7 +82,7 @@ def _activation_start(*, student: Student, email: str, password: str, ip: str | 
         account.charter_accepted_at = now
         account.set_password(password)
         account.save()
-        _row, code = code_issue(
+        row, code = code_issue(
             purpose=OneTimeCode.Purpose.ACTIVATION,
             account=account,
             email=email,
@@ -102,7 +93,7 @@ def _activation_start(*, student: Student, email: str, password: str, ip: str | 
             ip=ip,
             charter_version=settings.CHARTER_VERSION,
         )
-        _mail_activation(account=account, student=student, code=code)
+        _mail_activation(account=account, student=student, row=row, code=code)
     metrics.ACTIVATIONS.labels(step="started").inc()
     return account
 
@@ -120,13 +111,13 @@ def activation_resend(*, account: Account, ip: str | None) -> None:
         # The cap (ACTIVATION_RESEND_PER_HOUR) counts resends: the first link is not one.
         if link_cap_reached(account=account, purpose=OneTimeCode.Purpose.ACTIVATION):
             raise ResendRefusedError
-        _row, code = code_issue(
+        row, code = code_issue(
             purpose=OneTimeCode.Purpose.ACTIVATION,
             account=account,
             email=account.personal_email,
         )
         audit_record(kind=Kind.ACTIVATION_RESENT, student=account.student, ip=ip)
-        _mail_activation(account=account, student=account.student, code=code)
+        _mail_activation(account=account, student=account.student, row=row, code=code)
 
 
 def activation_code_status(code: str) -> CodeStatus | None:

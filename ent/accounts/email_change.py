@@ -25,7 +25,7 @@ from ent.core.codes import (
     code_consume,
     code_issue,
     link_cap_reached,
-    link_url,
+    link_mail,
 )
 from ent.core.mail import mail_send
 from ent.core.messages import mask_email
@@ -85,7 +85,7 @@ def email_change_start(
             account=account, purpose=OneTimeCode.Purpose.EMAIL_CHANGE
         ):
             raise TooManyRequestsError
-        _row, code = code_issue(
+        row, code = code_issue(
             purpose=OneTimeCode.Purpose.EMAIL_CHANGE, account=account, email=address
         )
         audit_record(
@@ -96,15 +96,7 @@ def email_change_start(
             new_email=mask_email(address),
             by="helpdesk" if by_helpdesk else "student",
         )
-        mail_send(
-            to=address,
-            template="email_change",
-            context={
-                "full_name": account.display_name,
-                "link": link_url(OneTimeCode.Purpose.EMAIL_CHANGE, code),
-                "hours": settings.EMAIL_CHANGE_CODE_HOURS,
-            },
-        )
+        link_mail(row, code, to=address, context={"full_name": account.display_name})
 
 
 def email_change_code_status(code: str, *, ip: str | None) -> CodeStatus | None:

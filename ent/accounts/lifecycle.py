@@ -14,9 +14,9 @@ What a transition does elsewhere is done by receivers of ``account_state_changed
   account's sessions; ``sessions_end`` then sends ``sessions_ended``, which single sign-on
   listens to (CAS single logout and ticket removal in ``ent.sso.cas``, OIDC back-channel
   logout in ``ent.sso.oidc``).
-- this module: entering such a state revokes the account's open mailed codes.
-- the mail queue (``ent.core.mail``) keeps no mail per account state: nothing queued is
-  cancelled today (a mail already queued was decided before the move).
+- this module: entering such a state revokes the account's open mailed codes, and the mail
+  queue (``ent.core.mail.mail_withdraw``) withdraws the mails of those links that no worker
+  has started: a locked student is not sent a dead link, and its code leaves the database.
 - the directory writer (a later issue) connects here too, to publish the new state.
 
 A receiver may return a dict of facts that the transition adds to its audit record (the
@@ -37,6 +37,8 @@ from django.dispatch import Signal, receiver
 
 from ent.core import clock
 from ent.core.audit import Kind, audit_record
+from ent.core.codes import link_mail_key
+from ent.core.mail import mail_withdraw
 from ent.core.models import OneTimeCode
 
 from .models import Account
@@ -235,9 +237,15 @@ def account_disable(*, account: Account, actor: Account, ip: str | None) -> None
 
 
 @receiver(account_state_changed, dispatch_uid="ent.accounts.lifecycle.codes_revoke")
-def _codes_revoke(sender: Any, account: Account, new: str, **kwargs: Any) -> None:
-    """Entering a state without sign-in revokes every open mailed code of the account."""
-    if new in SIGNED_OUT_STATES:
-        OneTimeCode.objects.filter(
-            account=account, used_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=clock.now())
+def _codes_revoke(sender: Any, account: Account, new: str, **kwargs: Any) -> dict[str, int] | None:
+    """Entering a state without sign-in revokes every open mailed code of the account, and
+    the mail queue withdraws the mails of those links still waiting to be sent."""
+    if new not in SIGNED_OUT_STATES:
+        return None
+    open_codes = OneTimeCode.objects.filter(
+        account=account, used_at__isnull=True, revoked_at__isnull=True
+    )
+    revoked = list(open_codes.values_list("pk", flat=True))
+    OneTimeCode.objects.filter(pk__in=revoked).update(revoked_at=clock.now())
+    withdrawn = mail_withdraw(keys=[link_mail_key(pk) for pk in revoked])
+    return {"mails_withdrawn": withdrawn} if withdrawn else None

@@ -39,6 +39,7 @@ from ent.core.codes import (
     code_hash,
     code_issue,
     link_cap_reached,
+    link_mail,
     link_url,
 )
 from ent.core.mail import mail_pretend, mail_send
@@ -99,16 +100,12 @@ def _mail_context(account: Account, code: str) -> dict[str, object]:
 
 
 def _issue_and_mail(account: Account) -> None:
-    _row, code = code_issue(
+    row, code = code_issue(
         purpose=OneTimeCode.Purpose.PASSWORD_RESET,
         account=account,
         email=account.personal_email,
     )
-    mail_send(
-        to=account.personal_email,
-        template="password_reset",
-        context=_mail_context(account, code),
-    )
+    link_mail(row, code, to=account.personal_email, context=_mail_context(account, code))
 
 
 def _pretend(account: Account | None) -> None:

@@ -22,7 +22,7 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from django.urls import reverse
 from . import clock, throttle
 from . import session_keys as keys
 from .audit import audit_record
+from .mail import mail_send
 from .models import AuditEvent, OneTimeCode
 
 if TYPE_CHECKING:
@@ -152,6 +153,30 @@ def link_url(purpose: OneTimeCode.Purpose, code: str) -> str:
     """The mailed link: the purpose's page on ``settings.BASE_URL`` (never the Host header)."""
     path = reverse(LINK_PURPOSES[purpose].url_name)
     return f"{settings.BASE_URL}{path}?{urlencode({'code': code})}"
+
+
+def link_mail_key(code_id: int) -> str:
+    """The mail queue's idempotency key of the mail carrying a code's link: one mail per code,
+    so revoking the code can withdraw its mail while it waits in the queue (``mail_withdraw``)."""
+    return f"link:{code_id}"
+
+
+def link_mail(row: OneTimeCode, code: str, *, to: str, context: dict[str, Any]) -> None:
+    """Queue the mail carrying the link of ``row``: the purpose's template, the link built on
+    the configured base URL, the link's lifetime (``hours`` or ``minutes``, as the template says
+    it), keyed by the code."""
+    purpose = OneTimeCode.Purpose(row.purpose)
+    entry = LINK_PURPOSES[purpose]
+    mail_send(
+        to=to,
+        template=entry.templates[0],
+        context={
+            **context,
+            "link": link_url(purpose, code),
+            entry.lifetime_unit: getattr(settings, entry.lifetime_setting),
+        },
+        key=link_mail_key(row.pk),
+    )
 
 
 def code_hash(code: str) -> str:

@@ -162,6 +162,20 @@ def mail_send(*, to: str, template: str, context: dict[str, Any], key: str | Non
     )
 
 
+def mail_withdraw(*, keys: Sequence[str]) -> int:
+    """Withdraw the mails queued under these idempotency keys that no worker has started
+    (queued, or waiting for a retry): they are never sent and their content (a link's code) is
+    dropped now. Returns how many were withdrawn. A mail being sent or sent is left alone."""
+    from .models import MailDelivery
+
+    if not keys:
+        return 0
+    State = MailDelivery.State
+    return MailDelivery.objects.filter(
+        key__in=[_key_digest(key) for key in keys], state__in=(State.QUEUED, State.RETRYING)
+    ).update(state=State.WITHDRAWN, payload=None, raw=None, next_attempt_at=None)
+
+
 def mail_send_raw(*, sender: str, recipients: list[str], raw: bytes, key: str) -> None:
     """Queue an already-built message (forwarded mail, a student's webmail message).
 
@@ -291,8 +305,8 @@ def _claim(delivery_id: int) -> Any | None:
     now = timezone.now()
     with transaction.atomic():
         delivery = MailDelivery.objects.select_for_update().filter(pk=delivery_id).first()
-        if delivery is None or delivery.state in (State.SENT, State.FAILED):
-            return None  # already sent (a task run twice), or waiting for the help desk
+        if delivery is None or delivery.state in (State.SENT, State.FAILED, State.WITHDRAWN):
+            return None  # already sent (a task run twice), waiting for the help desk, withdrawn
         lease = timedelta(seconds=settings.MAIL_SENDING_LEASE_SECONDS)
         since = delivery.sending_since
         if delivery.state == State.SENDING and since is not None and since > now - lease:

@@ -262,6 +262,9 @@ class MailDelivery(models.Model):
         RETRYING = "retrying", _("Nouvel essai prévu")
         SENT = "sent", _("Envoyé")
         FAILED = "failed", _("Échec")
+        # Not sent, on purpose: the link it carried was revoked while it waited (the account
+        # was locked or disabled), so its content is dropped and nobody gets a dead link.
+        WITHDRAWN = "withdrawn", _("Retiré (lien révoqué)")
 
     key = models.CharField(max_length=64, unique=True)
     message_id = models.CharField(max_length=255)

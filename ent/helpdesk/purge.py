@@ -74,7 +74,12 @@ def purge(*, dry_run: bool) -> PurgeReport:
     spent_codes = OidcSpentCode.objects.filter(expires_at__lte=now)
     events = AuditEvent.objects.filter(at__lt=audit_limit)
     mails = MailDelivery.objects.filter(
-        state__in=(MailDelivery.State.SENT, MailDelivery.State.FAILED), created_at__lt=audit_limit
+        state__in=(
+            MailDelivery.State.SENT,
+            MailDelivery.State.FAILED,
+            MailDelivery.State.WITHDRAWN,
+        ),
+        created_at__lt=audit_limit,
     )
     week_ago = now - timedelta(days=7)
     contents = MailDelivery.objects.filter(

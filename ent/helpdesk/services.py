@@ -21,8 +21,7 @@ from ent.accounts.models import Account
 from ent.accounts.sessions import sessions_end
 from ent.core import throttle
 from ent.core.audit import Kind, audit_record
-from ent.core.codes import CodeStatus, code_check, code_consume, code_issue, link_url
-from ent.core.mail import mail_send
+from ent.core.codes import CodeStatus, code_check, code_consume, code_issue, link_mail
 from ent.core.models import OneTimeCode
 
 from .roles import Role
@@ -165,18 +164,10 @@ def _set_role(account: Account, role: Role) -> None:
 
 
 def _mail_invite(account: Account) -> None:
-    _row, code = code_issue(
+    row, code = code_issue(
         purpose=OneTimeCode.Purpose.STAFF_INVITE, account=account, email=account.personal_email
     )
-    mail_send(
-        to=account.personal_email,
-        template="staff_invite",
-        context={
-            "username": account.username,
-            "link": link_url(OneTimeCode.Purpose.STAFF_INVITE, code),
-            "hours": settings.STAFF_INVITE_HOURS,
-        },
-    )
+    link_mail(row, code, to=account.personal_email, context={"username": account.username})
 
 
 def staff_create(

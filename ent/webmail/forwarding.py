@@ -58,7 +58,7 @@ from ent.core.codes import (
     code_consume,
     code_issue,
     link_cap_reached,
-    link_url,
+    link_mail,
 )
 from ent.core.mail import mail_send
 from ent.core.messages import mask_email
@@ -367,15 +367,14 @@ def forwarding_set(
             address=mask_email(address),
             keep_copy=keep_copy,
         )
-        mail_send(
+        link_mail(
+            row,
+            code,
             to=address,
-            template="forwarding_verify",
             context={
                 "full_name": account.display_name,
                 "mailbox": mailbox_of(account),
                 "keep_copy": keep_copy,
-                "link": link_url(OneTimeCode.Purpose.FORWARD_VERIFY, code),
-                "hours": settings.FORWARD_VERIFY_HOURS,
             },
         )
     return SetOutcome.VERIFY_SENT

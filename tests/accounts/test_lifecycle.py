@@ -260,3 +260,43 @@ def test_staff_deactivation_is_the_disable_move(make_staff: Any, staff: Account)
     with pytest.raises(services.ActionError):
         services.staff_deactivate(account=member, actor=staff, ip="192.0.2.1")
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.STAFF_DEACTIVATED).count() == 1
+
+
+@pytest.mark.mail_queue_manual
+def test_lock_withdraws_the_link_mails_still_queued(
+    active_student: Any, staff: Account, mailoutbox: list[Any]
+) -> None:
+    """The mail queue listens too: a reset link queued (the relay down, say) and then the
+    account locked is never sent, and its code leaves the queue's table; a mail already sent
+    stays sent, and other mails of the queue are left alone."""
+    from ent.accounts import password_reset
+    from ent.core.codes import link_mail_key
+    from ent.core.mail import _key_digest, mail_deliver, mail_queue_run, mail_send
+    from ent.core.models import MailDelivery
+
+    account = Account.objects.get(student=active_student)
+    mail_send(
+        to="other@example.org", template="password_reset", context={"minutes": 60}, key="unrelated"
+    )
+    password_reset.password_reset_request(identifier=account.username, ip="192.0.2.1")
+    code = OneTimeCode.objects.get(account=account, purpose=OneTimeCode.Purpose.PASSWORD_RESET)
+    queued = MailDelivery.objects.get(key=_key_digest(link_mail_key(code.pk)))
+    assert queued.state == MailDelivery.State.QUEUED and queued.payload is not None
+    before = len(mailoutbox)
+
+    lifecycle.account_lock(account=account, actor=staff, ip="192.0.2.1")
+
+    queued.refresh_from_db()
+    assert queued.state == MailDelivery.State.WITHDRAWN
+    assert queued.payload is None and queued.raw is None
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.HELPDESK_ACCOUNT_LOCKED)
+    assert event.data["mails_withdrawn"] == 1
+    assert mail_deliver.call(queued.pk) == "skipped"
+    mail_queue_run()
+    assert [m.to for m in mailoutbox[before:]] == [["other@example.org"]]
+    assert MailDelivery.objects.get(key=_key_digest("unrelated")).state == (MailDelivery.State.SENT)
+    # Unlocked and locked again: nothing left to withdraw, nothing more in the audit record.
+    lifecycle.account_unlock(account=account, actor=staff, ip=None)
+    lifecycle.account_lock(account=account, actor=staff, ip=None)
+    again = AuditEvent.objects.filter(kind=AuditEvent.Kind.HELPDESK_ACCOUNT_LOCKED).first()
+    assert again is not None and "mails_withdrawn" not in again.data

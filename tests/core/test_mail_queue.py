@@ -24,6 +24,7 @@ from ent.core.mail import (
     mail_queue_stats,
     mail_send,
     mail_send_raw,
+    mail_withdraw,
     mail_worker_thread,
 )
 from ent.core.models import MailDelivery, OutboxMail
@@ -63,6 +64,30 @@ def test_a_key_already_queued_is_not_queued_again() -> None:
     mail_send_raw(sender="a@example.org", recipients=["b@example.org"], raw=b"x", key="k")
     mail_send_raw(sender="a@example.org", recipients=["b@example.org"], raw=b"x", key="k")
     assert MailDelivery.objects.filter(template="raw").count() == 1
+
+
+def test_withdraw_takes_only_mails_no_worker_started() -> None:
+    """Queued and retrying mails are withdrawn (never sent, content dropped); a mail being
+    sent, sent or failed is not; unknown keys and an empty list change nothing."""
+    states = {
+        "queued": MailDelivery.State.QUEUED,
+        "retrying": MailDelivery.State.RETRYING,
+        "sending": MailDelivery.State.SENDING,
+        "sent": MailDelivery.State.SENT,
+        "failed": MailDelivery.State.FAILED,
+    }
+    for key, state in states.items():
+        delivery = queue_one(key=key)
+        MailDelivery.objects.filter(pk=delivery.pk).update(
+            state=state, sending_since=timezone.now()
+        )
+    assert mail_withdraw(keys=[]) == 0
+    assert mail_withdraw(keys=[*states, "never-queued"]) == 2
+    withdrawn = MailDelivery.objects.filter(state=MailDelivery.State.WITHDRAWN)
+    assert withdrawn.count() == 2 and all(d.payload is None for d in withdrawn)
+    assert MailDelivery.objects.filter(payload__isnull=False).count() == 3
+    mail_queue_run()  # every task runs: none of them sends anything
+    assert mail.outbox == []
 
 
 def test_being_sent_by_a_living_worker_is_left_alone(settings: Any) -> None:
