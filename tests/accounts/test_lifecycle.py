@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.test import Client
 
 from ent.accounts import lifecycle
 from ent.accounts.lifecycle import Action, Mover, TransitionError
 from ent.accounts.models import Account, AccountSession
 from ent.core.models import AuditEvent, OneTimeCode
-from tests.conftest import GOOD_PASSWORD, start_activation
+from tests.accounts.selfservice import signed_in
+from tests.conftest import start_activation
 
 pytestmark = pytest.mark.django_db
 
@@ -166,17 +166,8 @@ def test_a_failing_receiver_undoes_the_move(account_in: Any, staff: Account) -> 
     assert AuditEvent.objects.count() == audits
 
 
-def _signed_in(student: Any) -> Client:
-    client = Client()
-    response = client.post(
-        "/login", {"identifier": student.student_number, "password": GOOD_PASSWORD}
-    )
-    assert response.status_code == 302
-    return client
-
-
 def test_lock_ends_sessions_and_counts_them(active_student: Any, staff: Account) -> None:
-    clients = [_signed_in(active_student) for _ in range(2)]
+    clients = [signed_in(active_student) for _ in range(2)]
     account = active_student.account
     assert lifecycle.account_lock(account=account, actor=staff, ip=None) == 2
     assert not AccountSession.objects.filter(account=account).exists()
@@ -190,7 +181,7 @@ def test_lock_ends_sessions_and_counts_them(active_student: Any, staff: Account)
 def test_disable_ends_sessions_and_names_the_previous_state(
     active_student: Any, staff: Account
 ) -> None:
-    client = _signed_in(active_student)
+    client = signed_in(active_student)
     lifecycle.account_disable(account=active_student.account, actor=staff, ip=None)
     assert not client.get("/").context["user"].is_authenticated
     event = AuditEvent.objects.get(kind=AuditEvent.Kind.HELPDESK_ACCOUNT_DISABLED)
