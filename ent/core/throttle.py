@@ -222,7 +222,7 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "code",
-            gettext_lazy("Codes de lien reçus par courriel (par adresse IP)"),
+            gettext_lazy("Codes de lien inconnus essayés (par adresse IP)"),
             ("THROTTLE_CODE_FAILURES_PER_HOUR",),
             code_policy,
         ),
