@@ -447,6 +447,103 @@ FORWARD_VERIFY_LINKS_PER_HOUR = _env_int(
     "ENT_FORWARD_VERIFY_LINKS_PER_HOUR", 5, minimum=1, maximum=50
 )
 
+# --- The university directory: OpenLDAP under SupAnn 2021 (ent.directory.ldap_entry) ----------
+
+# Unset (the embedded default of ``make run``): no directory is written. Set, ENT writes one entry
+# per student under LDAP_PEOPLE_DN (``ent worker``). The connection carries the argon2id hashes
+# of the passwords and the students' INE and birth dates, so it must not cross a network in clear:
+# ldapi:// (a Unix socket), a loopback host, ldaps://, or ldap:// with StartTLS.
+LDAP_URL = _env_str("ENT_LDAP_URL", "")
+LDAP_STARTTLS = _env_bool("ENT_LDAP_STARTTLS", False)
+LDAP_BIND_DN = _env_str("ENT_LDAP_BIND_DN", "")
+# A file holding the bind password (never the password itself in the environment), read at
+# start-up like ENT_METRICS_TOKEN_FILE: a missing or empty file stops start-up, not a write.
+LDAP_BIND_PASSWORD_FILE = _env_str("ENT_LDAP_BIND_PASSWORD_FILE", "")
+LDAP_BIND_PASSWORD = ""
+LDAP_PEOPLE_DN = _env_str("ENT_LDAP_PEOPLE_DN", "ou=people,dc=univ-perp,dc=fr")
+# The RDN of a student's entry, uid=<…>: the student number, or the local part of the
+# institutional address (prenom.nom of prenom.nom@etudiant.univ-perp.fr).
+LDAP_UID = _env_str("ENT_LDAP_UID", "student_number").lower()
+LDAP_UID_CHOICES = ("student_number", "mail_local_part")
+_LDAP_SCHEMES = ("ldap", "ldaps", "ldapi")
+
+
+def _ldap_host_is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+def _ldap_url_check(url: str, starttls: bool) -> None:
+    """Refuses an LDAP URL ENT cannot use, or one that would carry the directory in clear."""
+    parts = urlsplit(url)
+    if parts.scheme not in _LDAP_SCHEMES:
+        raise ImproperlyConfigured(
+            f"ENT_LDAP_URL: expected a URL with scheme ldap, ldaps or ldapi, got {url!r}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ImproperlyConfigured(
+            f"ENT_LDAP_URL: expected scheme://host[:port] with nothing after it, got {url!r}"
+        )
+    if parts.scheme != "ldapi":
+        try:
+            _ = parts.port  # urlsplit checks the port only when it is read
+        except ValueError:
+            raise ImproperlyConfigured(f"ENT_LDAP_URL: bad port in {url!r}") from None
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"ENT_LDAP_URL: expected a host name, got {url!r}")
+    if starttls and parts.scheme != "ldap":
+        raise ImproperlyConfigured(
+            f"ENT_LDAP_STARTTLS: StartTLS is for ldap:// only ({parts.scheme}:// is already"
+            " TLS or a local socket); set it off"
+        )
+    if parts.scheme == "ldap" and not starttls and not _ldap_host_is_loopback(parts.hostname or ""):
+        raise ImproperlyConfigured(
+            f"ENT_LDAP_URL: {url!r} would send password hashes and personal data in clear;"
+            " use ldaps://, ldap:// with ENT_LDAP_STARTTLS=on, ldapi:// or a loopback host"
+        )
+
+
+def _ldap_bind_password() -> str:
+    """The bind password from ENT_LDAP_BIND_PASSWORD_FILE (its last line break dropped)."""
+    try:
+        password = Path(LDAP_BIND_PASSWORD_FILE).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"ENT_LDAP_BIND_PASSWORD_FILE: cannot read {LDAP_BIND_PASSWORD_FILE} ({exc})"
+        ) from None
+    if not password:
+        raise ImproperlyConfigured(
+            f"ENT_LDAP_BIND_PASSWORD_FILE: {LDAP_BIND_PASSWORD_FILE} is empty"
+        )
+    return password
+
+
+if LDAP_UID not in LDAP_UID_CHOICES:
+    raise ImproperlyConfigured(
+        f"ENT_LDAP_UID: expected student_number or mail_local_part, got {LDAP_UID!r}"
+    )
+if "=" not in LDAP_PEOPLE_DN or LDAP_PEOPLE_DN.startswith(",") or LDAP_PEOPLE_DN.endswith(","):
+    raise ImproperlyConfigured(
+        f"ENT_LDAP_PEOPLE_DN: expected a DN such as ou=people,dc=univ-perp,dc=fr, got {LDAP_PEOPLE_DN!r}"
+    )
+if LDAP_URL:
+    _ldap_url_check(LDAP_URL, LDAP_STARTTLS)
+    if not LDAP_BIND_DN or "=" not in LDAP_BIND_DN:
+        raise ImproperlyConfigured(
+            "ENT_LDAP_BIND_DN: required with ENT_LDAP_URL (the DN ENT binds as, e.g."
+            f" cn=ent,ou=services,dc=univ-perp,dc=fr), got {LDAP_BIND_DN!r}"
+        )
+    if not LDAP_BIND_PASSWORD_FILE:
+        raise ImproperlyConfigured(
+            "ENT_LDAP_BIND_PASSWORD_FILE: required with ENT_LDAP_URL (a file holding the"
+            " password of ENT_LDAP_BIND_DN)"
+        )
+    LDAP_BIND_PASSWORD = _ldap_bind_password()
+
 # --- Sessions, cookies, security headers -------------------------------------------------------
 
 SESSION_COOKIE_NAME = "ent_session"

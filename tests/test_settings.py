@@ -173,3 +173,147 @@ def test_demo_generates_a_private_key(tmp_path: Path) -> None:
     key = tmp_path / "oidc_private_key.pem"
     assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+# --- The university directory (ENT_LDAP_*; ent.directory.ldap_entry) ----------------------------
+
+LDAP_SETTINGS = (
+    "settings.LDAP_URL, settings.LDAP_STARTTLS, settings.LDAP_BIND_DN,"
+    " settings.LDAP_BIND_PASSWORD, settings.LDAP_PEOPLE_DN, settings.LDAP_UID"
+)
+
+
+@pytest.fixture
+def bind_password(tmp_path: Path) -> Path:
+    path = tmp_path / "ldap-bind-password"
+    path.write_text("s3cret bind password\n")
+    return path
+
+
+def ldap_env(password_file: Path, **env: str) -> dict[str, str]:
+    return {
+        "ENT_DEMO": "1",
+        "ENT_LDAP_BIND_DN": "cn=ent,ou=services,dc=univ-perp,dc=fr",
+        "ENT_LDAP_BIND_PASSWORD_FILE": str(password_file),
+        **env,
+    }
+
+
+def test_no_directory_by_default() -> None:
+    result = run_settings({"ENT_DEMO": "1"}, LDAP_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "('', False, '', '', 'ou=people,dc=univ-perp,dc=fr', 'student_number')"
+    )
+
+
+def test_directory_settings_are_read(bind_password: Path) -> None:
+    env = ldap_env(
+        bind_password,
+        ENT_LDAP_URL="ldap://ldap.univ-perp.fr:389",
+        ENT_LDAP_STARTTLS="on",
+        ENT_LDAP_PEOPLE_DN="ou=etudiants,dc=example,dc=fr",
+        ENT_LDAP_UID="mail_local_part",
+    )
+    result = run_settings(env, LDAP_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    # The password file's last line break is not part of the password.
+    assert result.stdout.strip() == (
+        "('ldap://ldap.univ-perp.fr:389', True, 'cn=ent,ou=services,dc=univ-perp,dc=fr',"
+        " 's3cret bind password', 'ou=etudiants,dc=example,dc=fr', 'mail_local_part')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "starttls"),
+    [
+        ("ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi", "off"),
+        ("ldapi://", "off"),
+        ("ldap://127.0.0.1:3389", "off"),
+        ("ldap://127.8.9.10", "off"),
+        ("ldap://localhost:389/", "off"),
+        ("ldap://[::1]:3389", "off"),
+        ("ldaps://ldap.univ-perp.fr", "off"),
+        ("ldaps://ldap.univ-perp.fr:636", "off"),
+        ("ldap://ldap.univ-perp.fr", "on"),
+        ("ldap://192.0.2.10:389", "on"),
+    ],
+)
+def test_directory_urls_accepted(bind_password: Path, url: str, starttls: str) -> None:
+    env = ldap_env(bind_password, ENT_LDAP_URL=url, ENT_LDAP_STARTTLS=starttls)
+    result = run_settings(env, "settings.LDAP_URL")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"({url!r},)"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        # In clear over a network.
+        ({"ENT_LDAP_URL": "ldap://ldap.univ-perp.fr"}, "ENT_LDAP_URL: 'ldap://ldap.univ-perp.fr'"),
+        ({"ENT_LDAP_URL": "ldap://192.0.2.10:389"}, "would send password hashes"),
+        ({"ENT_LDAP_URL": "ldap://128.0.0.1"}, "would send password hashes"),
+        # Not LDAP, or not only a server.
+        ({"ENT_LDAP_URL": "http://ldap.univ-perp.fr"}, "ENT_LDAP_URL: expected a URL with scheme"),
+        ({"ENT_LDAP_URL": "ldap.univ-perp.fr"}, "ENT_LDAP_URL: expected a URL with scheme"),
+        ({"ENT_LDAP_URL": "ldaps://"}, "ENT_LDAP_URL: expected a host name"),
+        ({"ENT_LDAP_URL": "ldaps://ldap.univ-perp.fr:port"}, "ENT_LDAP_URL: bad port"),
+        (
+            {"ENT_LDAP_URL": "ldaps://ldap.univ-perp.fr/dc=univ-perp,dc=fr?uid"},
+            "ENT_LDAP_URL: expected scheme://host[:port] with nothing after it",
+        ),
+        (
+            {"ENT_LDAP_URL": "ldaps://cn=admin:secret@ldap.univ-perp.fr"},
+            "ENT_LDAP_URL: expected scheme://host[:port] with nothing after it",
+        ),
+        # StartTLS where it means nothing.
+        (
+            {"ENT_LDAP_URL": "ldaps://ldap.univ-perp.fr", "ENT_LDAP_STARTTLS": "on"},
+            "ENT_LDAP_STARTTLS",
+        ),
+        ({"ENT_LDAP_URL": "ldapi://", "ENT_LDAP_STARTTLS": "on"}, "ENT_LDAP_STARTTLS"),
+        ({"ENT_LDAP_URL": "ldap://127.0.0.1", "ENT_LDAP_STARTTLS": "maybe"}, "ENT_LDAP_STARTTLS"),
+        # Credentials.
+        ({"ENT_LDAP_URL": "ldapi://", "ENT_LDAP_BIND_DN": ""}, "ENT_LDAP_BIND_DN: required"),
+        ({"ENT_LDAP_URL": "ldapi://", "ENT_LDAP_BIND_DN": "admin"}, "ENT_LDAP_BIND_DN: required"),
+        (
+            {"ENT_LDAP_URL": "ldapi://", "ENT_LDAP_BIND_PASSWORD_FILE": ""},
+            "ENT_LDAP_BIND_PASSWORD_FILE: required",
+        ),
+        (
+            {"ENT_LDAP_URL": "ldapi://", "ENT_LDAP_BIND_PASSWORD_FILE": "/nonexistent/ldap"},
+            "ENT_LDAP_BIND_PASSWORD_FILE: cannot read /nonexistent/ldap",
+        ),
+        # The entries themselves.
+        ({"ENT_LDAP_UID": "username"}, "ENT_LDAP_UID: expected student_number or mail_local_part"),
+        ({"ENT_LDAP_PEOPLE_DN": "people"}, "ENT_LDAP_PEOPLE_DN: expected a DN"),
+    ],
+)
+def test_directory_settings_refused(bind_password: Path, env: dict[str, str], message: str) -> None:
+    result = run_settings(ldap_env(bind_password, **env))
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+def test_empty_bind_password_file_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    result = run_settings(ldap_env(empty, ENT_LDAP_URL="ldapi://"))
+    assert result.returncode != 0
+    assert f"ENT_LDAP_BIND_PASSWORD_FILE: {empty} is empty" in result.stderr
+
+
+def test_directory_refusal_in_the_ent_command_style(bind_password: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
+    clean.update(ldap_env(bind_password, ENT_LDAP_URL="ldap://ldap.univ-perp.fr"))
+    clean["ENT_VAR_DIR"] = os.environ["ENT_VAR_DIR"]
+    result = subprocess.run(
+        [sys.executable, "-m", "ent.manage", "check"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("ent: configuration error: ENT_LDAP_URL: ")
+    assert "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -9,6 +10,13 @@ from django.utils.translation import gettext_lazy as _
 def full_name_of(first_name: str, last_name: str) -> str:
     """What ``Student.full_name`` shows (also for code that reads the names without a model)."""
     return f"{first_name} {last_name}"
+
+
+def eppn_of(student_number: str) -> str:
+    """The student's eduPersonPrincipalName, ``<student number>@ENT_EPPN_SCOPE``: the one value
+    single sign-on releases (ent.sso.attributes) and the directory holds (ldap_entry), whatever
+    the directory's ``uid`` (ENT_LDAP_UID), since an EPPN must never change for a person."""
+    return f"{student_number}@{settings.EPPN_SCOPE}"
 
 
 class Student(models.Model):

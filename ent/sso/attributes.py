@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from django.conf import settings
-
 from ent.accounts.models import Account
-from ent.directory.models import full_name_of
+from ent.directory.models import eppn_of, full_name_of
 
 from .models import Attribute, Service
 
@@ -38,7 +36,7 @@ def student_attributes(
         Attribute.GIVEN_NAME: first_name,
         Attribute.SN: last_name,
         Attribute.AFFILIATION: "student",
-        Attribute.EPPN: f"{student_number}@{settings.EPPN_SCOPE}",
+        Attribute.EPPN: eppn_of(student_number),
     }
 
 
