@@ -7,6 +7,11 @@ group, so no Dovecot process outlives the tests.
 
 Mailboxes are lines of a passwd-file (``add_mailbox``); Dovecot re-reads the file when it
 changes, so tests add students while the server runs. The master user is ``ent-webmail``.
+
+With ``ldap=DirectoryAccess(...)``, the example's optional include of
+``docs/dovecot/ent-dovecot-ldap.conf.ext`` is on: the students of that directory sign in with
+their ENT password (``docs/dovecot/dovecot-ldap.conf.ext``, rendered with the directory's URL
+and read-only account). Without it, the include is left out, as on a server without the file.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +36,9 @@ from tests.conftest import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_EXAMPLE = REPO / "docs" / "dovecot" / "ent-dovecot.conf"
+LDAP_INCLUDE_EXAMPLE = REPO / "docs" / "dovecot" / "ent-dovecot-ldap.conf.ext"
+LDAP_SETTINGS_EXAMPLE = REPO / "docs" / "dovecot" / "dovecot-ldap.conf.ext"
+LDAP_INCLUDE_LINE = "!include_try /etc/dovecot/ent-dovecot-ldap.conf.ext\n"
 MASTER_USER = "ent-webmail"
 DOVECOT = shutil.which("dovecot") or next(
     (p for p in ("/usr/sbin/dovecot", "/sbin/dovecot") if os.access(p, os.X_OK)), None
@@ -80,10 +89,36 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class DirectoryAccess:
+    """Where Dovecot finds the students (the LDAP example's placeholders)."""
+
+    url: str
+    bind_dn: str
+    bind_password: str
+    people_dn: str
+
+
+def _replace_once(text: str, replacements: dict[str, str], source: Path) -> str:
+    for old, new in replacements.items():
+        count = text.count(old)
+        assert count == 1, f"{source}: expected {old!r} once, found it {count} times"
+        text = text.replace(old, new)
+    return text
+
+
 class DovecotServer:
     """One Dovecot instance under a temporary directory."""
 
-    def __init__(self, *, smtp_host: str, smtp_port: int, autocreate: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        smtp_host: str,
+        smtp_port: int,
+        autocreate: bool = True,
+        ldap: DirectoryAccess | None = None,
+    ) -> None:
+        self.ldap = ldap
         self.smtp_host = smtp_host
         self.smtp_port = smtp_port
         self.autocreate = autocreate
@@ -130,6 +165,11 @@ class DovecotServer:
         }
         if not self.autocreate:
             replacements["    auto = subscribe\n"] = "    auto = no\n"
+        if self.ldap is None:
+            replacements[LDAP_INCLUDE_LINE] = "# [test] no directory (LDAP)\n"
+        else:
+            include = self.render_ldap()
+            replacements[LDAP_INCLUDE_LINE] = f"!include {include}\n"
         text = CONFIG_EXAMPLE.read_text()
         for old, new in replacements.items():
             count = text.count(old)
@@ -158,6 +198,35 @@ class DovecotServer:
             "shutdown_clients = yes\n"
         )
         return text
+
+    def render_ldap(self) -> Path:
+        """Write the LDAP examples with the "[test]" values; returns the file to include."""
+        assert self.ldap is not None
+        mail = self.root / "mail"
+        settings_file = self.root / "dovecot-ldap.conf.ext"
+        settings_text = _replace_once(
+            LDAP_SETTINGS_EXAMPLE.read_text(),
+            {
+                "\nuris = ldap://ldap.univ-perp.fr\n": f"\nuris = {self.ldap.url}\n",
+                "\ndn = cn=dovecot,dc=univ-perp,dc=fr\n": f"\ndn = {self.ldap.bind_dn}\n",
+                "\ndnpass = REPLACE-WITH-THE-DOVECOT-PASSWORD\n": (
+                    f"\ndnpass = {self.ldap.bind_password}\n"
+                ),
+                "\nbase = ou=people,dc=univ-perp,dc=fr\n": f"\nbase = {self.ldap.people_dn}\n",
+                "=home=/var/vmail/%d/%n\n": f"=home={mail}/%d/%n\n",
+            },
+            LDAP_SETTINGS_EXAMPLE,
+        )
+        settings_file.write_text(settings_text)
+        # Read by Dovecot's auth process ("dovecot" when the tests run as root).
+        os.chmod(settings_file, 0o644)
+        include = self.root / "ent-dovecot-ldap.conf.ext"
+        args = "  args = /etc/dovecot/dovecot-ldap.conf.ext\n"
+        text = LDAP_INCLUDE_EXAMPLE.read_text()
+        count = text.count(args)
+        assert count == 2, f"{LDAP_INCLUDE_EXAMPLE}: expected {args!r} twice, found {count}"
+        include.write_text(text.replace(args, f"  args = {settings_file}\n"))
+        return include
 
     @staticmethod
     def mail_ids() -> tuple[int, int]:
