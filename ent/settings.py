@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -430,6 +431,19 @@ IMAP_URL = _env_str("ENT_IMAP_URL", "imap://127.0.0.1:143")
 IMAP_MASTER_USER = _env_str("ENT_IMAP_MASTER_USER", "")
 IMAP_MASTER_PASSWORD_FILE = _env_str("ENT_IMAP_MASTER_PASSWORD_FILE", "")
 MANAGESIEVE_URL = _env_str("ENT_MANAGESIEVE_URL", "sieve://127.0.0.1:4190")
+# What /documentation/ tells students to type into a mail client (Thunderbird, a phone's mail
+# app) that signs in with the ENT password (docs/dovecot/ent-dovecot-ldap.conf.ext): the
+# university's public IMAP server (SSL/TLS) and its submission server (STARTTLS).
+IMAP_PUBLIC_HOST = _env_str("ENT_IMAP_PUBLIC_HOST", "imap.univ-perp.fr").lower()
+IMAP_PUBLIC_PORT = _env_int("ENT_IMAP_PUBLIC_PORT", 993, minimum=1, maximum=65535)
+SMTP_SUBMISSION_HOST = _env_str("ENT_SMTP_SUBMISSION_HOST", "smtp.univ-perp.fr").lower()
+SMTP_SUBMISSION_PORT = _env_int("ENT_SMTP_SUBMISSION_PORT", 587, minimum=1, maximum=65535)
+for _name, _host in (
+    ("ENT_IMAP_PUBLIC_HOST", IMAP_PUBLIC_HOST),
+    ("ENT_SMTP_SUBMISSION_HOST", SMTP_SUBMISSION_HOST),
+):
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", _host):
+        raise ImproperlyConfigured(f"{_name}: expected a host name, got {_host!r}")
 if MAIL_BACKEND == "dovecot" and not (IMAP_MASTER_USER and IMAP_MASTER_PASSWORD_FILE):
     raise ImproperlyConfigured(
         "ENT_MAIL_BACKEND=dovecot needs ENT_IMAP_MASTER_USER and ENT_IMAP_MASTER_PASSWORD_FILE"

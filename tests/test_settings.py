@@ -86,12 +86,38 @@ def test_production_needs_secret_key_and_smtp() -> None:
         ("ENT_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("ENT_DATABASE_CONN_MAX_AGE", "-1"),
         ("ENT_DATABASE_CONN_MAX_AGE", "forever"),
+        ("ENT_IMAP_PUBLIC_HOST", "imap.univ-perp.fr:993"),
+        ("ENT_IMAP_PUBLIC_HOST", ""),
+        ("ENT_IMAP_PUBLIC_PORT", "0"),
+        ("ENT_SMTP_SUBMISSION_HOST", "smtp univ-perp.fr"),
+        ("ENT_SMTP_SUBMISSION_PORT", "70000"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     result = run_settings({"ENT_DEMO": "1", name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+def test_mail_client_servers() -> None:
+    """The servers /documentation/ shows for a mail client: defaults, then the environment."""
+    attrs = (
+        "settings.IMAP_PUBLIC_HOST, settings.IMAP_PUBLIC_PORT,"
+        " settings.SMTP_SUBMISSION_HOST, settings.SMTP_SUBMISSION_PORT"
+    )
+    result = run_settings({"ENT_DEMO": "1"}, attrs)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "('imap.univ-perp.fr', 993, 'smtp.univ-perp.fr', 587)"
+    env = {
+        "ENT_DEMO": "1",
+        "ENT_IMAP_PUBLIC_HOST": "Mail.UMontpellier.fr",
+        "ENT_IMAP_PUBLIC_PORT": "1993",
+        "ENT_SMTP_SUBMISSION_HOST": "smtp.umontpellier.fr",
+        "ENT_SMTP_SUBMISSION_PORT": "465",
+    }
+    result = run_settings(env, attrs)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "('mail.umontpellier.fr', 1993, 'smtp.umontpellier.fr', 465)"
 
 
 # What Django does at the end of each request (request_finished → close_old_connections).

@@ -3,7 +3,7 @@
 Everything that depends on the configuration is generated from it, so the guide never
 disagrees with the service: the password rules come from ``password_policy.rules()`` (the
 checker reads the same), the sample mails are rendered from the real mail templates, the
-durations and the help desk address from the settings, the limits from the table of throttled
+durations, the help desk address and the mail servers from the settings, the limits from the table of throttled
 actions (``throttle.limits``).
 """
 
@@ -39,6 +39,17 @@ def documentation(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/documentation.html", _context())
 
 
+def _mail_client() -> dict[str, object]:
+    """The servers a mail client (Thunderbird, a phone's mail app) needs; it signs in with the
+    ENT password through the directory (docs/dovecot/ent-dovecot-ldap.conf.ext)."""
+    return {
+        "imap_host": settings.IMAP_PUBLIC_HOST,
+        "imap_port": settings.IMAP_PUBLIC_PORT,
+        "smtp_host": settings.SMTP_SUBMISSION_HOST,
+        "smtp_port": settings.SMTP_SUBMISSION_PORT,
+    }
+
+
 def _context() -> dict[str, object]:
     """Everything the guide shows that comes from the configuration."""
     activation_link = link_url(OneTimeCode.Purpose.ACTIVATION, SAMPLE_CODE)
@@ -51,6 +62,7 @@ def _context() -> dict[str, object]:
         "free_failures": settings.THROTTLE_FREE_FAILURES,
         "example_link": activation_link,
         "student_mail_domain": settings.STUDENT_MAIL_DOMAIN,
+        "mail_client": _mail_client(),
         "activation_mail": _sample(
             "activation",
             {

@@ -63,3 +63,35 @@ def test_in_english(client: Client) -> None:
     response = client.get("/documentation/")
     assert response.status_code == 200
     assert 'lang="en"' in response.content.decode()
+
+
+def test_mail_client_section_in_french(client: Client, settings: Any) -> None:
+    """ "Lire ma messagerie sur mon téléphone": the servers come from the settings."""
+    text = page_text(client.get("/documentation/"))
+    assert "Lire ma messagerie sur mon téléphone" in text
+    assert "imap.univ-perp.fr, port 993, sécurité SSL/TLS" in text
+    assert "smtp.univ-perp.fr, port 587, sécurité STARTTLS" in text
+    assert "votre adresse de l'université ou votre numéro étudiant" in text
+    assert "votre mot de passe de l'ENT" in text
+    assert "(…@etudiant.univ-perp.fr)" in text
+    settings.IMAP_PUBLIC_HOST = "mail.umontpellier.fr"
+    settings.IMAP_PUBLIC_PORT = 1993
+    settings.SMTP_SUBMISSION_HOST = "smtp.umontpellier.fr"
+    settings.SMTP_SUBMISSION_PORT = 2587
+    html = client.get("/documentation/").content.decode()
+    assert 'href="#telephone"' in html and 'id="telephone"' in html
+    text = page_text(client.get("/documentation/"))
+    assert "mail.umontpellier.fr, port 1993, sécurité SSL/TLS" in text
+    assert "smtp.umontpellier.fr, port 2587, sécurité STARTTLS" in text
+    assert "imap.univ-perp.fr" not in text
+
+
+def test_mail_client_section_in_english(client: Client) -> None:
+    client.cookies["ent_language"] = "en"
+    text = page_text(client.get("/documentation/"))
+    assert "Reading my mail on my phone" in text
+    assert "Lire ma messagerie" not in text
+    assert "imap.univ-perp.fr, port 993, SSL/TLS security" in text
+    assert "smtp.univ-perp.fr, port 587, STARTTLS security" in text
+    assert "your university address or your student number" in text
+    assert "your ENT password" in text
