@@ -14,6 +14,7 @@ import base64
 import imaplib
 import itertools
 import secrets
+import smtplib
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -260,6 +261,13 @@ def test_master_user_and_passwd_file_mailboxes_beside_the_directory(
     student = make_active_student()
     write_entry(slapd, student, add=True)
     assert master_login(dovecot_ldap, student.institutional_email) == []
+    # The university's MTA delivers to a student of the directory (LDAP userdb) over LMTP.
+    with smtplib.LMTP("127.0.0.1", dovecot_ldap.lmtp_port, timeout=30) as lmtp:
+        raw = b"From: a@example.org\r\nSubject: hello\r\nMessage-ID: <imap-ldap@test>\r\n\r\nhi\r\n"
+        lmtp.sendmail("a@example.org", [student.institutional_email], raw)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            lmtp.sendmail("a@example.org", ["nobody@etudiant.univ-perp.fr"], raw)
+    assert len(master_login(dovecot_ldap, student.institutional_email)) == 1
     # A master login to a mailbox nobody has is refused.
     with pytest.raises(imaplib.IMAP4.error):
         master_login(dovecot_ldap, "nobody@etudiant.univ-perp.fr")
