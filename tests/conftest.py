@@ -77,6 +77,23 @@ def _mail_queue_drained(request: pytest.FixtureRequest) -> Iterator[None]:
         task_enqueued.disconnect(dispatch_uid="tests-mail-queue-drain")
 
 
+def process_group_stop(process: Any, *, grace: float) -> None:
+    """Stop a server started in a process group of its own (``start_new_session=True``):
+    SIGTERM to the group, then SIGKILL if it has not exited within ``grace`` seconds."""
+    import os
+    import signal
+    import subprocess
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` different TCP ports of 127.0.0.1 nobody listens on right now.
 

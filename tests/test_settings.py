@@ -157,16 +157,21 @@ def test_sqlite_connection_outlives_the_request(
     assert result.stdout.strip() == expected
 
 
-def test_ent_command_reports_configuration_error_in_one_line() -> None:
+def ent_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``ent check`` with only these ENT_* variables (and the suite's var directory)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
-    clean.update({"ENT_DEMO": "1", "ENT_DEBUG": "maybe", "ENT_VAR_DIR": os.environ["ENT_VAR_DIR"]})
-    result = subprocess.run(
+    clean.update(env, ENT_VAR_DIR=os.environ["ENT_VAR_DIR"])
+    return subprocess.run(
         [sys.executable, "-m", "ent.manage", "check"],
         env=clean,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_ent_command_reports_configuration_error_in_one_line() -> None:
+    result = ent_check({"ENT_DEMO": "1", "ENT_DEBUG": "maybe"})
     assert result.returncode == 2
     assert result.stderr.strip().startswith("ent: configuration error: ENT_DEBUG")
     assert "Traceback" not in result.stderr
@@ -330,16 +335,7 @@ def test_empty_bind_password_file_refused(tmp_path: Path) -> None:
 
 
 def test_directory_refusal_in_the_ent_command_style(bind_password: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ENT_")}
-    clean.update(ldap_env(bind_password, ENT_LDAP_URL="ldap://ldap.univ-perp.fr"))
-    clean["ENT_VAR_DIR"] = os.environ["ENT_VAR_DIR"]
-    result = subprocess.run(
-        [sys.executable, "-m", "ent.manage", "check"],
-        env=clean,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = ent_check(ldap_env(bind_password, ENT_LDAP_URL="ldap://ldap.univ-perp.fr"))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("ent: configuration error: ENT_LDAP_URL: ")
     assert "Traceback" not in result.stderr

@@ -15,11 +15,9 @@ command-line tools (``ldap()``), like a university's scripts would.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -28,7 +26,7 @@ from typing import IO
 
 import argon2
 
-from tests.conftest import free_port
+from tests.conftest import free_port, process_group_stop
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "ldap"
@@ -173,15 +171,7 @@ class SlapdServer:
 
     def _halt(self) -> None:
         if self.process is not None:
-            pgid = self.process.pid
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+            process_group_stop(self.process, grace=10)
             self.process = None
         if self._stderr is not None:
             self._stderr.close()

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tests.conftest import free_ports
+from tests.conftest import free_ports, process_group_stop
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_EXAMPLE = REPO / "docs" / "dovecot" / "ent-dovecot.conf"
@@ -368,14 +368,7 @@ class DovecotServer:
         """Stop Dovecot's process group (see ``stop``), keeping its directory."""
         if self.process is not None:
             pgid = self.process.pid
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=0.3)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+            process_group_stop(self.process, grace=0.3)
             # Children that outlive the master (they are in the same group) go too, and the
             # next test starts once they are gone.
             deadline = time.monotonic() + 5
