@@ -67,6 +67,10 @@ class Account(AbstractBaseUser, PermissionsMixin):
     charter_accepted_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The forwarding rule in force as ENT last set it (Courrier › Filtres › Transfert): the
+    # directory's mailForwardingAddress. The rule itself lives in the mail store, which the
+    # directory writer does not read entry by entry.
+    forwarding_address = models.EmailField(blank=True)
 
     objects = AccountManager()
 

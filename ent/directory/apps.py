@@ -8,3 +8,19 @@ class DirectoryConfig(AppConfig):
 
     name = "ent.directory"
     label = "directory"
+
+    def ready(self) -> None:
+        """Connect the directory writer's queue (``queue``) to the account state machine's
+        signal and to the saves of accounts and student records."""
+        from ent.core.workers import Background, background_register
+
+        from . import queue
+
+        background_register(
+            Background(
+                name="directory",
+                enabled=queue.directory_enabled,
+                start=queue.directory_worker_thread,
+                run_batch=queue.directory_queue_run,
+            )
+        )

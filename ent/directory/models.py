@@ -49,3 +49,42 @@ class Student(models.Model):
     def full_name(self) -> str:
         """First name then last name, as the guide's mail greets: "Blaise Pascal"."""
         return full_name_of(self.first_name, self.last_name)
+
+
+class DirectoryEntry(models.Model):
+    """ENT's record of one student's entry in the LDAP directory (``ENT_LDAP_URL``), and the
+    queue of changes waiting to be written there (``ent.directory.queue``).
+
+    One row per student, keyed by student number rather than by a foreign key, so that the row
+    outlives a purged student and the writer removes the entry. A change sets ``pending`` and a
+    fresh ``change`` token in the transaction that makes it; the writer claims the row, builds
+    the entry from ENT's records as they are then, replaces it in the directory, and clears
+    ``pending`` only if ``change`` is still the token it claimed: a change made meanwhile stays
+    pending and is written after, so an earlier write never overtakes a later change.
+    """
+
+    student_number = models.CharField(max_length=32, unique=True)
+    # The DN last written (to rename or remove the entry once the student record is gone).
+    dn = models.CharField(max_length=512, blank=True)
+    pending = models.BooleanField(default=True)
+    change = models.CharField(max_length=32)
+    changed_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("entrée de l'annuaire")
+        indexes = [
+            # The writer's poll: the waiting rows, oldest first (a small partial index).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(pending=True),
+                name="directory_entry_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student_number} ({'waiting' if self.pending else 'in step'})"

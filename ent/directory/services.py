@@ -17,6 +17,7 @@ from ent.core.models import AuditEvent
 from .identifiers import fold_name
 from .importing import Row, RowError
 from .models import Student
+from .queue import directory_changed
 
 BATCH = 2000
 MAX_LOCAL_PART = 64  # RFC 5321, section 4.5.3.1.1
@@ -254,6 +255,11 @@ def _import(
             continue
         plan.add(item)
     _write(plan)
+    # The directory follows, in this transaction (ent.directory.queue): new and changed records.
+    directory_changed(
+        student_numbers=[row[0] for row in plan.to_create]
+        + [s.student_number for s in plan.to_update]
+    )
     _audit(plan, errors=len(report.errors))
     report.created = len(plan.to_create)
     report.updated = len(plan.to_update)

@@ -30,6 +30,7 @@ from ent.core import clock
 from ent.core.audit import Kind, audit_record
 from ent.core.models import AuditEvent, MailDelivery, OneTimeCode
 from ent.directory.models import Student
+from ent.directory.queue import directory_changed
 from ent.sso.models import OidcSpentCode
 
 
@@ -116,6 +117,12 @@ def purge(*, dry_run: bool) -> PurgeReport:
         tasks.delete()
         requests.delete()
         student_ids = list(students.values_list("pk", flat=True))
+        # Their directory entries go too (ent.directory.queue: a row without a student).
+        directory_changed(
+            student_numbers=Student.objects.filter(pk__in=student_ids).values_list(
+                "student_number", flat=True
+            )
+        )
         # The account protects its student record: accounts (and their codes) first.
         Account.objects.filter(student_id__in=student_ids).delete()
         Student.objects.filter(pk__in=student_ids).delete()

@@ -325,6 +325,9 @@ def _apply(
         verified_by=verified_by,
     )
     _notify(account=account, old=old, new=rule, ip=ip)
+    # The directory's mailForwardingAddress follows (ent.directory.queue, same transaction).
+    account.forwarding_address = rule.address
+    account.save(update_fields=["forwarding_address"])
     store.forwarding_set(mailbox, rule)
 
 
@@ -399,6 +402,8 @@ def forwarding_remove(*, account: Account, ip: str | None, store: MailStore | No
             previous=mask_email(old.address),
         )
         _notify(account=account, old=old, new=None, ip=ip)
+        account.forwarding_address = ""
+        account.save(update_fields=["forwarding_address"])
         store.forwarding_set(mailbox, None)
     return True
 

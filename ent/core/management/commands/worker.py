@@ -1,4 +1,5 @@
-"""``ent worker``: send the queued mail (django-tasks-db's worker on the ``mail`` queue)."""
+"""``ent worker``: send the queued mail (django-tasks-db's worker on the ``mail`` queue) and,
+when ``ENT_LDAP_URL`` is set, write the waiting directory changes (``ent.directory.queue``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from ent.core.mail import mail_queue_run, mail_worker_run
+from ent.core.workers import backgrounds
 
 
 class Command(BaseCommand):
@@ -44,6 +46,15 @@ class Command(BaseCommand):
         if options["batch"]:
             ran = mail_queue_run()
             self.stdout.write(f"ent worker: {ran} mail task(s) run")
+            for background in backgrounds():
+                written = background.run_batch()
+                self.stdout.write(f"ent worker: {written} {background.name} change(s) written")
             return
         interval = max(0.05, float(options["interval"]))
-        mail_worker_run(worker_id=options["worker_id"], interval=interval)
+        # The other queues (the directory's, when ENT_LDAP_URL is set) in threads beside it.
+        threads = [background.start() for background in backgrounds()]
+        try:
+            mail_worker_run(worker_id=options["worker_id"], interval=interval)
+        finally:
+            for thread in threads:
+                thread.stop()

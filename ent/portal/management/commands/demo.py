@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ent.core.mail import mail_worker_thread
+from ent.core.workers import backgrounds
 from ent.directory.demo import DEMO_STUDENTS
 from ent.directory.models import Student
 from ent.directory.services import students_import
@@ -120,6 +121,8 @@ class Command(BaseCommand):
             self._receiver_start()
         # The mail queue's worker, in a thread of this process (production runs `ent worker`).
         mail_worker_thread()
+        for background in backgrounds():  # the directory writer, when ENT_LDAP_URL names one
+            background.start()
         base = urlsplit(settings.BASE_URL)
         call_command(
             "runserver",
