@@ -10,6 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.run-installed: $(BIN)/python requirements/run.lock pyproject.toml
+	scripts/build-deps
 	$(BIN)/pip install --quiet -r requirements/run.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
