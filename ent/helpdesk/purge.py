@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -63,6 +64,21 @@ def months_before(moment: datetime, months: int) -> datetime:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+def _students_delete(students: Any) -> None:
+    """Delete these student records, their pending accounts (and codes) and, through the
+    directory writer's queue, their directory entries."""
+    student_ids = list(students.values_list("pk", flat=True))
+    # Their directory entries go too (ent.directory.queue: a row without a student).
+    directory_changed(
+        student_numbers=Student.objects.filter(pk__in=student_ids).values_list(
+            "student_number", flat=True
+        )
+    )
+    # The account protects its student record: accounts (and their codes) first.
+    Account.objects.filter(student_id__in=student_ids).delete()
+    Student.objects.filter(pk__in=student_ids).delete()
 
 
 def purge(*, dry_run: bool) -> PurgeReport:
@@ -116,15 +132,6 @@ def purge(*, dry_run: bool) -> PurgeReport:
         contents.update(payload=None, raw=None)
         tasks.delete()
         requests.delete()
-        student_ids = list(students.values_list("pk", flat=True))
-        # Their directory entries go too (ent.directory.queue: a row without a student).
-        directory_changed(
-            student_numbers=Student.objects.filter(pk__in=student_ids).values_list(
-                "student_number", flat=True
-            )
-        )
-        # The account protects its student record: accounts (and their codes) first.
-        Account.objects.filter(student_id__in=student_ids).delete()
-        Student.objects.filter(pk__in=student_ids).delete()
+        _students_delete(students)
         audit_record(kind=Kind.PURGE_RUN, counts=report.as_dict())
     return report

@@ -7,6 +7,7 @@ scripts and applications would.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -38,7 +39,9 @@ def read(slapd: SlapdServer, uid: str) -> dict[str, list[str]]:
     for line in done.stdout.splitlines():
         if ": " in line and not line.startswith("dn:"):
             name, _sep, value = line.partition(": ")
-            attributes.setdefault(name.rstrip(":"), []).append(value)
+            if name.endswith(":"):  # "name:: <base64>": a value that is not plain ASCII
+                name, value = name[:-1], base64.b64decode(value).decode()
+            attributes.setdefault(name, []).append(value)
     return attributes
 
 
@@ -119,3 +122,108 @@ def test_a_change_made_during_a_write_is_written_after_it(
     directory_queue_run()
     assert read(directory, student.student_number)["sn"] == ["King"]
     assert not DirectoryEntry.objects.get(student_number=student.student_number).pending
+
+
+def test_import_forwarding_and_purge_reach_the_directory(
+    directory: SlapdServer, make_student: Any, make_active_student: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from ent.core import clock
+    from ent.directory.importing import Row
+    from ent.directory.services import students_import
+    from ent.helpdesk.purge import purge
+    from ent.webmail import forwarding
+
+    student = make_active_student(first_name="Sophie", last_name="Germain")
+    leaving = make_student(first_name="Évariste", last_name="Galois")
+    directory_queue_run()
+    uid = student.student_number
+    assert "mailForwardingAddress" not in read(directory, uid)
+
+    # A re-import that changes the programme: the entry follows.
+    students_import(
+        rows=[
+            Row(
+                line=1,
+                student_number=uid,
+                ine=student.ine,
+                last_name="Germain",
+                first_name="Sophie",
+                birth_date=student.birth_date,
+                program="Master Mathématiques",
+            )
+        ]
+    )
+    directory_queue_run()
+    assert read(directory, uid)["ou"] == ["Master Mathématiques"]
+
+    # Forwarding to the verified personal address, then stopping it.
+    forwarding.forwarding_set(
+        account=student.account, address="sophie@example.org", keep_copy=True, ip=None
+    )
+    directory_queue_run()
+    assert read(directory, uid)["mailForwardingAddress"] == ["sophie@example.org"]
+    forwarding.forwarding_remove(account=student.account, ip=None)
+    directory_queue_run()
+    assert "mailForwardingAddress" not in read(directory, uid)
+
+    # A student who never activated and left: the purge removes the record and the entry.
+    assert read(directory, leaving.student_number)
+    Student.objects.filter(pk=leaving.pk).update(
+        last_seen_in_import_at=clock.now() - timedelta(days=settings.PURGE_ABSENT_DAYS + 1)
+    )
+    purge(dry_run=False)
+    directory_queue_run()
+    assert read(directory, leaving.student_number) == {}
+    assert read(directory, uid)  # the active student stays
+
+
+def test_entries_outside_the_branch_are_never_written(
+    directory: SlapdServer, make_student: Any
+) -> None:
+    from ent.directory import ldap_client
+    from ent.directory.ldap_entry import Entry
+
+    conn = ldap_client.connect()
+    try:
+        outside = Entry(dn=f"uid=x,{directory.base_dn}", attributes={"uid": ["x"]})
+        deeper = Entry(dn=f"uid=x,ou=staff,{directory.people_dn}", attributes={"uid": ["x"]})
+        outcomes = ldap_client.write_many(conn, [outside, deeper])
+        assert all(o.error and "outside" in o.error for o in outcomes)
+        with pytest.raises(ldap_client.EntryRefused):
+            ldap_client.delete(conn, f"cn=ent,{directory.base_dn}")
+    finally:
+        ldap_client.close(conn)
+    # ENT's own bind entry is still there.
+    directory.ldap("ldapwhoami")
+
+
+def test_an_entry_the_directory_refuses_keeps_its_error_and_others_go_on(
+    directory: SlapdServer, make_student: Any
+) -> None:
+    good = make_student(first_name="Ada", last_name="Lovelace")
+    bad = make_student(first_name="Évariste", last_name="Galois")
+    # An entry an older tool left in the branch, with a structural class that cannot become an
+    # inetOrgPerson (cosine's ``account``): the directory refuses ENT's classes on it.
+    directory.ldap(
+        "ldapadd",
+        input=f"dn: uid={bad.student_number},{directory.people_dn}\n"
+        f"objectClass: account\nuid: {bad.student_number}\n",
+    )
+    directory_queue_run()
+    row = DirectoryEntry.objects.get(student_number=bad.student_number)
+    good_row = DirectoryEntry.objects.get(student_number=good.student_number)
+    assert not good_row.pending
+    assert read(directory, good.student_number)["sn"] == ["Lovelace"]
+    assert row.pending and "object class" in row.last_error.lower() and row.attempts == 1
+    assert row.next_attempt_at > row.changed_at
+    assert directory_stats().errors == 1
+    # Not due yet: a run writes nothing. Once the stray entry is removed, the retry writes it.
+    assert directory_queue_run() == 0
+    directory.ldap("ldapdelete", f"uid={bad.student_number},{directory.people_dn}")
+    DirectoryEntry.objects.filter(pk=row.pk).update(next_attempt_at=row.changed_at)
+    assert directory_queue_run() == 1
+    row.refresh_from_db()
+    assert not row.pending and row.last_error == "" and row.attempts == 0
+    assert read(directory, bad.student_number)["sn"] == ["Galois"]
