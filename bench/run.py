@@ -10,7 +10,8 @@ its own; the load comes from ``bench/loadgen.py`` in its own process, over HTTP.
 2. CAS: ``/cas/serviceValidate`` of fresh tickets per second on one worker ÷ ``/healthz``.
 3. OIDC: authorization-code exchanges (confidential client, PKCE) on one worker ÷ ``/healthz``.
 4. Import of 100,000 students on SQLite and PostgreSQL, then the same file again.
-5. The activation wave: 2,000 students, 50 concurrent clients, mail through a real SMTP server.
+5. The activation wave: 2,000 students, 50 concurrent clients, mail through a real SMTP server,
+   the directory on (a real slapd written by ``ent worker``) and its delay behind ENT.
 6. The resident size of the workers during and after the wave.
 
 The table is printed and written to ``bench/results.md``. Settings: ``ENT_BENCH_POSTGRES``
@@ -42,6 +43,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import directory_wave  # bench/directory_wave.py
 import fixtures  # bench/fixtures.py (bench/ is on the path of its scripts)
 
 BENCH = Path(__file__).resolve().parent
@@ -586,6 +588,12 @@ def figure_wave(
     env: dict[str, str], data: dict[str, Any], log_dir: Path, smtp_port: int
 ) -> tuple[list[Figure], dict[str, Any]]:
     log(f"activation wave: {len(data['wave'])} students, {WAVE_CLIENTS} clients, {CORES} workers")
+    # The directory on (issue 15): a real slapd, written by `ent worker` during the wave.
+    slapd, ldap_env = directory_wave.directory_start(log_dir)
+    env = {**env, **ldap_env}
+    watcher = directory_wave.Watcher(slapd)
+    watcher.start()
+    wave_began = time.time()
     worker = subprocess.Popen(
         [ENT, "worker", "--interval", "0.2"],
         env=env,
@@ -630,11 +638,16 @@ def figure_wave(
                 raise SystemExit("load generator failed:\n" + messages_path.read_text()[-3000:])
         after = max(rss_mib(pid) for pid in server.workers())
         peak = max(peak, after)
+        result: dict[str, Any] = json.loads(out)
+        directory_wave.wait_in_step(watcher, result["activated"])
     finally:
         server.stop()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
-    result: dict[str, Any] = json.loads(out)
+        watcher.stop()
+        slapd.close()
+    values, missing = directory_wave.delays(watcher, env["ENT_DATABASE_URL"], wave_began)
+    directory = directory_wave.summary(values, missing, percentile)
     light = [
         v for step, values in result["latencies"].items() if "hashes" not in step for v in values
     ]
@@ -656,6 +669,7 @@ def figure_wave(
         "hash_p99": percentile(hashing, 99) * 1000 if hashing else 0.0,
         "mail_p50": percentile(result["mail_delays"], 50) if result["mail_delays"] else 0.0,
         "rss_after": after,
+        "directory": directory,
     }
     figures = [
         Figure(
@@ -667,6 +681,16 @@ def figure_wave(
             None,
             "0 errors; p99 < 100 ms",
             errors == 0 and p99 < 100,
+        ),
+        Figure(
+            "5b. Directory delay behind ENT during the wave (COMMIT → entry readable)",
+            f"p50 {directory['p50']:.2f} s, p99 {directory['p99']:.2f} s,"
+            f" max {directory['max']:.2f} s over {directory['count']} activations"
+            f" ({directory['missing']} never written)",
+            "—",
+            None,
+            "p99 < 2 s, none missing",
+            directory["p99"] < 2 and directory["missing"] == 0 and directory["count"] > 0,
         ),
         Figure(
             "6. Resident size of one worker, during and after the wave",
