@@ -102,6 +102,44 @@ def test_activation_password_change_and_lock_reach_binds(
     assert whoami(directory, uid, NEW_PASSWORD)
 
 
+def test_a_password_reset_reaches_binds(directory: SlapdServer, make_active_student: Any) -> None:
+    from django.core import mail
+
+    from ent.accounts import password_reset
+    from ent.core.codes import CodeStatus
+
+    student = make_active_student()
+    directory_queue_run()
+    uid = student.student_number
+    assert whoami(directory, uid, GOOD_PASSWORD)
+    assert password_reset.password_reset_send(account=student.account, actor=None, ip=None)
+    code = mail.outbox[-1].body.split("code=")[1].split()[0]
+    status = password_reset.password_reset_confirm(code=code, password=NEW_PASSWORD, ip=None)
+    assert status is CodeStatus.DONE
+    directory_queue_run()
+    assert not whoami(directory, uid, GOOD_PASSWORD)
+    assert whoami(directory, uid, NEW_PASSWORD)
+
+
+def test_a_new_uid_setting_renames_the_entries(
+    directory: SlapdServer, make_student: Any, settings: Any
+) -> None:
+    from ent.directory.queue import directory_changed
+
+    student = make_student(first_name="Ada", last_name="Lovelace")
+    directory_queue_run()
+    assert read(directory, student.student_number)
+    settings.LDAP_UID = "mail_local_part"
+    local_part = student.institutional_email.partition("@")[0]
+    directory_changed(student_numbers=[student.student_number])
+    directory_queue_run()
+    assert read(directory, student.student_number) == {}
+    entry = read(directory, local_part)
+    assert entry["uid"] == [local_part] and entry["supannEtuId"] == [student.student_number]
+    row = DirectoryEntry.objects.get(student_number=student.student_number)
+    assert row.dn == f"uid={local_part},{directory.people_dn}"
+
+
 def test_a_change_made_during_a_write_is_written_after_it(
     directory: SlapdServer, make_student: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
