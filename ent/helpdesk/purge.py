@@ -65,6 +65,19 @@ def months_before(moment: datetime, months: int) -> datetime:
     raise AssertionError("unreachable")
 
 
+def _students_remove(student_ids: list[int]) -> None:
+    """Remove these student records and their pending accounts, in the caller's transaction."""
+    # Their directory entries go too (ent.directory.queue: a row without a student).
+    directory_changed(
+        student_numbers=Student.objects.filter(pk__in=student_ids).values_list(
+            "student_number", flat=True
+        )
+    )
+    # The account protects its student record: accounts (and their codes) first.
+    Account.objects.filter(student_id__in=student_ids).delete()
+    Student.objects.filter(pk__in=student_ids).delete()
+
+
 def purge(*, dry_run: bool) -> PurgeReport:
     """Remove (or, with ``dry_run``, only count) what the retention settings let go."""
     now = clock.now()
@@ -116,15 +129,6 @@ def purge(*, dry_run: bool) -> PurgeReport:
         contents.update(payload=None, raw=None)
         tasks.delete()
         requests.delete()
-        student_ids = list(students.values_list("pk", flat=True))
-        # Their directory entries go too (ent.directory.queue: a row without a student).
-        directory_changed(
-            student_numbers=Student.objects.filter(pk__in=student_ids).values_list(
-                "student_number", flat=True
-            )
-        )
-        # The account protects its student record: accounts (and their codes) first.
-        Account.objects.filter(student_id__in=student_ids).delete()
-        Student.objects.filter(pk__in=student_ids).delete()
+        _students_remove(list(students.values_list("pk", flat=True)))
         audit_record(kind=Kind.PURGE_RUN, counts=report.as_dict())
     return report
