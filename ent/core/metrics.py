@@ -3,8 +3,10 @@
 Counters are incremented by the service functions (activation, login, CAS validation, OIDC
 token exchange, throttling). Under gunicorn each worker is a process: ``ent serve`` sets
 ``PROMETHEUS_MULTIPROC_DIR`` before anything imports prometheus_client, the counters then live
-in memory-mapped files there, and a scrape adds up every worker. The mail-queue gauges are
-computed at scrape time from the database, so they are the same whichever instance answers.
+in memory-mapped files there, and a scrape adds up every worker. The gauges of the mail queue
+and of the other queues (``ent.core.workers``: the directory writer's, when ``ENT_LDAP_URL`` is
+set) are computed at scrape time from the database, so they are the same whichever instance
+answers.
 
 Only the addresses of ``ENT_METRICS_ALLOWED_NETWORKS`` (default: loopback) may read the page,
 and, when ``ENT_METRICS_TOKEN_FILE`` is set, only with that bearer token: anyone else gets a 404.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 from collections.abc import Iterator
 
@@ -32,6 +35,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .net import client_ip
+from .workers import backgrounds
+
+logger = logging.getLogger(__name__)
 
 ACTIVATIONS = Counter(
     "ent_activations", "Activations: started (link mailed) and confirmed (link followed)", ["step"]
@@ -87,6 +93,25 @@ class MailQueueCollector(Collector):
         )
 
 
+class BackgroundQueuesCollector(Collector):
+    """The gauges of the registered writers' queues (``Background.stats``), read at scrape time.
+
+    A queue that cannot be read (the database down) leaves its gauges out, as the mail queue's.
+    """
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for background in backgrounds():
+            if background.stats is None:
+                continue
+            try:
+                gauges = background.stats()
+            except Exception:
+                logger.warning("%s queue statistics unavailable", background.name, exc_info=True)
+                continue
+            for gauge in gauges:
+                yield GaugeMetricFamily(gauge.name, gauge.documentation, value=gauge.value)
+
+
 def _allowed(request: HttpRequest) -> bool:
     raw = client_ip(request)
     try:
@@ -104,7 +129,7 @@ def _allowed(request: HttpRequest) -> bool:
 
 
 def render_metrics() -> bytes:
-    """The exposition text: every worker's counters (multiprocess) or this process's, + queue."""
+    """The exposition text: every worker's counters (multiprocess) or this process's, + queues."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
@@ -113,6 +138,7 @@ def render_metrics() -> bytes:
         counters = generate_latest(REGISTRY)
     scrape = CollectorRegistry()
     scrape.register(MailQueueCollector())
+    scrape.register(BackgroundQueuesCollector())
     return counters + generate_latest(scrape)
 
 

@@ -11,10 +11,11 @@ class DirectoryConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the directory writer's queue (``queue``) to the account state machine's
-        signal and to the saves of accounts and student records."""
+        signal and to the saves of accounts and student records; register the writer and its
+        queue's gauges (``/metrics``) with ``ent.core.workers``."""
         from ent.core.workers import Background, background_register
 
-        from . import queue
+        from . import queue, selectors
 
         background_register(
             Background(
@@ -22,5 +23,6 @@ class DirectoryConfig(AppConfig):
                 enabled=queue.directory_enabled,
                 start=queue.directory_worker_thread,
                 run_batch=queue.directory_queue_run,
+                stats=selectors.directory_gauges,
             )
         )

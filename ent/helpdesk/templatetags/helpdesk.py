@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy
 
 from ent.helpdesk.roles import Role, role_of
@@ -18,6 +19,14 @@ register = template.Library()
 def is_administrator(user: Any) -> bool:
     """Whether the signed-in staff member may see the administrator pages."""
     return role_of(user) == Role.ADMINISTRATOR
+
+
+@register.filter
+def age(seconds: float | None) -> str:
+    """A duration in words, at most two units (``1 heure, 5 minutes``): how long the oldest
+    change of a queue has waited. Django's words, so in the language of the page."""
+    now = datetime(2000, 1, 1)  # any moment: only the difference counts
+    return timesince(now - timedelta(seconds=float(seconds or 0)), now)
 
 
 @register.filter

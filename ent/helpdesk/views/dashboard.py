@@ -1,4 +1,4 @@
-"""The help-desk home: account and activation counts, the queue, mail failures."""
+"""The help-desk home: account and activation counts, the queue, mail failures, directory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from ent.core.mail import mail_queue_stats
 from ent.core.net import client_ip
+from ent.directory.queue import directory_enabled, directory_stats
 
 from .. import selectors, services
 from ..forms import SearchForm
@@ -18,7 +19,8 @@ from ._common import _actor, _run
 
 @staff_required(Role.AGENT)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Accounts per state, activations per day (chart + table), queue and mail failures."""
+    """Accounts per state, activations per day (chart + table), queue, mail failures, and the
+    directory writer's queue (with ``ENT_LDAP_URL``)."""
     days = selectors.activations_per_day()
     return render(
         request,
@@ -34,6 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "mail_failures_week": selectors.mail_failures_since(7),
             "mail_retrying": selectors.retrying_mails(),
             "mail_queue": mail_queue_stats(),
+            "directory_queue": directory_stats() if directory_enabled() else None,
             "search_form": SearchForm(),
             "nav": "dashboard",
         },

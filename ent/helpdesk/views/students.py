@@ -16,6 +16,8 @@ from ent.accounts.sessions import sessions_active
 from ent.core.models import AuditEvent, OneTimeCode
 from ent.core.net import client_ip
 from ent.directory.models import Student
+from ent.directory.queue import directory_enabled
+from ent.directory.selectors import directory_status
 
 from .. import selectors, services
 from ..forms import SearchForm
@@ -44,7 +46,8 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Role.AGENT)
 def student(request: HttpRequest, pk: int) -> HttpResponse:
-    """Directory data, account state, sessions, pending codes, requests and audit history."""
+    """Student record, account state, directory entry (with ``ENT_LDAP_URL``), sessions,
+    pending codes, requests and audit history."""
     record = get_object_or_404(Student.objects.select_related("account"), pk=pk)
     account: Account | None = getattr(record, "account", None)
     return render(
@@ -56,6 +59,7 @@ def student(request: HttpRequest, pk: int) -> HttpResponse:
             "sessions": sessions_active(account) if account is not None else [],
             "codes": _codes(account),
             "forwarding": _forwarding(record, account),
+            "ldap": directory_status(record) if directory_enabled() else None,
             "sign_in_blocks": selectors.sign_in_blocks(record) if account is not None else [],
             "requests": record.update_requests.all()[:20],
             "events": _page(
