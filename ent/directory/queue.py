@@ -356,8 +356,9 @@ def directory_queue_run() -> int:
 
 @dataclass(frozen=True)
 class DirectoryStats:
-    """What the dashboard and ``/metrics`` show: waiting changes, refused entries, and the age
-    of the oldest waiting change."""
+    """What the dashboard and ``/metrics`` show: waiting changes, entries the directory refused
+    (not those waiting for an unreachable directory: that is one problem, not one per entry),
+    and the age of the oldest waiting change."""
 
     waiting: int
     errors: int
@@ -368,7 +369,7 @@ def directory_stats() -> DirectoryStats:
     """The queue's figures (one query)."""
     row = DirectoryEntry.objects.filter(pending=True).aggregate(
         waiting=Count("id"),
-        errors=Count("id", filter=~Q(last_error="")),
+        errors=Count("id", filter=Q(attempts__gt=0)),
         oldest=Min("changed_at"),
     )
     oldest = row["oldest"]

@@ -22,8 +22,9 @@ class DirectoryState(models.TextChoices):
     # waits for its first write, by the next change or ``ent directory-sync``.
     NOT_WRITTEN = "not_written", _("Jamais écrite")
     IN_STEP = "in_step", _("À jour")
+    # Waiting to be written; ``last_error`` says why when the directory could not be reached.
     WAITING = "waiting", _("En attente")
-    # The last attempt failed (the directory refused the entry, or could not be reached).
+    # The directory refused the entry (``attempts`` times); it is tried again later.
     ERROR = "error", _("Erreur")
 
 
@@ -47,7 +48,7 @@ def directory_status(student: Student) -> DirectoryStatus:
         return DirectoryStatus(state=DirectoryState.NOT_WRITTEN)
     if not row.pending:
         state = DirectoryState.IN_STEP
-    elif row.last_error:
+    elif row.attempts:
         state = DirectoryState.ERROR
     else:
         state = DirectoryState.WAITING
@@ -73,7 +74,7 @@ def directory_gauges() -> list[Gauge]:
         ),
         Gauge(
             "ent_directory_entries_error",
-            "Directory entries whose last write failed (refused, or directory unreachable)",
+            "Directory entries the directory refused (retried later)",
             stats.errors,
         ),
         Gauge(

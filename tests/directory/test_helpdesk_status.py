@@ -2,8 +2,8 @@
 student's account page (in step, waiting, error, never written), the queue's counts on the
 dashboard, and its gauges on /metrics; nothing of it while ``ENT_LDAP_URL`` is unset.
 
-The directory in step is a real write to the test slapd; "waiting" and "error" need no server:
-``ldap://127.0.0.1:1`` enables the queue, and nobody answers there.
+The directory in step and a refused entry are real writes to the test slapd; "waiting" needs no
+server: ``ldap://127.0.0.1:1`` enables the queue, and nobody answers there.
 """
 
 from __future__ import annotations
@@ -78,35 +78,62 @@ def test_waiting(agent_client: Client, make_student: Any, settings: Any) -> None
     assert "La plus ancienne attend depuis 0\xa0minute." in queue  # Django's no-break space
 
 
-def test_error_on_the_page_the_dashboard_and_metrics(
+def test_unreachable_on_the_page_the_dashboard_and_metrics(
     agent_client: Client, make_student: Any, settings: Any
 ) -> None:
-    """The directory unreachable: the rows keep its message, the worker tries again later."""
+    """The directory unreachable: the rows wait with its message, the worker tries again later;
+    no entry counts as refused (one problem, not one per entry)."""
     settings.LDAP_URL = NOBODY
     student = make_student()
     make_student()
     with pytest.raises(ldap_client.DirectoryUnavailable):
         directory_queue_run()
     status = directory_status(student)
-    assert status.state == DirectoryState.ERROR and status.last_error
+    assert status.state == DirectoryState.WAITING and status.last_error
     assert status.next_attempt_at is not None
     text = _status(agent_client, student)
-    assert text.startswith("Erreur : ") and status.last_error in text
+    assert text.startswith("En attente depuis le ")
+    assert f"(annuaire injoignable : {status.last_error})" in text
     page = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
-    assert "<dt>Essais</dt><dd>0 essai refusé</dd>" in page
+    assert "<dt>Essais</dt>" not in page
     assert "<dt>Prochain essai</dt><dd><time " in page
 
     queue = page_text(agent_client.get("/helpdesk/"))
-    assert (
-        "2 modifications en attente d'écriture dans l'annuaire, dont 2 entrées en erreur." in queue
-    )
+    assert "2 modifications en attente d'écriture dans l'annuaire." in queue
     metrics = Client().get("/metrics").content.decode()
     assert _metric(metrics, "ent_directory_changes_waiting") == 2
-    assert _metric(metrics, "ent_directory_entries_error") == 2
+    assert _metric(metrics, "ent_directory_entries_error") == 0
     oldest = _metric(metrics, "ent_directory_oldest_waiting_seconds")
     assert oldest is not None and 0 <= oldest < 60
     assert "# TYPE ent_directory_changes_waiting gauge" in metrics
     assert _metric(metrics, "ent_mail_queue_depth") is not None
+
+
+def test_refused_on_the_page_the_dashboard_and_metrics(
+    agent_client: Client, make_student: Any, directory: SlapdServer
+) -> None:
+    """An entry the directory refuses (a stray entry of an older tool holds its DN with a
+    structural class that cannot become an inetOrgPerson): its error, attempts, next try."""
+    student = make_student()
+    make_student()
+    directory.ldap(
+        "ldapadd",
+        input=f"dn: uid={student.student_number},{directory.people_dn}\n"
+        f"objectClass: account\nuid: {student.student_number}\n",
+    )
+    directory_queue_run()
+    status = directory_status(student)
+    assert status.state == DirectoryState.ERROR and status.attempts == 1
+    text = _status(agent_client, student)
+    assert text.startswith("Erreur : ") and status.last_error in text
+    page = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
+    assert "<dt>Essais</dt><dd>1 essai refusé</dd>" in page
+    assert "<dt>Prochain essai</dt><dd><time " in page
+    queue = page_text(agent_client.get("/helpdesk/"))
+    assert "1 modification en attente d'écriture dans l'annuaire, dont 1 entrée en erreur." in queue
+    metrics = Client().get("/metrics").content.decode()
+    assert _metric(metrics, "ent_directory_changes_waiting") == 1
+    assert _metric(metrics, "ent_directory_entries_error") == 1
 
 
 def test_in_step_after_a_real_write(
