@@ -13,6 +13,8 @@ its own; the load comes from ``bench/loadgen.py`` in its own process, over HTTP.
 5. The activation wave: 2,000 students, 50 concurrent clients, mail through a real SMTP server,
    the directory on (a real slapd written by ``ent worker``) and its delay behind ENT.
 6. The resident size of the workers during and after the wave.
+7. ``directory_sync`` of 100,000 students into a real slapd (first, then again), beside
+   ``ldapadd`` of the same entries as LDIF.
 
 The table is printed and written to ``bench/results.md``. Settings: ``ENT_BENCH_POSTGRES``
 (the server to create the throw-away databases ``ent_bench`` and ``ent_bench_import`` on;
@@ -65,6 +67,7 @@ WAVE_CLIENTS = 50
 WAVE_THINK = (0.5, 1.5)
 WAVE_RAMP = 5.0  # seconds over which the clients start, one after the other
 IMPORT_ROWS = 5000 if QUICK else 100_000
+DIRECTORY_ROWS = 5000 if QUICK else 100_000
 TRIVIAL_PER_ROUND = 300 if QUICK else 2000
 CAS_PER_ROUND = 300 if QUICK else 1500
 OIDC_PER_ROUND = 100 if QUICK else 600
@@ -579,6 +582,47 @@ def figure_import(log_dir: Path) -> list[Figure]:
     return figures
 
 
+def figure_directory(log_dir: Path) -> list[Figure]:
+    """``directory_sync`` of 100,000 students into a real slapd, beside ``ldapadd``
+    (``bench/directory_100k.py``, in a process of its own, on PostgreSQL)."""
+    var_dir = Path(tempfile.mkdtemp(prefix="ent-bench-directory-"))
+    env = server_env(var_dir, recreate_database(f"{DB_PREFIX}_directory"), 8000, 25)
+    log(f"directory: {DIRECTORY_ROWS} students, directory_sync against slapd and ldapadd")
+    result = subprocess.run(
+        [PYTHON, str(BENCH / "directory_100k.py"), str(DIRECTORY_ROWS)],
+        env=env,
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+    )
+    (log_dir / "directory.log").write_bytes(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise SystemExit(f"directory bench failed:\n{result.stderr.decode()[-2000:]}")
+    times = dict(re.findall(r"^(.+?): ([\d.]+) s", result.stdout.decode(), re.MULTILINE))
+    first, again = float(times["first sync"]), float(times["resync"])
+    ldapadd, nosync = float(times["ldapadd"]), float(times["first sync, dbnosync"])
+    ratio = first / ldapadd
+    log(f"  first sync {first:.1f} s, resync {again:.1f} s, ldapadd {ldapadd:.1f} s")
+    return [
+        Figure(
+            f"7. Directory: first directory_sync of {DIRECTORY_ROWS:,} students into slapd",
+            f"{first:.1f} s ({nosync:.1f} s with slapd's dbnosync)",
+            f"ldapadd of the same LDIF: {ldapadd:.1f} s",
+            ratio,
+            "< 60 s",
+            first < 60,
+        ),
+        Figure(
+            f"7. Directory: resync of {DIRECTORY_ROWS:,} entries, nothing to change",
+            f"{again:.1f} s",
+            "—",
+            None,
+            "< 20 s",
+            again < 20,
+        ),
+    ]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -739,8 +783,10 @@ def main() -> None:
 
     connections.close_all()
     only = set(sys.argv[1:])  # e.g. ``bench/run.py login``: one figure, while profiling
-    if only - {"login", "sso", "wave", "import"}:
-        raise SystemExit("usage: bench/run.py [login] [sso] [wave] [import] (default: all)")
+    if only - {"login", "sso", "wave", "import", "directory"}:
+        raise SystemExit(
+            "usage: bench/run.py [login] [sso] [wave] [import] [directory] (default: all)"
+        )
     figures = []
     if not only or "login" in only:
         figures += figure_login(env, data, log_dir)
@@ -752,6 +798,8 @@ def main() -> None:
         figures += figure_import(log_dir)
     if not only or "wave" in only:
         figures += wave_figures
+    if not only or "directory" in only:
+        figures += figure_directory(log_dir)
     figures.sort(key=lambda f: f.name)
     elapsed = time.perf_counter() - started
     if only:  # a partial run: the table only, results.md keeps the last full run
