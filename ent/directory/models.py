@@ -73,6 +73,8 @@ class DirectoryEntry(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # The claim's own token: a writer records only the rows it still holds.
+    claimed_by = models.CharField(max_length=32, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -80,7 +82,7 @@ class DirectoryEntry(models.Model):
         indexes = [
             # The writer's poll: the waiting rows, oldest first (a small partial index).
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=models.Q(pending=True),
                 name="directory_entry_waiting",
             ),

@@ -37,9 +37,17 @@ from ent.core import clock
 from . import ldap_client
 from .ldap_entry import MANAGED_ATTRIBUTES, OBJECT_CLASSES, Entry
 from .models import DirectoryEntry, Student
-from .queue import directory_changed, directory_enabled, directory_queue_run, entries_of
+from .queue import (
+    directory_changed,
+    directory_enabled,
+    directory_queue_run,
+    dns_of,
+    entries_of,
+)
 
 # Students built and compared at once: two queries with IN lists of this size.
+# Writers in parallel for the fix (PostgreSQL; see ``directory_queue_run``).
+WRITERS = 2
 CHUNK = 2000
 # The attributes compared as sets of values (objectClass is compared as a subset).
 _COMPARED = tuple(a for a in MANAGED_ATTRIBUTES if a != "objectClass")
@@ -135,14 +143,20 @@ def _compare(
     differing: list[str] = []
     now = clock.now()
     for chunk in _student_chunks():
-        entries: dict[str, Entry] = entries_of(chunk, now=now)
-        for number, entry in entries.items():
-            there = found.pop(dn_key(entry.dn), None)
+        # An entry is built only to be compared: a missing one needs only its DN (a first
+        # synchronisation builds each entry once, when the queue writes it).
+        present: dict[str, tuple[str, Digest]] = {}
+        for number, dn in dns_of(chunk).items():
+            there = found.pop(dn_key(dn), None)
             if there is None:
                 report.missing += 1
                 differing.append(number)
-                _say(out, f"missing: {entry.dn}")
-                continue
+                _say(out, f"missing: {dn}")
+            else:
+                present[number] = there
+        entries: dict[str, Entry] = entries_of(present, now=now)
+        for number, entry in entries.items():
+            there = present[number]
             names = differing_attributes(there[1], digest(entry.attributes))
             if not names:
                 report.in_step += 1
@@ -160,7 +174,7 @@ def _fix(numbers: Sequence[str], report: SyncReport) -> None:
         return
     with transaction.atomic():
         directory_changed(student_numbers=numbers)
-    directory_queue_run()
+    directory_queue_run(writers=WRITERS)
     for start in range(0, len(numbers), CHUNK):
         refused = DirectoryEntry.objects.filter(
             student_number__in=numbers[start : start + CHUNK], pending=True

@@ -198,3 +198,37 @@ def test_the_command_line_says_it_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert "The directory cannot be reached" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_with_parallel_writers_writes_each_entry_once(
+    directory: SlapdServer, make_student: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a transaction (as ``ent directory-sync`` runs), PostgreSQL gets two writers in
+    threads: their claims never overlap, so each entry is written exactly once."""
+    import threading
+    from collections import Counter
+
+    from django.db import connection
+
+    from ent.directory import ldap_client
+
+    students = [make_student(last_name=f"Nom{i}") for i in range(40)]
+    DirectoryEntry.objects.all().delete()
+    written: Counter[str] = Counter()
+    threads: set[str] = set()
+    real = ldap_client.write_many
+
+    def counting(conn: Any, entries: Any, **kwargs: Any) -> Any:
+        written.update(e.dn for e in entries)
+        threads.add(threading.current_thread().name)
+        return real(conn, entries, **kwargs)
+
+    monkeypatch.setattr(ldap_client, "write_many", counting)
+    monkeypatch.setattr("ent.directory.queue.BATCH", 3)  # many small claims, interleaved
+    assert "0 in step, 40 missing (were added)" in sync()
+    assert len(written) == 40 and set(written.values()) == {1}
+    assert len(threads) == (2 if connection.vendor == "postgresql" else 1)
+    assert not DirectoryEntry.objects.filter(pending=True).exists()
+    for student in students[::10]:
+        assert read(directory, student.student_number)["sn"] == [student.last_name]
