@@ -59,8 +59,14 @@ class Watcher(threading.Thread):
         conn.simple_bind_s(self.server.bind_dn, self.server.bind_password)
         try:
             while not self.stopping.is_set():
+                # Only the entries changed in the last few seconds (modifyTimestamp has a
+                # one-second resolution): the watcher must not load the machine it measures.
+                since = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() - 3))
                 found = conn.search_s(
-                    self.server.people_dn, ldap.SCOPE_ONELEVEL, "(userPassword=*)", ["uid"]
+                    self.server.people_dn,
+                    ldap.SCOPE_ONELEVEL,
+                    f"(&(userPassword=*)(modifyTimestamp>={since}))",
+                    ["uid"],
                 )
                 now = time.time()
                 self.polls += 1

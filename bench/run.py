@@ -632,9 +632,11 @@ def figure_wave(
     env: dict[str, str], data: dict[str, Any], log_dir: Path, smtp_port: int
 ) -> tuple[list[Figure], dict[str, Any]]:
     log(f"activation wave: {len(data['wave'])} students, {WAVE_CLIENTS} clients, {CORES} workers")
-    # The directory on (issue 15): a real slapd, written by `ent worker` during the wave.
+    # The directory on (issue 15): a real slapd, written by `ent worker` during the wave
+    # (ENT_BENCH_WAVE_DIRECTORY=0 leaves it off, to compare).
     slapd, ldap_env = directory_wave.directory_start(log_dir)
-    env = {**env, **ldap_env}
+    if os.environ.get("ENT_BENCH_WAVE_DIRECTORY", "1") != "0":
+        env = {**env, **ldap_env}
     watcher = directory_wave.Watcher(slapd)
     watcher.start()
     wave_began = time.time()

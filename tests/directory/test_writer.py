@@ -265,3 +265,30 @@ def test_an_entry_the_directory_refuses_keeps_its_error_and_others_go_on(
     row.refresh_from_db()
     assert not row.pending and row.last_error == "" and row.attempts == 0
     assert read(directory, bad.student_number)["sn"] == ["Galois"]
+
+
+def test_ent_worker_batch_writes_the_directory(directory: SlapdServer, make_student: Any) -> None:
+    """``ent worker --batch`` sends the mail and, with ENT_LDAP_URL set, writes the directory."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    student = make_student(first_name="Ada", last_name="Lovelace")
+    out = StringIO()
+    call_command("worker", "--batch", stdout=out)
+    assert "ent worker: 1 directory change(s) written" in out.getvalue()
+    assert read(directory, student.student_number)["cn"] == ["Ada Lovelace"]
+
+
+def test_without_a_directory_nothing_is_queued(settings: Any, make_active_student: Any) -> None:
+    """ENT_LDAP_URL unset (the default of make run): no row, no writer."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.LDAP_URL = ""
+    make_active_student()
+    assert not DirectoryEntry.objects.exists()
+    out = StringIO()
+    call_command("worker", "--batch", stdout=out)
+    assert "directory" not in out.getvalue()
