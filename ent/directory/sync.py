@@ -24,8 +24,9 @@ With ``dry_run`` nothing is queued, written or removed: the report says what wou
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,7 +36,7 @@ from django.db import transaction
 from ent.core import clock
 
 from . import ldap_client
-from .ldap_entry import MANAGED_ATTRIBUTES, OBJECT_CLASSES, Entry
+from .ldap_entry import MANAGED_ATTRIBUTES, OBJECT_CLASSES
 from .models import DirectoryEntry, Student
 from .queue import (
     directory_changed,
@@ -129,42 +130,81 @@ def _branch(conn: Any) -> dict[str, tuple[str, Digest]]:
     return {dn_key(dn): (dn, digest(attrs)) for dn, attrs in ldap_client.branch_entries(conn)}
 
 
+class _BranchReader(threading.Thread):
+    """``_branch`` in a thread: slapd sends the branch while ENT builds its own entries."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(name="ent-directory-sync-read", daemon=True)
+        self.conn = conn
+        self.found: dict[str, tuple[str, Digest]] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.found = _branch(self.conn)
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+
+    def result(self) -> dict[str, tuple[str, Digest]]:
+        """The branch, once read (raises what the reading raised)."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.found
+
+
 def _student_chunks() -> Iterator[list[str]]:
     numbers = list(Student.objects.order_by("pk").values_list("student_number", flat=True))
     for start in range(0, len(numbers), CHUNK):
         yield numbers[start : start + CHUNK]
 
 
+# One student as ENT sees it: number, DN, and the digest of its entry (None: not built).
+_Ours = tuple[str, str, Digest | None]
+
+
+def _ours(reader: _BranchReader) -> list[_Ours]:
+    """ENT's side, built while the branch is read. An entry is built only to be compared:
+    while the branch is still coming every entry is built; once it is read, only those
+    whose DN is in it (a first synchronisation, into an empty branch, builds none here:
+    each is built once, when the queue writes it)."""
+    now = clock.now()
+    ours: list[_Ours] = []
+    for chunk in _student_chunks():
+        dns = dns_of(chunk)
+        wanted: Iterable[str] = dns
+        if not reader.is_alive():
+            found = reader.result()
+            wanted = [n for n, dn in dns.items() if dn_key(dn) in found]
+        entries = entries_of(wanted, now=now)
+        for number, dn in dns.items():
+            entry = entries.get(number)
+            ours.append((number, dn, digest(entry.attributes) if entry is not None else None))
+    return ours
+
+
 def _compare(
-    found: dict[str, tuple[str, Digest]], report: SyncReport, out: _Out | None
+    ours: list[_Ours], found: dict[str, tuple[str, Digest]], report: SyncReport, out: _Out | None
 ) -> list[str]:
     """Compare ENT's entries with the branch; the branch's matched entries are taken out of
     ``found`` (what remains is unknown). Returns the student numbers to write."""
     differing: list[str] = []
-    now = clock.now()
-    for chunk in _student_chunks():
-        # An entry is built only to be compared: a missing one needs only its DN (a first
-        # synchronisation builds each entry once, when the queue writes it).
-        present: dict[str, tuple[str, Digest]] = {}
-        for number, dn in dns_of(chunk).items():
-            there = found.pop(dn_key(dn), None)
-            if there is None:
-                report.missing += 1
-                differing.append(number)
-                _say(out, f"missing: {dn}")
-            else:
-                present[number] = there
-        entries: dict[str, Entry] = entries_of(present, now=now)
-        for number, entry in entries.items():
-            there = present[number]
-            names = differing_attributes(there[1], digest(entry.attributes))
-            if not names:
-                report.in_step += 1
-                continue
-            report.different += 1
-            report.attributes.update(names)
+    for number, dn, wanted in ours:
+        there = found.pop(dn_key(dn), None)
+        if there is None:
+            report.missing += 1
             differing.append(number)
-            _say(out, f"different: {there[0]} ({', '.join(names)})")
+            _say(out, f"missing: {dn}")
+            continue
+        assert wanted is not None, "built: the branch was read before this chunk"
+        names = differing_attributes(there[1], wanted)
+        if not names:
+            report.in_step += 1
+            continue
+        report.different += 1
+        report.attributes.update(names)
+        differing.append(number)
+        _say(out, f"different: {there[0]} ({', '.join(names)})")
     return differing
 
 
@@ -220,8 +260,15 @@ def directory_sync(*, dry_run: bool, remove_unknown: bool, out: _Out | None = No
     report = SyncReport(dry_run=dry_run)
     conn = ldap_client.connect()
     try:
-        found = _branch(conn)
-        differing = _compare(found, report, out)
+        reader = _BranchReader(conn)
+        reader.start()
+        try:
+            ours = _ours(reader)
+        finally:
+            reader.join()
+        found = reader.result()
+        differing = _compare(ours, found, report, out)
+        del ours
         unknown = [dn for dn, _digest in found.values()]
         del found
         _unknown(conn, unknown, report, out, remove=remove_unknown and not dry_run)
