@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ent.core.workers import Gauge
 
+from .ldap_entry import dn_of
 from .models import DirectoryEntry, Student
 from .queue import directory_stats
 
@@ -54,7 +55,8 @@ def directory_status(student: Student) -> DirectoryStatus:
         state = DirectoryState.WAITING
     return DirectoryStatus(
         state=state,
-        dn=row.dn,
+        # Never written yet (or refused): the DN it will have.
+        dn=row.dn or dn_of(student),
         changed_at=row.changed_at,
         applied_at=row.applied_at,
         attempts=row.attempts,

@@ -69,7 +69,9 @@ def test_waiting(agent_client: Client, make_student: Any, settings: Any) -> None
     settings.LDAP_URL = NOBODY
     student = make_student()
     status = directory_status(student)
-    assert status.state == DirectoryState.WAITING and status.dn == ""
+    # Not written yet: the DN it will have.
+    assert status.state == DirectoryState.WAITING
+    assert status.dn == f"uid={student.student_number},ou=people,dc=univ-perp,dc=fr"
     assert _status(agent_client, student).startswith("En attente depuis le ")
     page = page_text(agent_client.get(f"/helpdesk/students/{student.pk}/"))
     assert "Prochain essai" not in page
